@@ -1,0 +1,1 @@
+"""SynthFaces: procedural faces with exact landmarks, AUs, emotions and identities."""

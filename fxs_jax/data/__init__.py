@@ -1,0 +1,1 @@
+"""Datasets, the SynthFaces renderer and the input pipeline."""

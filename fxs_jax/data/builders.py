@@ -1,0 +1,134 @@
+"""Finding, building and opening the project's TFDS datasets (array_record, no TensorFlow).
+
+Builders live in the repository's ``datasets/<name>/<name>_dataset_builder.py`` (the ``tfds new``
+layout). They are imported by path under the package name ``fxs_jax_datasets`` so that the PyPI
+package called ``datasets`` (Hugging Face) is never shadowed, whether or not it is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+
+from absl import logging
+import tensorflow_datasets as tfds
+
+from fxs_jax.errors import DatasetError
+
+_PACKAGE = "fxs_jax_datasets"
+# Datasets that need no download: built automatically on first use.
+PROCEDURAL = ("synth_faces",)
+
+
+def datasets_dir() -> Path:
+  """The folder holding the builders: $FXS_JAX_DATASETS_DIR or the repository's ``datasets/``."""
+  env = os.environ.get("FXS_JAX_DATASETS_DIR")
+  return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+
+
+def _import_by_path(module_name: str, path: Path) -> types.ModuleType:
+  if module_name in sys.modules:
+    return sys.modules[module_name]
+  is_package = path.name == "__init__.py"
+  spec = importlib.util.spec_from_file_location(
+      module_name, path, submodule_search_locations=[str(path.parent)] if is_package else None)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[module_name] = module
+  try:
+    spec.loader.exec_module(module)
+  except BaseException:
+    del sys.modules[module_name]
+    raise
+  return module
+
+
+def builder_class(name: str) -> type[tfds.core.GeneratorBasedBuilder]:
+  """The ``Builder`` class of ``datasets/<name>/``, imported once per process."""
+  root = datasets_dir()
+  path = root / name / f"{name}_dataset_builder.py"
+  if not path.is_file():
+    known = sorted(p.name for p in root.glob("*/") if (p / f"{p.name}_dataset_builder.py").is_file())
+    raise DatasetError(
+        f"No dataset builder named {name!r} (looked for {path}). Known datasets: "
+        f"{', '.join(known) or 'none'}; set config.data.name to '<dataset>/<config>'.")
+  _import_by_path(_PACKAGE, root / "__init__.py")
+  _import_by_path(f"{_PACKAGE}.{name}", root / name / "__init__.py")
+  module = _import_by_path(f"{_PACKAGE}.{name}.{name}_dataset_builder", path)
+  return module.Builder
+
+
+def get_builder(full_name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
+  """A builder for ``"<dataset>/<config>"`` (e.g. ``"synth_faces/stills_64"``)."""
+  name, _, config_name = full_name.partition("/")
+  cls = builder_class(name)
+  configs = {c.name: c for c in cls.BUILDER_CONFIGS}
+  if config_name and configs and config_name not in configs:
+    raise DatasetError(
+        f"Dataset {name!r} has no config {config_name!r}; choose from {', '.join(configs)} "
+        f"(config.data.name='{name}/<config>').")
+  kwargs = {"config": config_name} if config_name else {}
+  return cls(data_dir=os.path.expanduser(data_dir) if data_dir else None, **kwargs)
+
+
+def is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
+  return (Path(builder.data_dir) / "dataset_info.json").is_file()
+
+
+def prepare(full_name: str, data_dir: str | None = None,
+            build_if_missing: bool = True) -> tfds.core.DatasetBuilder:
+  """Returns a builder whose data is on disk, building procedural datasets on first use."""
+  builder = get_builder(full_name, data_dir)
+  if is_prepared(builder):
+    return builder
+  name = full_name.partition("/")[0]
+  if name not in PROCEDURAL:
+    # Datasets read from a user's download (their builders explain where files go).
+    instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or ""
+    logging.info("Preparing %s from the manual download folder.", full_name)
+    try:
+      builder.download_and_prepare(
+          download_config=tfds.download.DownloadConfig(manual_dir=None))
+    except Exception as e:  # pylint: disable=broad-except
+      raise DatasetError(f"Could not prepare {full_name}: {e}. {instructions}".strip()) from e
+    return builder
+  if not build_if_missing:
+    raise DatasetError(
+        f"{full_name} is not built in {builder.data_dir}; set config.data.build_if_missing=True "
+        "to build it.")
+  print(f"Building {full_name} in {builder.data_dir} (first use; it is procedural, no download)...",
+        flush=True)
+  builder.download_and_prepare(
+      file_format="array_record",
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  print(f"Built {full_name}.", flush=True)
+  return builder
+
+
+def data_sources(full_name: str, splits: tuple[str, ...], data_dir: str | None = None,
+                 build_if_missing: bool = True) -> dict:
+  """Random-access sources (``len`` + ``__getitem__`` -> dict of numpy) for each split.
+
+  Opens and reads the first and last record of each split, so that an incomplete or corrupt
+  folder is reported here, with the fix, rather than deep inside a training loop.
+  """
+  builder = prepare(full_name, data_dir, build_if_missing)
+  sources = {}
+  for split in splits:
+    try:
+      source = builder.as_data_source(split=split)
+      if len(source):
+        source[0], source[len(source) - 1]  # pylint: disable=pointless-statement
+    except Exception as e:  # pylint: disable=broad-except
+      if isinstance(e, (KeyError, ValueError)) and split not in builder.info.splits:
+        raise DatasetError(
+            f"{full_name} has no split {split!r}; it has {', '.join(builder.info.splits)}.") from e
+      raise DatasetError(
+          f"The {full_name} data in {builder.data_dir} is unreadable ({type(e).__name__}: {e}). "
+          f"Delete that folder and run again to rebuild it"
+          + (" (it is procedural)." if full_name.partition('/')[0] in PROCEDURAL else
+             ", or re-run its preparation from your download.")) from e
+    sources[split] = source
+  return sources

@@ -1,0 +1,61 @@
+"""Command line: ``python -m fxs_jax.main --config=configs/ganimation.py:demo --workdir=runs/demo``.
+
+Flags only; the work is done by ``fxs_jax.run.run`` (importable, e.g. from a notebook).
+"""
+
+import sys
+from pathlib import Path
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+# Model configs import `configs.common`: make the repository's configs/ importable from anywhere.
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+
+from fxs_jax import run  # pylint: disable=g-import-not-at-top
+from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    "config", None, "Config file, optionally with variants: configs/ganimation.py:demo",
+    lock_config=True)
+flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
+flags.DEFINE_enum("mode", "train", run.MODES, "What to do with the config.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def _one_line(error: BaseException) -> str:
+  """The gist of a config/flag error (ml_collections nests messages and tracebacks in them)."""
+  text = str(error).replace("\\n", "\n").replace("\\'", "'")
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  lines = [l[1:-1] if len(l) > 1 and l[0] == l[-1] and l[0] in "'\"" else l for l in lines]
+  if isinstance(error, OSError) or any(line.startswith("Traceback") for line in lines):
+    lines = lines[-1:]  # the exception that stopped the config file
+  return " ".join(lines) or type(error).__name__
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with config errors (typo in a key, bad value, unknown variant, missing
+  file) reported in one line instead of a traceback."""
+  try:
+    rest = FLAGS(argv)
+    FLAGS.config.keys()  # a config file that failed to load raises on first access
+  except (AttributeError, KeyError) as e:  # ml_collections: no such key in a locked config
+    sys.exit(f"error: unknown config key: {_one_line(e).replace(chr(39), '')}")
+  except Exception as e:  # pylint: disable=broad-except
+    sys.exit(f"error: bad flags or config: {_one_line(e)}")
+  return rest
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode)
+  except UserError as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,83 @@
+"""The command line: one-line errors for bad input, the data step on the smoke config."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _main(*args, env_extra=None, cwd=ROOT):
+  env = dict(os.environ, **(env_extra or {}))
+  return subprocess.run([sys.executable, "-m", "fxs_jax.main", *args], cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def _one_line_error(proc):
+  assert proc.returncode != 0
+  lines = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert "Traceback" not in proc.stderr, proc.stderr
+  assert len(lines) == 1, proc.stderr
+  return lines[0]
+
+
+def test_unknown_variant(tmp_path):
+  msg = _one_line_error(_main("--config=configs/ganimation.py:demoo", f"--workdir={tmp_path}"))
+  assert "Unknown variant 'demoo'" in msg and "demo, smoke" in msg
+
+
+def test_typo_in_config_key(tmp_path):
+  msg = _one_line_error(_main("--config=configs/ganimation.py:smoke",
+                              "--config.data.batchsize=4", f"--workdir={tmp_path}"))
+  assert "batchsize" in msg and 'Did you mean "batch_size"' in msg
+
+
+def test_missing_config_file(tmp_path):
+  msg = _one_line_error(_main("--config=configs/nope.py", f"--workdir={tmp_path}"))
+  assert "nope.py" in msg
+
+
+def test_unwritable_workdir(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("not a directory")
+  msg = _one_line_error(_main("--config=configs/ganimation.py:smoke",
+                              f"--workdir={blocker / 'run'}"))
+  assert "workdir" in msg and str(blocker) in msg
+
+
+def test_corrupt_dataset_folder(tmp_path, smoke_stills):
+  # A copy of the built dataset with its data files truncated.
+  import shutil
+  data_dir = tmp_path / "tfds"
+  src = Path(smoke_stills.data_dir)
+  dst = data_dir / src.relative_to(Path(smoke_stills.data_dir).parents[2])
+  shutil.copytree(src, dst)
+  for f in dst.glob("*.array_record*"):
+    f.write_bytes(b"garbage")
+  msg = _one_line_error(_main("--config=configs/ganimation.py:smoke",
+                              f"--config.data.data_dir={data_dir}", f"--workdir={tmp_path / 'w'}"))
+  assert "unreadable" in msg and "Delete that folder" in msg
+  # Nothing written was removed.
+  assert all(f.read_bytes() == b"garbage" for f in dst.glob("*.array_record*"))
+
+
+def test_smoke_config_builds_data_and_runs(tmp_path, tfds_dir, smoke_stills):
+  workdir = tmp_path / "w"
+  proc = _main("--config=configs/ganimation.py:smoke", f"--config.data.data_dir={tfds_dir}",
+               f"--workdir={workdir}")
+  assert proc.returncode == 0, proc.stderr
+  assert "synth_faces/stills_smoke ready" in proc.stdout
+  assert (workdir / "config.json").is_file()
+
+
+def test_changed_config_keeps_the_previous_one(tmp_path, tfds_dir, smoke_stills):
+  workdir = tmp_path / "w"
+  for lr in ("0.001", "0.002"):
+    proc = _main("--config=configs/ganimation.py:smoke", f"--config.data.data_dir={tfds_dir}",
+                 f"--config.optim.lr={lr}", f"--workdir={workdir}")
+    assert proc.returncode == 0, proc.stderr
+  assert '"lr": 0.002' in (workdir / "config.json").read_text()
+  assert '"lr": 0.001' in (workdir / "config.prev-1.json").read_text()
