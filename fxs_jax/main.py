@@ -8,6 +8,7 @@ from pathlib import Path
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 # Model configs import `configs.common`: make the repository's configs/ importable from anywhere.
@@ -23,6 +24,7 @@ config_flags.DEFINE_config_file(
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
 flags.DEFINE_enum("mode", "train", run.MODES, "What to do with the config.")
 flags.mark_flags_as_required(["config", "workdir"])
+
 
 
 def _one_line(error: BaseException) -> str:
@@ -51,6 +53,9 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS["verbosity"].present:
+    # Library INFO logs (TFDS, Orbax) would bury the console output; --verbosity=0 shows them.
+    logging.set_verbosity(logging.WARNING)
   try:
     run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode)
   except UserError as e:

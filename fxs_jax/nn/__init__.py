@@ -1,0 +1,41 @@
+"""Shared building blocks: layers (conv, transposed conv, instance and spectral norm) and blocks.
+
+Layout is NHWC, float32. Every module is a Flax NNX module that works as a pure function under
+``jax.jit`` over ``nnx.split`` state.
+"""
+
+from fxs_jax.nn.blocks import ConvNormAct
+from fxs_jax.nn.blocks import CriticOutput
+from fxs_jax.nn.blocks import DownBlock
+from fxs_jax.nn.blocks import PatchCritic
+from fxs_jax.nn.blocks import ResidualBlock
+from fxs_jax.nn.blocks import ResizeConvUpBlock
+from fxs_jax.nn.blocks import UpBlock
+from fxs_jax.nn.blocks import compose
+from fxs_jax.nn.init import gan_normal
+from fxs_jax.nn.layers import Conv2d
+from fxs_jax.nn.layers import ConvTranspose2d
+from fxs_jax.nn.layers import InstanceNorm
+from fxs_jax.nn.layers import SpectralVector
+from fxs_jax.nn.layers import conv_output_size
+from fxs_jax.nn.layers import conv_transpose_output_size
+from fxs_jax.nn.layers import spectral_normalize
+
+__all__ = [
+    "Conv2d",
+    "ConvNormAct",
+    "ConvTranspose2d",
+    "CriticOutput",
+    "DownBlock",
+    "InstanceNorm",
+    "PatchCritic",
+    "ResidualBlock",
+    "ResizeConvUpBlock",
+    "SpectralVector",
+    "UpBlock",
+    "compose",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "gan_normal",
+    "spectral_normalize",
+]

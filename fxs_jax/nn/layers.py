@@ -1,0 +1,169 @@
+"""Layers with PyTorch semantics in NHWC: conv, transposed conv, instance norm, spectral norm.
+
+The papers' reference code is PyTorch, so padding, output shapes, parameter counts and the
+normalisation formulas follow ``torch.nn`` exactly (explicit symmetric padding, never 'SAME').
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from fxs_jax.nn.init import gan_normal
+
+_CONV_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
+  """Spatial output size of ``torch.nn.Conv2d(k, s, p)`` (dilation 1)."""
+  return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def conv_transpose_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0) -> int:
+  """Spatial output size of ``torch.nn.ConvTranspose2d(k, s, p, output_padding)``."""
+  return (size - 1) * stride - 2 * padding + kernel_size + output_padding
+
+
+class SpectralVector(nnx.Variable):
+  """Power-iteration state of spectral norm (PyTorch's ``weight_u`` / ``weight_v`` buffers).
+
+  Not an ``nnx.Param``: optimisers filtered on ``nnx.Param`` leave it alone, and the training
+  forward overwrites it, so a jitted step must return ``nnx.state(model, SpectralVector)``.
+  """
+
+
+def _l2_normalize(x: jax.Array, eps: float = 1e-12) -> jax.Array:
+  # PyTorch's F.normalize: divide by max(||x||, eps) so a zero vector stays finite.
+  return x / jnp.maximum(jnp.linalg.norm(x), eps)
+
+
+def spectral_normalize(kernel: jax.Array, u_O: jax.Array, v_K: jax.Array, *, update: bool,
+                       num_iterations: int = 1, eps: float = 1e-12):
+  """Divides ``kernel`` by its largest singular value, estimated by power iteration.
+
+  The kernel's last axis is the output-channel axis; the matrix is ``W_OxK`` with K the product
+  of the other axes (PyTorch reshapes the same way, ``dim=0`` for Conv2d, ``dim=1`` for
+  ConvTranspose2d). As in PyTorch, ``u`` and ``v`` carry no gradient; ``sigma = u^T W v`` does.
+
+  Returns ``(kernel / sigma, new_u_O, new_v_K, sigma)``; with ``update=False`` the vectors are
+  returned unchanged (PyTorch's eval mode).
+  """
+  out_channels = kernel.shape[-1]
+  w_OxK = kernel.reshape(-1, out_channels).T
+  if update:
+    w_const_OxK = jax.lax.stop_gradient(w_OxK)
+    for _ in range(num_iterations):
+      v_K = _l2_normalize(w_const_OxK.T @ u_O, eps)
+      u_O = _l2_normalize(w_const_OxK @ v_K, eps)
+  u_O, v_K = jax.lax.stop_gradient(u_O), jax.lax.stop_gradient(v_K)
+  sigma = u_O @ (w_OxK @ v_K)
+  return kernel / sigma, u_O, v_K, sigma
+
+
+class _ConvBase(nnx.Module):
+  """Kernel (kh, kw, in, out), optional bias and optional spectral norm shared by both convs."""
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, use_bias: bool,
+               spectral_norm: bool, kernel_init, rngs: nnx.Rngs):
+    shape = (kernel_size, kernel_size, in_channels, out_channels)
+    self.kernel = nnx.Param(kernel_init(rngs.params(), shape, jnp.float32))
+    self.bias = nnx.Param(jnp.zeros((out_channels,), jnp.float32)) if use_bias else None
+    self.spectral_norm = spectral_norm
+    if spectral_norm:
+      k_dim = kernel_size * kernel_size * in_channels
+      self.sn_u = SpectralVector(_l2_normalize(jax.random.normal(rngs.params(), (out_channels,))))
+      self.sn_v = SpectralVector(_l2_normalize(jax.random.normal(rngs.params(), (k_dim,))))
+      # Named like BatchNorm's flag so that ``model.eval()`` freezes the power iteration and
+      # ``model.train()`` resumes it, as ``module.eval()`` does for PyTorch's spectral_norm.
+      self.use_running_average = False
+
+  def _effective_kernel(self) -> jax.Array:
+    kernel = self.kernel[...]
+    if not self.spectral_norm:
+      return kernel
+    update = not self.use_running_average
+    kernel, u_O, v_K, _ = spectral_normalize(kernel, self.sn_u[...], self.sn_v[...], update=update)
+    if update:
+      self.sn_u.value = u_O
+      self.sn_v.value = v_K
+    return kernel
+
+  def _add_bias(self, y: jax.Array) -> jax.Array:
+    return y if self.bias is None else y + self.bias[...]
+
+
+class Conv2d(_ConvBase):
+  """``torch.nn.Conv2d(in, out, k, stride, padding, bias)`` in NHWC with zero padding."""
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+               padding: int = 0, *, use_bias: bool = True, spectral_norm: bool = False,
+               kernel_init=None, rngs: nnx.Rngs):
+    super().__init__(in_channels, out_channels, kernel_size, use_bias=use_bias,
+                     spectral_norm=spectral_norm, kernel_init=kernel_init or gan_normal(),
+                     rngs=rngs)
+    self.stride = stride
+    self.padding = padding
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    pad = ((self.padding, self.padding), (self.padding, self.padding))
+    y = jax.lax.conv_general_dilated(x_BxHxWxC, self._effective_kernel(),
+                                     window_strides=(self.stride, self.stride), padding=pad,
+                                     dimension_numbers=_CONV_DIMS)
+    return self._add_bias(y)
+
+
+class ConvTranspose2d(_ConvBase):
+  """``torch.nn.ConvTranspose2d(in, out, k, stride, padding, output_padding, bias)`` in NHWC.
+
+  ``kernel[a, b, c_in, c_out]`` plays the role of PyTorch's ``weight[c_in, c_out, a, b]``: input
+  pixel i scatters into output pixel ``i * stride - padding + a``. It is computed as a
+  stride-1 correlation of the stride-dilated input with the spatially flipped kernel.
+  """
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+               padding: int = 0, output_padding: int = 0, *, use_bias: bool = True,
+               spectral_norm: bool = False, kernel_init=None, rngs: nnx.Rngs):
+    super().__init__(in_channels, out_channels, kernel_size, use_bias=use_bias,
+                     spectral_norm=spectral_norm, kernel_init=kernel_init or gan_normal(),
+                     rngs=rngs)
+    self.kernel_size = kernel_size
+    self.stride = stride
+    self.padding = padding
+    self.output_padding = output_padding
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    lo = self.kernel_size - 1 - self.padding
+    pad = ((lo, lo + self.output_padding), (lo, lo + self.output_padding))
+    kernel_flipped = self._effective_kernel()[::-1, ::-1]
+    y = jax.lax.conv_general_dilated(x_BxHxWxC, kernel_flipped, window_strides=(1, 1),
+                                     padding=pad, lhs_dilation=(self.stride, self.stride),
+                                     dimension_numbers=_CONV_DIMS)
+    return self._add_bias(y)
+
+
+class InstanceNorm(nnx.Module):
+  """``torch.nn.InstanceNorm2d(C, affine, eps=1e-5)``: per sample and channel, over H and W.
+
+  Always uses the sample's own statistics (no running averages), in training and evaluation:
+  PyTorch 0.3, which the GANimation code targets, did the same whatever ``.eval()`` said.
+  """
+
+  def __init__(self, num_features: int, *, affine: bool = True, eps: float = 1e-5):
+    self.eps = eps
+    if affine:
+      self.scale = nnx.Param(jnp.ones((num_features,), jnp.float32))
+      self.bias = nnx.Param(jnp.zeros((num_features,), jnp.float32))
+    else:
+      self.scale = None
+      self.bias = None
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    mean_Bx1x1xC = jnp.mean(x_BxHxWxC, axis=(1, 2), keepdims=True)
+    # Biased variance, as PyTorch normalises with.
+    var_Bx1x1xC = jnp.mean(jnp.square(x_BxHxWxC - mean_Bx1x1xC), axis=(1, 2), keepdims=True)
+    y = (x_BxHxWxC - mean_Bx1x1xC) * jax.lax.rsqrt(var_Bx1x1xC + self.eps)
+    if self.scale is not None:
+      y = y * self.scale[...] + self.bias[...]
+    return y

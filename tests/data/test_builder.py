@@ -1,0 +1,84 @@
+"""SynthFaces' TFDS builder: written arrays read back identically, without TensorFlow."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from fxs_jax.data import builders
+from fxs_jax.data import synth_faces
+from fxs_jax.data import synth_faces_examples as sfe
+
+
+def _expected(builder, split):
+  cfg = builder.builder_config
+  ids = (range(cfg.num_train_identities) if split == "train" else
+         range(cfg.num_train_identities, cfg.num_train_identities + cfg.num_test_identities))
+  out = []
+  for i in ids:
+    out += sfe.identity_examples(
+        sfe.Job(cfg.kind, cfg.image_size, i, cfg.variants, cfg.num_frames), encode=False)
+  return out
+
+
+def test_tensorflow_is_not_needed(smoke_stills):
+  source = smoke_stills.as_data_source(split="train")
+  source[0]  # pylint: disable=pointless-statement
+  assert "tensorflow" not in sys.modules or not hasattr(sys.modules["tensorflow"], "constant")
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_stills_round_trip(smoke_stills, split):
+  source = smoke_stills.as_data_source(split=split)
+  expected = _expected(smoke_stills, split)
+  assert len(source) == len(expected)
+  for i, (_, want) in enumerate(expected):
+    got = source[i]  # written in key order (disable_shuffling)
+    np.testing.assert_array_equal(got["image"], want["image"])
+    np.testing.assert_array_equal(got["landmarks"], want["landmarks"])
+    np.testing.assert_array_equal(got["aus"], want["aus"])
+    assert int(got["emotion"]) == want["emotion"] and int(got["identity"]) == want["identity"]
+    assert got["image"].dtype == np.uint8 and got["image"].shape == (32, 32, 3)
+
+
+def test_splits_have_disjoint_identities_and_all_emotions(smoke_stills):
+  ids = {}
+  for split in ("train", "test"):
+    source = smoke_stills.as_data_source(split=split)
+    rows = [source[i] for i in range(len(source))]
+    ids[split] = {int(r["identity"]) for r in rows}
+    per_identity = {}
+    for r in rows:
+      per_identity.setdefault(int(r["identity"]), set()).add(int(r["emotion"]))
+    assert all(v == set(range(8)) for v in per_identity.values())
+  assert ids["train"] and ids["test"] and not ids["train"] & ids["test"]
+
+
+def test_sequences_round_trip(tfds_dir):
+  builder = builders.prepare("synth_faces/sequences_smoke", str(tfds_dir))
+  source = builder.as_data_source(split="test")
+  expected = _expected(builder, "test")
+  assert len(source) == len(expected) == 7
+  for i, (_, want) in enumerate(expected):
+    got = source[i]
+    frames = np.asarray(got["frames"])  # TFDS decodes a Sequence(Image) to a list of arrays
+    assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, np.stack(want["frames"]))
+    np.testing.assert_array_equal(got["landmarks"], want["landmarks"])
+    np.testing.assert_array_equal(got["aus"], want["aus"])
+    # Clips start neutral and end at the apex.
+    np.testing.assert_array_equal(got["aus"][0], np.zeros(synth_faces.NUM_AUS))
+    assert got["aus"][-1].max() > 0
+
+
+def test_unknown_dataset_and_config_are_named(tfds_dir):
+  with pytest.raises(builders.DatasetError, match="No dataset builder named 'rafdd'"):
+    builders.prepare("rafdd/default", str(tfds_dir))
+  with pytest.raises(builders.DatasetError, match="no config 'stills_65'.*stills_64"):
+    builders.prepare("synth_faces/stills_65", str(tfds_dir))
+
+
+def test_builder_is_not_imported_as_datasets(smoke_stills):
+  # The PyPI package `datasets` must stay importable under its own name.
+  assert "datasets" not in sys.modules or "fxs_jax" not in str(sys.modules["datasets"])
+  assert type(smoke_stills).__module__.startswith("fxs_jax_datasets.")
