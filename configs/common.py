@@ -57,7 +57,8 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.logging = ml_collections.ConfigDict()
   config.logging.every_steps = 50
   config.logging.sample_every_steps = 1000
-  config.logging.num_samples = 4
+  config.logging.num_samples = 4  # test images in the sample grid
+  config.logging.eval_examples = 256  # held-out examples for the eval metrics
   config.logging.progress_bar = True
   return config
 
@@ -94,4 +95,5 @@ def smoke_sections(config: ml_collections.ConfigDict) -> None:
   config.logging.every_steps = 1
   config.logging.sample_every_steps = 2
   config.logging.num_samples = 2
+  config.logging.eval_examples = 4
   config.logging.progress_bar = False

@@ -30,10 +30,21 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.critic_num_layers = 6
   m.lambda_au = 4000.0  # official: 4000 * MSE / batch (effective 160 at batch 25)
   m.lambda_gp = 10.0
+  m.gp_separate_step = True  # official: GP in its own optimiser update; False = replicate
   m.lambda_cycle = 10.0
   m.lambda_mask = 0.1
+  m.attention_penalty = "l1"  # official: mean(A); the paper writes an L2 norm ("l2")
   m.lambda_mask_tv = 1e-5  # official code; the paper text says 1e-4
+  m.tv_form = "official"  # official: sum over batch and pixels; or "mean" / "replicate"
   m.target_au_noise = 0.1  # target AUs = another sample's + U(-noise, noise)
+
+  # --mode=generate: edits of test images towards emotions (EMFACS prototypes) and/or AU vectors.
+  g = config.generate = ml_collections.ConfigDict()
+  g.emotions = "happy,sad,surprised,angry,fearful,disgusted,contemptuous"
+  g.aus = ""  # extra targets: ";"-separated vectors of 17 intensities on the 0-5 scale
+  g.num_images = 6  # test images to edit
+  g.interpolation_steps = 7  # neutral (own AUs) -> target strip
+  g.interpolation_emotion = "happy"
   return common.finalize(config, arg, VARIANTS, "configs/ganimation.py")
 
 

@@ -28,6 +28,19 @@ def _text_strip(texts, widths, height, pad):
   return np.asarray(strip)
 
 
+def pick_identities(seed, n):
+  """The first ``n`` identities from ``seed`` on, preferring a new hair style each time (so the
+  sheet shows the variety); falls back to plain seed order."""
+  ids, styles, s = [], set(), seed
+  while len(ids) < n and s < seed + 200:
+    idn = sf.sample_identity(s)
+    if idn.hair_style not in styles or s >= seed + 100:
+      ids.append(idn)
+      styles.add(idn.hair_style)
+    s += 1
+  return ids
+
+
 def emotion_block(size, identities, pad):
   tiles = []
   for idn in identities:
@@ -72,12 +85,13 @@ def main(argv=None):
   ap.add_argument("--seed", type=int, default=0)
   args = ap.parse_args(argv)
   pad, size = 2, args.size
-  ids = [sf.sample_identity(args.seed + i) for i in range(args.identities)]
+  ids = pick_identities(args.seed, args.identities)
   top = emotion_block(size, ids, pad)
+  au_identity = next((i for i in ids if np.mean(i.skin_rgb) > 150), ids[0])
   half = (sf.NUM_AUS + 1) // 2
   label_w = 130
-  blocks = [au_block(size, ids[0], sf.AU_NAMES[:half], pad, label_w),
-            au_block(size, ids[0], sf.AU_NAMES[half:], pad, label_w)]
+  blocks = [au_block(size, au_identity, sf.AU_NAMES[:half], pad, label_w),
+            au_block(size, au_identity, sf.AU_NAMES[half:], pad, label_w)]
   h = max(b.shape[0] for b in blocks)
   blocks = [np.pad(b, ((0, h - b.shape[0]), (0, 0), (0, 0)), constant_values=255) for b in blocks]
   gap = np.full((h, 4 * pad, 3), 255, np.uint8)

@@ -1,7 +1,8 @@
-"""What ``main`` runs: prepare the work directory and the data, then hand over to the recipe."""
+"""What ``main`` runs: prepare the work directory and the data, then train / eval / generate."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import ml_collections
 
 from fxs_jax import recipes
 from fxs_jax.data import pipeline
+from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
 
 MODES = ("train", "eval", "generate")
@@ -43,15 +45,30 @@ def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDic
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") -> None:
   """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``."""
   if mode not in MODES:
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+  recipe_cls = recipes.RECIPES.get(config.model_name)
   path = prepare_workdir(workdir, config)
   sources = pipeline.load(config.data)
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
   print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)
-  recipe = recipes.RECIPES.get(config.model_name)
-  if recipe is None:
-    print(f"Model {config.model_name!r} is not implemented yet; implemented models: "
-          f"{', '.join(sorted(recipes.RECIPES)) or 'none so far'}. Nothing to {mode}; "
-          f"the workdir {path} holds the saved config.", flush=True)
+  if recipe_cls is None:
+    raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
+                    f"{', '.join(sorted(recipes.RECIPES))}.")
+  # Imported here: importing JAX-heavy modules is slow and the checks above should fail fast.
+  from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  recipe = recipe_cls(config)
+  if mode == "train":
+    trainer_lib.train(recipe, config, path, sources)
+    print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
+          f"TensorBoard logs in {path / 'tb'}.", flush=True)
     return
-  recipe.run(config, path, mode, sources)
+  trainer, state, step = trainer_lib.load_latest(recipe, config, path)
+  if mode == "eval":
+    metrics = trainer_lib.evaluate_split(trainer, state, sources[config.data.eval_split], config)
+    out = path / f"eval_step_{step}.json"
+    out.write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    print(json.dumps(metrics, sort_keys=True))
+    print(f"Eval at step {step} written to {out}.", flush=True)
+  else:
+    paths = recipe.generate(trainer.generator(state), sources, path / f"generate_step_{step}")
+    print("Wrote " + ", ".join(str(p) for p in paths), flush=True)

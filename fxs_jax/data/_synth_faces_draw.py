@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fxs_jax.data._synth_faces_geometry import (
-    AU01, AU02, AU04, AU06, AU09, AU10, AU12, AU14, AU17, AU26, pose_matrix)
+    AU01, AU02, AU04, AU05, AU06, AU09, AU10, AU12, AU14, AU17, pose_matrix)
 
 
 def _c(rgb, f=1.0, alpha=1.0):
@@ -57,6 +57,13 @@ class _Painter:
     if rgba[3] > 0:
       w = max(1, int(round(width * self.unit)))
       self.draw.line(self._xy(pts), fill=rgba, width=w, joint="curve")
+
+  def crease(self, pts, dark, alpha, width, offset):
+    """A skin fold: a dark line with a light line beside it (reads on any skin tone)."""
+    if alpha > 0:
+      self.line(np.asarray(pts) + np.asarray(offset), _c((255, 250, 240), 1.0, 0.3 * alpha),
+                width * 0.9)
+      self.line(pts, _c(dark, 1.0, alpha), width)
 
   @contextlib.contextmanager
   def clip(self, pts):
@@ -136,7 +143,7 @@ def _hair_front(p, idn, g):
       "short": (0.02 + 0.015 * v, 0.035 + 0.03 * v, y0 - fh * 0.6, y0 - 0.02, 2.5, 1.0),
       "buzz": (0.005, 0.008, y0 - fh * 0.66, y0 - 0.03, 2.5, 1.0),
       "long": (0.045 + 0.03 * v, 0.05 + 0.02 * v, y0 - fh * 0.58, y0 + 0.05, 2.0, 1.0),
-      "bob": (0.045 + 0.025 * v, 0.05 + 0.02 * v, brow_top - 0.012, y0 + 0.02, 6.0, 1.0),
+      "bob": (0.045 + 0.025 * v, 0.05 + 0.02 * v, brow_top - 0.04, y0 + 0.02, 6.0, 1.0),
       "bun": (0.008, 0.012, y0 - fh * 0.62, y0 - 0.03, 2.5, 1.0),
       "afro": (0.03, 0.04, y0 - fh * 0.6, y0 - 0.03, 2.5, 1.0),
   }[style]
@@ -167,7 +174,7 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
   skin, lip = idn.skin_rgb, idn.lip_rgb
   lm = g["lm"]
   hw, y0, chin = idn.face_half_width, g["y0"], g["chin_neutral"]
-  dark = _mix(skin, (40, 20, 20), 0.5)
+  dark = _mix(tuple(0.55 * v for v in skin), (40, 20, 20), 0.2)
 
   # --- behind the face: hair mass, neck, shirt, ears
   _hair_back(p, idn, g)
@@ -217,11 +224,11 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
   by = min(lm[17:27, 1].min(), idn.eye_y - idn.brow_gap - idn.brow_arch)
   for k in range(3):
     yk = by - 0.03 - 0.022 * k
-    p.line(_quad((0.43, yk + 0.004), (0.5, yk - 0.006), (0.57, yk + 0.004)),
-           _c(dark, 1.0, 0.55 * a[AU01]), 0.004)
+    p.crease(_quad((0.43, yk + 0.004), (0.5, yk - 0.006), (0.57, yk + 0.004)), dark,
+             0.6 * a[AU01], 0.004, (0, 0.004))
     for side in (-1, 1):
-      p.line(_quad((0.5 + side * 0.09, yk - 0.002), (0.5 + side * 0.14, yk - 0.012),
-                   (0.5 + side * 0.19, yk)), _c(dark, 1.0, 0.55 * a[AU02]), 0.004)
+      p.crease(_quad((0.5 + side * 0.09, yk - 0.002), (0.5 + side * 0.14, yk - 0.012),
+                     (0.5 + side * 0.19, yk)), dark, 0.6 * a[AU02], 0.004, (0, 0.004))
 
   _hair_front(p, idn, g)
 
@@ -232,15 +239,16 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
   for side in (-1, 1):  # AU04 glabella furrows
     x = 0.5 + side * 0.011
     yb = 0.5 * (lm[21, 1] + lm[22, 1])
-    p.line(_quad((x, yb - 0.012), (x + side * 0.004, yb + 0.008), (x + side * 0.002, yb + 0.03)),
-           _c(dark, 1.0, 0.75 * a[AU04]), 0.0045)
+    p.crease(_quad((x, yb - 0.012), (x + side * 0.004, yb + 0.008), (x + side * 0.002,
+                                                                      yb + 0.03)),
+             dark, 0.8 * a[AU04], 0.0045, (side * 0.0045, 0))
 
   # --- eyes
   ir = g["iris_r"]
   for eye, side in ((0, -1), (1, 1)):
     up, lo = g["eye_up"][eye], g["eye_low"][eye]
     crease = g["eye_up_neutral"][eye].copy()
-    crease[:, 1] -= 0.012 + 0.006 * a[3]
+    crease[:, 1] -= 0.012 + 0.006 * a[AU05]
     p.line(crease[3:-2], _c(dark, 1.0, 0.35), 0.004)
     poly = np.concatenate([up, lo[::-1][1:-1]])
     p.poly(poly, _c((246, 244, 240)))
@@ -261,10 +269,10 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
     for ang in (-0.45, 0.0, 0.45):
       d = np.array([np.cos(ang) * side, np.sin(ang)])
       s0 = outer + d * 0.012
-      p.line([s0, s0 + d * 0.018], _c(dark, 1.0, 0.6 * a6), 0.0035)
+      p.crease([s0, s0 + d * 0.018], dark, 0.7 * a6, 0.0035, (0, 0.0035))
     fur = lo[4:-3].copy()
     fur[:, 1] += 0.014 + 0.004 * (1 - a6)
-    p.line(fur, _c(dark, 1.0, 0.55 * a6 + 0.08), 0.0035)
+    p.crease(fur, dark, 0.6 * a6 + 0.08, 0.0035, (0, 0.0035))
 
   # --- nose
   nc = _mix(skin, (60, 30, 25), 0.45)
@@ -282,8 +290,8 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
   p.poly(_ellipse(tip[0] + 0.004, tip[1] - 0.006, 0.01, 0.006), _c((255, 255, 255), 1.0, 0.18))
   for k in range(3):  # AU09 wrinkles across the bridge
     yk = lm[28, 1] - 0.012 + 0.011 * k
-    p.line(_quad((0.472, yk + 0.003), (0.5, yk - 0.005), (0.528, yk + 0.003)),
-           _c(dark, 1.0, 0.75 * a[AU09]), 0.004)
+    p.crease(_quad((0.472, yk + 0.003), (0.5, yk - 0.005), (0.528, yk + 0.003)), dark,
+             0.8 * a[AU09], 0.004, (0, 0.004))
 
   # --- folds: nasolabial (AU12/10/09), dimples (AU14), chin (AU17)
   fold_a = 0.1 + 0.55 * a[AU12] + 0.35 * a[AU10] + 0.4 * a[AU09]
@@ -291,19 +299,28 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
     s0 = lm[al_i] + np.array([side * 0.014, -0.012])
     e0 = lm[corner_i] + np.array([side * 0.018, 0.022])
     ctrl = np.array([s0[0] + side * 0.03, 0.5 * (s0[1] + e0[1]) - 0.005])
-    p.line(_quad(s0, ctrl, e0), _c(dark, 1.0, fold_a), 0.005)
+    p.crease(_quad(s0, ctrl, e0), dark, fold_a, 0.005, (side * 0.005, 0))
     cc = lm[corner_i]
     p.line(_quad(cc + np.array([side * 0.012, -0.012]), cc + np.array([side * 0.02, 0.0]),
-                 cc + np.array([side * 0.012, 0.012])), _c(dark, 1.0, 0.8 * a[AU14]), 0.0045)
+                 cc + np.array([side * 0.012, 0.012])), _c(dark, 1.0, 0.0), 0.0045)
+    p.crease(_quad(cc + np.array([side * 0.012, -0.012]), cc + np.array([side * 0.02, 0.0]),
+                   cc + np.array([side * 0.012, 0.012])), dark, 0.85 * a[AU14], 0.0045,
+             (side * 0.0045, 0))
   lip_bot = lm[57]
   p.line(_quad(lip_bot + np.array([-0.03, 0.018]), lip_bot + np.array([0, 0.01]),
-               lip_bot + np.array([0.03, 0.018])), _c(dark, 1.0, 0.12 + 0.5 * a[AU17]), 0.004)
+               lip_bot + np.array([0.03, 0.018])), _c(dark, 1.0, 0.0), 0.004)
+  p.crease(_quad(lip_bot + np.array([-0.03, 0.018]), lip_bot + np.array([0, 0.01]),
+                 lip_bot + np.array([0.03, 0.018])), dark, 0.12 + 0.6 * a[AU17], 0.004,
+           (0, 0.004))
   cy = 0.5 * (lip_bot[1] + lm[8, 1]) + 0.01
   for dx, dy in ((-0.02, 0), (0, -0.006), (0.02, 0), (-0.011, 0.014), (0.011, 0.014), (0, 0.02)):
-    p.poly(_ellipse(0.5 + dx, cy + dy, 0.0055, 0.0035, 10), _c(dark, 1.0, 0.45 * a[AU17]))
+    p.poly(_ellipse(0.5 + dx, cy + dy + 0.003, 0.0055, 0.0035, 10),
+           _c((255, 250, 240), 1.0, 0.2 * a[AU17]))
+    p.poly(_ellipse(0.5 + dx, cy + dy, 0.0055, 0.0035, 10), _c(dark, 1.0, 0.55 * a[AU17]))
 
   # --- mouth
   p.poly(g["lip_outer"], _c(lip))
+  p.poly(g["lip_upper"], _c(lip, 0.9))  # the upper lip sits in shade
   inner = g["mouth_inner"]
   m = g["mouth"]
   opening = np.max(lm[66, 1] - lm[62, 1])
@@ -315,12 +332,13 @@ def draw_face(idn, g, a, size: int, factor: int) -> Image.Image:
         tt = m["pts"](m["inner_up"], u)
         p.poly(np.concatenate([tt - [0, 0.01], (tt + [0, 0.016])[::-1]]), _c((242, 238, 228)))
         lt = m["pts"](m["inner_low"], u * 0.75)
-        p.poly(np.concatenate([lt + [0, 0.01], (lt - [0, 0.011])[::-1]]), _c((225, 220, 210)))
+        p.poly(np.concatenate([lt + [0, 0.01], (lt - [0, 0.008])[::-1]]), _c((225, 220, 210)))
         mid = 0.5 * (lm[62] + lm[66])
         depth = lm[66, 1] - lm[62, 1]
         p.poly(_ellipse(mid[0], lm[66, 1] - 0.004, m["mw"] * 0.42, 0.006 + 0.18 * depth),
                _c((176, 74, 84)))
-  p.line(g["inner_up"], _c(lip, 0.55), 0.0045)
+  p.line(np.concatenate([g["lip_outer"], g["lip_outer"][:1]]), _c(lip, 0.6, 0.7), 0.004)
+  p.line(g["inner_up"], _c(lip, 0.5), 0.0045)
   # lower-lip highlight
   p.poly(_ellipse(lm[57, 0], 0.5 * (lm[57, 1] + lm[66, 1]) + 0.002, m["mw"] * 0.3,
                   0.2 * max(lm[57, 1] - lm[66, 1], 0.002)), _c((255, 255, 255), 1.0, 0.18))

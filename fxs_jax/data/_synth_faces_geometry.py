@@ -84,18 +84,18 @@ def _mouth(idn, a, y_sub):
   """Lip contour functions of u in [-1, 1] (image left to right); returns a dict of callables."""
   mx, my = 0.5, y_sub + idn.mouth_gap
   mw = idn.mouth_half_width
-  cdy = (-0.034 * a[AU12] - 0.004 * a[AU14] + 0.03 * a[AU15] + 0.006 * a[AU20]
+  cdy = (-0.034 * a[AU12] - 0.007 * a[AU14] + 0.036 * a[AU15] + 0.006 * a[AU20]
          + 0.006 * a[AU26] - 0.004 * a[AU10])
-  cdx = (0.02 * a[AU12] - 0.014 * a[AU14] + 0.028 * a[AU20] - 0.012 * a[AU23]
+  cdx = (0.02 * a[AU12] - 0.022 * a[AU14] + 0.034 * a[AU20] - 0.012 * a[AU23]
          - 0.008 * a[AU26] + 0.004 * a[AU10] - 0.004 * a[AU17])
   ul = idn.upper_lip * max(0.25, 1.0 - 0.55 * a[AU23] - 0.25 * a[AU20] - 0.2 * a[AU12]
-                           - 0.15 * a[AU14] + 0.2 * a[AU26])
+                           - 0.25 * a[AU14] + 0.2 * a[AU26])
   ll = idn.lower_lip * max(0.25, 1.0 - 0.5 * a[AU23] - 0.25 * a[AU20] - 0.15 * a[AU12]
-                           + 0.3 * a[AU17])
+                           - 0.2 * a[AU14] + 0.35 * a[AU17])
   up_raise = 0.02 * a[AU10] + 0.008 * a[AU09]        # upper lip raise (outer and inner)
   gap_up = 0.006 * a[AU25] + 0.005 * a[AU26] + 0.012 * a[AU10]
   gap_low = 0.016 * a[AU25] + 0.064 * a[AU26]
-  chin_push = 0.011 * a[AU17]
+  chin_push = 0.02 * a[AU17]
 
   def x(u):
     return mx + u * (mw + cdx)
@@ -127,28 +127,6 @@ def _mouth(idn, a, y_sub):
     return np.stack([x(u), fy(u)], -1)
   return dict(x=x, line=line, inner_up=inner_up, inner_low=inner_low, outer_up=outer_up,
               outer_low=outer_low, pts=pts, mw=mw + cdx, my=my)
-
-
-def _catmull(points, n=8):
-  """Centripetal Catmull-Rom through ``points`` (open curve); passes through every point."""
-  p = np.asarray(points, dtype=np.float64)
-  ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
-  out = []
-  for i in range(1, len(ext) - 2):
-    p0, p1, p2, p3 = ext[i - 1], ext[i], ext[i + 1], ext[i + 2]
-    t0 = 0.0
-    t1 = t0 + max(np.linalg.norm(p1 - p0), 1e-9) ** 0.5
-    t2 = t1 + max(np.linalg.norm(p2 - p1), 1e-9) ** 0.5
-    t3 = t2 + max(np.linalg.norm(p3 - p2), 1e-9) ** 0.5
-    t = np.linspace(t1, t2, n, endpoint=False)[:, None]
-    a1 = (t1 - t) / (t1 - t0) * p0 + (t - t0) / (t1 - t0) * p1
-    a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
-    a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
-    b1 = (t2 - t) / (t2 - t0) * a1 + (t - t0) / (t2 - t0) * a2
-    b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
-    out.append((t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2)
-  out.append(p[-1:])
-  return np.concatenate(out)
 
 
 def face_geometry(idn, a) -> dict:
@@ -232,6 +210,9 @@ def face_geometry(idn, a) -> dict:
   g["mouth_inner"] = np.concatenate([m["pts"](m["inner_up"], ui),
                                      m["pts"](m["inner_low"], ui[::-1][1:-1])])
   g["inner_up"] = m["pts"](m["inner_up"], ui)
+  g["lip_upper"] = np.concatenate([m["pts"](m["outer_up"], uo),
+                                   m["pts"](m["line"], [ci]), g["inner_up"][::-1],
+                                   m["pts"](m["line"], [-ci])])
   g["mouth"] = m
   g["lm"] = lm
   return g

@@ -111,14 +111,15 @@ def sample_identity(seed) -> Identity:
   skin = _SKIN_PALETTE[i0] * (1 - (t - i0)) + _SKIN_PALETTE[i0 + 1] * (t - i0)
   skin = skin * u(0.96, 1.03) + np.array([u(-4, 6), u(-4, 3), u(-6, 3)])
   skin = np.clip(skin, 0, 255)
-  lip_target = np.array([178.0, 72.0, 82.0]) * (0.45 + 0.55 * skin.mean() / 220.0)
-  mix = u(0.35, 0.55)
-  lip = (1 - mix) * skin + mix * lip_target
-  lip = lip * u(0.82, 0.95)
+  # Lips: a redder, slightly darker version of the skin (mauve-tinted on dark skin).
+  dk = 1.0 - skin.mean() / 255.0
+  lip = skin * np.array([0.93, 0.63, 0.67]) * u(0.86, 1.0) + np.array([42.0, 8.0, 22.0]) * dk
 
   hair_style = HAIR_STYLES[int(rng.integers(len(HAIR_STYLES)))]
   hair_names = list(HAIR_COLOURS)
-  hair_name = hair_names[int(rng.choice(len(hair_names), p=[.3, .24, .16, .13, .08, .09]))]
+  dark_skin = skin.mean() < 125  # darker skin: mostly black / dark-brown hair
+  hair_p = [.55, .25, .08, .03, .02, .07] if dark_skin else [.22, .22, .18, .18, .1, .1]
+  hair_name = hair_names[int(rng.choice(len(hair_names), p=hair_p))]
   hair = np.array(HAIR_COLOURS[hair_name]) * u(0.9, 1.1)
   if hair_name in ("blonde", "grey"):
     brow = hair * u(0.55, 0.7)
@@ -128,6 +129,7 @@ def sample_identity(seed) -> Identity:
     brow = hair * u(0.75, 0.95)
   if hair_style == "bald":
     brow = np.array(HAIR_COLOURS[["black", "dark_brown", "brown"][int(rng.integers(3))]])
+  brow = brow * min(1.0, 0.5 * skin.mean() / max(brow.mean(), 1.0))  # brows darker than skin
   iris_names = list(IRIS_COLOURS)
   iris = np.array(IRIS_COLOURS[iris_names[int(rng.choice(len(iris_names),
                                                          p=[.3, .25, .12, .1, .13, .1]))]])

@@ -36,8 +36,8 @@ from fxs_jax.data._synth_faces_geometry import face_geometry, pose_matrix
 from fxs_jax.data._synth_faces_identity import HAIR_STYLES, Identity, sample_identity
 
 __all__ = [
-    "AU_NAMES", "AU_DESCRIPTIONS", "NUM_AUS", "EMOTIONS", "NUM_EMOTIONS", "NUM_LANDMARKS", "HAIR_STYLES", "Identity",
-    "sample_identity", "emotion_aus", "sample_emotion_aus", "landmarks", "render",
+    "AU_NAMES", "AU_DESCRIPTIONS", "NUM_AUS", "EMOTIONS", "NUM_EMOTIONS", "NUM_LANDMARKS",
+    "HAIR_STYLES", "Identity", "sample_identity", "emotion_aus", "sample_emotion_aus", "landmarks", "render",
     "onset_curve", "render_sequence", "LANDMARK_GROUPS",
 ]
 

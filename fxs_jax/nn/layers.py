@@ -31,6 +31,9 @@ class SpectralVector(nnx.Variable):
 
   Not an ``nnx.Param``: optimisers filtered on ``nnx.Param`` leave it alone, and the training
   forward overwrites it, so a jitted step must return ``nnx.state(model, SpectralVector)``.
+  NNX only lets a Variable be mutated in the trace that created it: inside ``jax.grad`` merge
+  with ``nnx.merge(graphdef, params, rest, copy=True)``, and give ``jax.grad`` over *inputs*
+  (the gradient penalty) a frozen ``nnx.view(model, use_running_average=True)``.
   """
 
 
@@ -79,6 +82,13 @@ class _ConvBase(nnx.Module):
       # ``model.train()`` resumes it, as ``module.eval()`` does for PyTorch's spectral_norm.
       self.use_running_average = False
 
+  def set_view(self, use_running_average: bool | None = None):
+    """Used by ``nnx.view(model, use_running_average=True)``: a frozen view whose forward
+    leaves the power-iteration vectors alone (needed inside ``jax.grad`` over inputs, e.g. the
+    gradient penalty, where NNX forbids mutating a Variable created outside that trace)."""
+    if use_running_average is not None and self.spectral_norm:
+      self.use_running_average = use_running_average
+
   def _effective_kernel(self) -> jax.Array:
     kernel = self.kernel[...]
     if not self.spectral_norm:
@@ -86,8 +96,8 @@ class _ConvBase(nnx.Module):
     update = not self.use_running_average
     kernel, u_O, v_K, _ = spectral_normalize(kernel, self.sn_u[...], self.sn_v[...], update=update)
     if update:
-      self.sn_u.value = u_O
-      self.sn_v.value = v_K
+      self.sn_u.set_value(u_O)
+      self.sn_v.set_value(v_K)
     return kernel
 
   def _add_bias(self, y: jax.Array) -> jax.Array:

@@ -1,7 +1,8 @@
 """One recipe per paper: model init, the critic and generator losses, a sampler and metrics.
 
-``RECIPES`` maps ``config.model_name`` to the module implementing it (a dict, not a registry
-framework). Each recipe module exposes ``run(config, workdir, mode, sources)``.
+``RECIPES`` maps ``config.model_name`` to the recipe class (a dict, not a registry framework).
 """
 
-RECIPES: dict = {}
+from fxs_jax.recipes.ganimation import GANimation
+
+RECIPES = {"ganimation": GANimation}

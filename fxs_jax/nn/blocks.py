@@ -1,0 +1,181 @@
+"""Blocks the four papers share: conv-norm-act, residual, down/up, PatchGAN critic, composition."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from fxs_jax.nn.layers import Conv2d
+from fxs_jax.nn.layers import ConvTranspose2d
+from fxs_jax.nn.layers import InstanceNorm
+
+NORMS = ("none", "instance", "spectral")
+ACTIVATIONS = ("none", "relu", "leaky_relu", "tanh", "sigmoid")
+
+
+def _activate(x: jax.Array, activation: str, negative_slope: float) -> jax.Array:
+  if activation == "none":
+    return x
+  if activation == "relu":
+    return jax.nn.relu(x)
+  if activation == "leaky_relu":
+    return jax.nn.leaky_relu(x, negative_slope)
+  if activation == "tanh":
+    return jnp.tanh(x)
+  if activation == "sigmoid":
+    return jax.nn.sigmoid(x)
+  raise ValueError(f"Unknown activation {activation!r}; expected one of {ACTIVATIONS}.")
+
+
+class ConvNormAct(nnx.Module):
+  """Conv (or transposed conv) -> optional instance norm -> activation.
+
+  ``norm``: ``"none"``; ``"instance"`` (affine InstanceNorm after the conv); ``"spectral"``
+  (spectral-normalised conv weight, no feature normalisation). ``use_bias=None`` picks PyTorch's
+  usual choice: no bias before an instance norm (its mean subtraction cancels a bias).
+  """
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+               padding: int = 0, *, norm: str = "instance", activation: str = "relu",
+               negative_slope: float = 0.2, use_bias: bool | None = None,
+               transpose: bool = False, output_padding: int = 0, rngs: nnx.Rngs):
+    if norm not in NORMS:
+      raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
+    if activation not in ACTIVATIONS:
+      raise ValueError(f"Unknown activation {activation!r}; expected one of {ACTIVATIONS}.")
+    if use_bias is None:
+      use_bias = norm != "instance"
+    common = dict(use_bias=use_bias, spectral_norm=norm == "spectral", rngs=rngs)
+    if transpose:
+      self.conv = ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding,
+                                  output_padding, **common)
+    else:
+      self.conv = Conv2d(in_channels, out_channels, kernel_size, stride, padding, **common)
+    self.norm = InstanceNorm(out_channels) if norm == "instance" else None
+    self.activation = activation
+    self.negative_slope = negative_slope
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    y = self.conv(x_BxHxWxC)
+    if self.norm is not None:
+      y = self.norm(y)
+    return _activate(y, self.activation, self.negative_slope)
+
+
+class ResidualBlock(nnx.Module):
+  """``x + IN(conv3x3(ReLU(IN(conv3x3(x)))))``, channels unchanged (StarGAN / GANimation)."""
+
+  def __init__(self, channels: int, *, use_bias: bool = False, rngs: nnx.Rngs):
+    self.conv_norm_relu = ConvNormAct(channels, channels, 3, 1, 1, norm="instance",
+                                      activation="relu", use_bias=use_bias, rngs=rngs)
+    self.conv_norm = ConvNormAct(channels, channels, 3, 1, 1, norm="instance",
+                                 activation="none", use_bias=use_bias, rngs=rngs)
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    return x_BxHxWxC + self.conv_norm(self.conv_norm_relu(x_BxHxWxC))
+
+
+class DownBlock(ConvNormAct):
+  """Conv 4x4 stride 2 padding 1 (halves H and W) -> norm -> activation."""
+
+  def __init__(self, in_channels: int, out_channels: int, *, norm: str = "instance",
+               activation: str = "relu", negative_slope: float = 0.2,
+               use_bias: bool | None = None, rngs: nnx.Rngs):
+    super().__init__(in_channels, out_channels, 4, 2, 1, norm=norm, activation=activation,
+                     negative_slope=negative_slope, use_bias=use_bias, rngs=rngs)
+
+
+class UpBlock(ConvNormAct):
+  """Transposed conv 4x4 stride 2 padding 1 (doubles H and W) -> norm -> activation."""
+
+  def __init__(self, in_channels: int, out_channels: int, *, norm: str = "instance",
+               activation: str = "relu", negative_slope: float = 0.2,
+               use_bias: bool | None = None, rngs: nnx.Rngs):
+    super().__init__(in_channels, out_channels, 4, 2, 1, norm=norm, activation=activation,
+                     negative_slope=negative_slope, use_bias=use_bias, transpose=True, rngs=rngs)
+
+
+def upsample_nearest_2x(x_BxHxWxC: jax.Array) -> jax.Array:
+  """Nearest-neighbour x2 upsampling (each pixel becomes a 2x2 block)."""
+  return jnp.repeat(jnp.repeat(x_BxHxWxC, 2, axis=1), 2, axis=2)
+
+
+class ResizeConvUpBlock(nnx.Module):
+  """Nearest x2 upsample -> conv k x k (same size) -> norm -> activation.
+
+  The cGAN-P1 paper's up path: resize-then-convolve avoids the checkerboard artefacts a strided
+  transposed conv leaves (Odena et al., 2016).
+  """
+
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *,
+               norm: str = "instance", activation: str = "relu", negative_slope: float = 0.2,
+               use_bias: bool | None = None, rngs: nnx.Rngs):
+    if kernel_size % 2 != 1:
+      raise ValueError(f"kernel_size must be odd to keep the size, got {kernel_size}.")
+    self.conv = ConvNormAct(in_channels, out_channels, kernel_size, 1, kernel_size // 2,
+                            norm=norm, activation=activation, negative_slope=negative_slope,
+                            use_bias=use_bias, rngs=rngs)
+
+  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
+    return self.conv(upsample_nearest_2x(x_BxHxWxC))
+
+
+class CriticOutput(NamedTuple):
+  """A PatchGAN critic's outputs; heads that were not configured are ``None``."""
+  map_BxhxWx1: jax.Array
+  aus_BxA: jax.Array | None = None
+  logits_BxK: jax.Array | None = None
+
+
+class PatchCritic(nnx.Module):
+  """PatchGAN critic: ``num_layers`` conv4x4 stride 2, channels doubling, + optional aux heads.
+
+  Heads on the last feature map (side ``image_size / 2**num_layers``): a conv3x3 stride 1 pad 1
+  without bias giving a 1-channel real/fake map, and for ``num_aus`` / ``num_classes`` > 0 a
+  conv whose kernel covers the whole map (valid, no bias) giving a (B, n) vector (StarGAN,
+  GANimation). ``norm``: "none" (WGAN-GP: the penalty is per sample), "instance" (all but the
+  first layer, as pix2pix) or "spectral" (every conv, heads included).
+  """
+
+  def __init__(self, in_channels: int, image_size: int, *, num_layers: int,
+               base_channels: int = 64, max_channels: int | None = None, norm: str = "none",
+               negative_slope: float = 0.01, num_aus: int = 0, num_classes: int = 0,
+               rngs: nnx.Rngs):
+    if image_size % (2 ** num_layers):
+      raise ValueError(f"image_size {image_size} is not divisible by 2**num_layers "
+                       f"= {2 ** num_layers}.")
+    self.final_size = image_size // 2 ** num_layers
+    layers = []
+    channels_in, channels = in_channels, base_channels
+    for i in range(num_layers):
+      layer_norm = "none" if (i == 0 and norm == "instance") else norm
+      layers.append(DownBlock(channels_in, channels, norm=layer_norm, activation="leaky_relu",
+                              negative_slope=negative_slope, rngs=rngs))
+      channels_in = channels
+      channels = channels * 2 if max_channels is None else min(channels * 2, max_channels)
+    self.trunk = nnx.List(layers)
+    spectral = norm == "spectral"
+    self.map_head = Conv2d(channels_in, 1, 3, 1, 1, use_bias=False, spectral_norm=spectral,
+                           rngs=rngs)
+    self.aus_head = (Conv2d(channels_in, num_aus, self.final_size, use_bias=False,
+                            spectral_norm=spectral, rngs=rngs) if num_aus else None)
+    self.class_head = (Conv2d(channels_in, num_classes, self.final_size, use_bias=False,
+                              spectral_norm=spectral, rngs=rngs) if num_classes else None)
+
+  def __call__(self, img_BxHxWxC: jax.Array) -> CriticOutput:
+    h = img_BxHxWxC
+    for layer in self.trunk:
+      h = layer(h)
+    batch = img_BxHxWxC.shape[0]
+    aus = None if self.aus_head is None else self.aus_head(h).reshape(batch, -1)
+    logits = None if self.class_head is None else self.class_head(h).reshape(batch, -1)
+    return CriticOutput(self.map_head(h), aus, logits)
+
+
+def compose(attention_BxHxWx1: jax.Array, color_BxHxWx3: jax.Array,
+            image_BxHxWx3: jax.Array) -> jax.Array:
+  """GANimation's composition ``A * image + (1 - A) * C``: A = 1 keeps the input pixel."""
+  return attention_BxHxWx1 * image_BxHxWx3 + (1.0 - attention_BxHxWx1) * color_BxHxWx3

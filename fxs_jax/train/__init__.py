@@ -1,0 +1,1 @@
+"""The generic GAN trainer: mesh, jitted critic/generator steps, checkpoints, logs, samples."""

@@ -1,0 +1,58 @@
+"""Train state of a GAN (two networks, two optimisers) and its optimiser schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax import nnx
+
+
+@flax.struct.dataclass
+class GANState:
+  """Everything that changes during training; a pytree, replicated over the mesh."""
+
+  step: jax.Array  # critic iterations done (one batch each)
+  gen_params: nnx.State
+  gen_rest: nnx.State  # non-parameter state (e.g. spectral-norm vectors)
+  critic_params: nnx.State
+  critic_rest: nnx.State
+  gen_opt: Any
+  critic_opt: Any
+
+
+def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
+  """Constant ``optim.lr`` until ``optim.decay_start_step``, then linear decay to 0 at the end."""
+  decay_steps = max(num_steps - optim.decay_start_step, 1)
+  return optax.join_schedules(
+      [optax.constant_schedule(optim.lr),
+       optax.linear_schedule(optim.lr, 0.0, decay_steps)],
+      [optim.decay_start_step])
+
+
+def optimizers(optim: ml_collections.ConfigDict, num_steps: int
+               ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """Adam for both networks; schedules count critic iterations for both (the generator is
+  updated once every ``critic_steps`` iterations, so its own update count is rescaled)."""
+  schedule = lr_schedule(optim, num_steps)
+  every = optim.critic_steps
+  critic_tx = optax.adam(schedule, b1=optim.b1, b2=optim.b2)
+  gen_tx = optax.adam(lambda count: schedule(count * every), b1=optim.b1, b2=optim.b2)
+  return gen_tx, critic_tx
+
+
+def split(model: nnx.Module) -> tuple[nnx.GraphDef, nnx.State, nnx.State]:
+  return nnx.split(model, nnx.Param, ...)
+
+
+def init_state(gen: nnx.Module, critic: nnx.Module, gen_tx, critic_tx) -> GANState:
+  _, gen_params, gen_rest = split(gen)
+  _, critic_params, critic_rest = split(critic)
+  return GANState(
+      step=jnp.zeros((), jnp.int32), gen_params=gen_params, gen_rest=gen_rest,
+      critic_params=critic_params, critic_rest=critic_rest,
+      gen_opt=gen_tx.init(gen_params), critic_opt=critic_tx.init(critic_params))

@@ -1,0 +1,284 @@
+"""The generic GAN trainer: one loop for every paper, the paper-specific parts in a recipe.
+
+The hot steps are pure functions of (state, batch, key) under ``jax.jit`` with explicit shardings:
+batches split over the mesh's 'data' axis, state replicated and donated. Models are rebuilt from
+``nnx.split`` state with ``nnx.merge`` inside the traced functions (tracing cost only, no Python
+graph walk per call).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+from tqdm import tqdm
+
+from fxs_jax import sharding
+from fxs_jax import viz
+from fxs_jax.data import augment
+from fxs_jax.data import pipeline
+from fxs_jax.errors import UserError
+from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.train import state as state_lib
+from fxs_jax.train.checkpoint import Checkpointer
+from fxs_jax.train.writers import Writer
+
+
+class TrainingDiverged(UserError):
+  """A loss or gradient became NaN/Inf."""
+
+
+class GANTrainer:
+  """Holds the recipe, the mesh, the jitted steps and the train state."""
+
+  def __init__(self, recipe: GANRecipe, config: ml_collections.ConfigDict,
+               mesh: jax.sharding.Mesh | None = None):
+    self.recipe, self.config = recipe, config
+    self.mesh = mesh or sharding.make_mesh()
+    self.gen_tx, self.critic_tx = state_lib.optimizers(config.optim, config.num_train_steps)
+    self.critic_steps = config.optim.critic_steps
+
+    def init():
+      gen, critic = recipe.build(nnx.Rngs(config.seed))
+      return state_lib.init_state(gen, critic, self.gen_tx, self.critic_tx)
+
+    gen, critic = nnx.eval_shape(lambda: recipe.build(nnx.Rngs(config.seed)))
+    self.gen_def = state_lib.split(gen)[0]
+    self.critic_def = state_lib.split(critic)[0]
+    repl, data = sharding.replicated(self.mesh), sharding.batch_sharding(self.mesh)
+    self.abstract_state = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl), jax.eval_shape(init))
+    self._init = jax.jit(init, out_shardings=repl)
+    self.critic_step = jax.jit(self._critic_step, in_shardings=(repl, data, repl),
+                               out_shardings=(repl, repl), donate_argnums=0)
+    self.generator_step = jax.jit(self._generator_step, in_shardings=(repl, data, repl),
+                                  out_shardings=(repl, repl), donate_argnums=0)
+    self.eval_step = jax.jit(self._eval_step, in_shardings=(repl, data, repl), out_shardings=repl)
+    self.sample_step = jax.jit(self._sample_step, in_shardings=(repl, data), out_shardings=repl)
+    self.base_key = jax.random.key(config.seed)
+
+  # ---- models from state -------------------------------------------------------------------
+  def generator(self, state: state_lib.GANState) -> nnx.Module:
+    return nnx.merge(self.gen_def, state.gen_params, state.gen_rest)
+
+  def critic(self, state: state_lib.GANState) -> nnx.Module:
+    return nnx.merge(self.critic_def, state.critic_params, state.critic_rest)
+
+  def init_state(self) -> state_lib.GANState:
+    return self._init()
+
+  def step_key(self, step: int) -> jax.Array:
+    """The randomness of iteration ``step``: shared by its critic and generator updates."""
+    return jax.random.fold_in(self.base_key, step)
+
+  # ---- jitted steps ------------------------------------------------------------------------
+  def _critic_step(self, state, batch, key):
+    gen = self.generator(state)
+    all_metrics, total = {}, 0.0
+    for i, phase in enumerate(self.recipe.critic_phases()):
+
+      def loss_fn(params, rest, phase=phase):
+        critic = nnx.merge(self.critic_def, params, rest)
+        loss, metrics = self.recipe.critic_loss(gen, critic, batch, jax.random.fold_in(key, i),
+                                                phase)
+        return loss, (metrics, nnx.state(critic, nnx.Not(nnx.Param)))
+
+      (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          state.critic_params, state.critic_rest)
+      updates, opt = self.critic_tx.update(grads, state.critic_opt, state.critic_params)
+      state = state.replace(critic_rest=rest, critic_opt=opt,
+                            critic_params=optax.apply_updates(state.critic_params, updates))
+      all_metrics.update(metrics)
+      all_metrics[f"critic/grad_norm_{phase}"] = optax.global_norm(grads)
+      total = total + loss
+    state = state.replace(step=state.step + 1)
+    return state, {**all_metrics, "critic/loss": total}
+
+  def _generator_step(self, state, batch, key):
+    critic = self.critic(state)
+
+    def loss_fn(params):
+      gen = nnx.merge(self.gen_def, params, state.gen_rest)
+      loss, metrics = self.recipe.generator_loss(gen, critic, batch, key)
+      return loss, (metrics, nnx.state(gen, nnx.Not(nnx.Param)))
+
+    (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.gen_params)
+    updates, opt = self.gen_tx.update(grads, state.gen_opt, state.gen_params)
+    state = state.replace(gen_rest=rest, gen_opt=opt,
+                          gen_params=optax.apply_updates(state.gen_params, updates))
+    return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.global_norm(grads)}
+
+  def _eval_step(self, state, batch, key):
+    return self.recipe.eval_metrics(self.generator(state), self.critic(state), batch, key)
+
+  def _sample_step(self, state, batch):
+    return self.recipe.sample_tiles(self.generator(state), batch)
+
+  def sample_grid(self, state, batch) -> np.ndarray:
+    """The recipe's sample tiles as one uint8 grid image."""
+    tiles = np.asarray(jax.device_get(self.sample_step(state, batch)))
+    rows, cols = tiles.shape[:2]
+    return viz.make_grid(augment.to_uint8(tiles.reshape(rows * cols, *tiles.shape[2:])), cols)
+
+  def train_iteration(self, state, batch, step: int):
+    """One critic update, plus a generator update every ``critic_steps`` iterations."""
+    key = self.step_key(step)
+    state, metrics = self.critic_step(state, batch, key)
+    if (step + 1) % self.critic_steps == 0:
+      state, gen_metrics = self.generator_step(state, batch, key)
+      metrics = {**metrics, **gen_metrics}
+    return state, metrics
+
+  def evaluate(self, state, batches) -> dict[str, float]:
+    """Mean of the recipe's eval metrics over ``batches`` (device batches)."""
+    totals, count = {}, 0
+    for i, batch in enumerate(batches):
+      key = jax.random.fold_in(jax.random.fold_in(self.base_key, 0xFFFFFFFF), i)
+      for name, value in jax.device_get(self.eval_step(state, batch, key)).items():
+        totals[name] = totals.get(name, 0.0) + float(value)
+      count += 1
+    return {name: total / max(count, 1) for name, total in totals.items()}
+
+
+def _first_non_finite(metrics: dict[str, np.ndarray]) -> str | None:
+  for name, value in metrics.items():
+    if not np.all(np.isfinite(value)):
+      return name
+  return None
+
+
+class _SigtermFlag:
+  """Turns SIGTERM (pre-emption) into a flag the loop checks, so it can checkpoint and exit."""
+
+  def __init__(self, enabled: bool):
+    self.raised, self._previous = False, None
+    if enabled:
+      try:
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+      except ValueError:  # not the main thread (e.g. some notebooks): no handler
+        self._previous = None
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.raised = True
+
+  def restore(self):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def _host_batch(data_iter, recipe: GANRecipe, step: int, seed: int) -> dict[str, np.ndarray]:
+  batch = next(data_iter)
+  return recipe.prepare_batch(batch, np.random.default_rng([seed, step]))
+
+
+def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
+          sources: dict) -> state_lib.GANState:
+  """Trains from scratch or resumes from the latest checkpoint in ``workdir/checkpoints``."""
+  workdir = Path(workdir)
+  trainer = GANTrainer(recipe, config)
+  batch_size = sharding.per_process_batch_size(config.data.batch_size)
+  data = config.data
+  train_iter = iter(pipeline.train_dataset(
+      sources[data.train_split], batch_size, seed=config.seed, flip=data.flip,
+      num_threads=data.num_threads, prefetch=data.prefetch))
+  ckpt = Checkpointer(workdir / "checkpoints", config)
+  start = ckpt.latest_step() or 0
+  if start:
+    state = ckpt.restore(start, trainer.abstract_state, train_iter)
+    print(f"Resumed from the checkpoint at step {start}.", flush=True)
+  else:
+    state = trainer.init_state()
+  num_steps = config.num_train_steps
+  # Fixed held-out batches: the same sample grid inputs and eval set at every report.
+  eval_source = sources[data.eval_split]
+  eval_host = pipeline.eval_dataset(eval_source, batch_size, num_threads=1,
+                                    limit=config.logging.eval_examples)
+  eval_batches = [
+      sharding.to_device(recipe.prepare_batch(b, np.random.default_rng([config.seed, 7, i])),
+                         trainer.mesh) for i, b in enumerate(eval_host)]
+  writer = Writer(workdir)
+  sigterm = _SigtermFlag(config.checkpoint.on_sigterm)
+  bar = tqdm(total=num_steps, initial=start, dynamic_ncols=True, unit="step",
+             disable=not (config.logging.progress_bar and jax.process_index() == 0))
+  accumulated, last_saved = {}, start if start else None
+  try:
+    for step in range(start, num_steps):
+      batch = sharding.to_device(_host_batch(train_iter, recipe, step, config.seed), trainer.mesh)
+      state, metrics = trainer.train_iteration(state, batch, step)
+      metrics = jax.device_get(metrics)  # per-step sync: the NaN guard must see every step
+      bad = _first_non_finite(metrics)
+      if bad is not None:
+        kept = f"step {last_saved}" if last_saved is not None else "none saved yet"
+        raise TrainingDiverged(
+            f"Training diverged at step {step + 1}: {bad} = {float(np.mean(metrics[bad]))}. "
+            f"Stopped without saving; the last good checkpoint ({kept}) is kept in "
+            f"{workdir / 'checkpoints'}. Lower optim.lr or check the data.")
+      for name, value in metrics.items():
+        accumulated.setdefault(name, []).append(float(value))
+      done = step + 1
+      bar.update(1)
+      if done % config.logging.every_steps == 0 or done == num_steps:
+        means = {k: float(np.mean(v)) for k, v in accumulated.items()}
+        means["lr"] = float(state_lib.lr_schedule(config.optim, num_steps)(step))
+        writer.scalars(done, means)
+        bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in means.items()
+                         if k in ("critic/loss", "gen/loss")})
+        accumulated = {}
+      if done % config.logging.sample_every_steps == 0 or done == num_steps:
+        report(trainer, state, eval_batches, writer, done)
+      if done % config.checkpoint.every_steps == 0 or done == num_steps or sigterm.raised:
+        ckpt.save(done, state, train_iter)
+        last_saved = done
+      if sigterm.raised:
+        print(f"SIGTERM: saved the checkpoint at step {done}; stopping.", flush=True)
+        break
+  finally:
+    bar.close()
+    sigterm.restore()
+    ckpt.close()
+    writer.close()
+  return state
+
+
+def report(trainer: GANTrainer, state, eval_batches, writer: Writer, step: int) -> None:
+  """Held-out metrics and the sample grid (also saved as ``samples/latest.png``)."""
+  metrics = trainer.evaluate(state, eval_batches)
+  writer.scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
+  grid = trainer.sample_grid(state, eval_batches[0])
+  writer.image(step, "samples", grid)
+  writer.image(step, "samples", grid, png_name="latest.png")
+  writer.flush()
+  if metrics:
+    text = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
+    tqdm.write(f"step {step}: {text}")
+
+
+def load_latest(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path
+                ) -> tuple[GANTrainer, state_lib.GANState, int]:
+  """The trainer and the state of the newest checkpoint in ``workdir`` (for eval / generate)."""
+  trainer = GANTrainer(recipe, config)
+  ckpt = Checkpointer(Path(workdir) / "checkpoints", config)
+  try:
+    step = ckpt.latest_step()
+    if step is None:
+      raise UserError(f"No checkpoint in {Path(workdir) / 'checkpoints'}: train first "
+                      "(--mode=train) or point --workdir at a trained run.")
+    return trainer, ckpt.restore(step, trainer.abstract_state), step
+  finally:
+    ckpt.close()
+
+
+def evaluate_split(trainer: GANTrainer, state, source, config: ml_collections.ConfigDict
+                   ) -> dict[str, float]:
+  """The recipe's eval metrics over a whole split (in order, no augmentation)."""
+  batch_size = sharding.per_process_batch_size(config.data.batch_size)
+  batches = (sharding.to_device(trainer.recipe.prepare_batch(b, np.random.default_rng(
+      [config.seed, 7, i])), trainer.mesh)
+             for i, b in enumerate(pipeline.eval_dataset(source, batch_size, num_threads=1)))
+  return trainer.evaluate(state, batches)

@@ -1,0 +1,49 @@
+"""Where training reports go: TensorBoard event files, PNG sample grids, the console."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+from PIL import Image
+
+
+class Writer:
+  """TensorBoard scalars and images (``workdir/tb``) plus PNGs in ``workdir/samples``.
+
+  Only process 0 writes; on the others every call is a no-op.
+  """
+
+  def __init__(self, workdir: Path):
+    self.enabled = jax.process_index() == 0
+    self.samples_dir = Path(workdir) / "samples"
+    self._tb = None
+    if self.enabled:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self.samples_dir.mkdir(parents=True, exist_ok=True)
+      self._tb = SummaryWriter(str(Path(workdir) / "tb"))
+
+  def scalars(self, step: int, values: dict[str, float]) -> None:
+    if self.enabled:
+      for name, value in values.items():
+        self._tb.add_scalar(name, float(value), step)
+
+  def image(self, step: int, name: str, img_HxWx3: np.ndarray, png_name: str | None = None
+            ) -> Path | None:
+    """Logs a uint8 image to TensorBoard and saves it as ``samples/<png_name or name_step>.png``."""
+    if not self.enabled:
+      return None
+    img = np.asarray(img_HxWx3, np.uint8)
+    self._tb.add_image(name, img, step, dataformats="HWC")
+    path = self.samples_dir / (png_name or f"{name.replace('/', '_')}_{step:07d}.png")
+    Image.fromarray(img).save(path)
+    return path
+
+  def flush(self) -> None:
+    if self.enabled:
+      self._tb.flush()
+
+  def close(self) -> None:
+    if self.enabled:
+      self._tb.close()

@@ -1,0 +1,204 @@
+"""Shared layers and blocks against literal numpy formulas and PyTorch's shape conventions."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from fxs_jax import nn as fnn
+
+
+def _rand(shape, seed=0):
+  return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def _numpy_conv(x_BxHxWxI, k_KxKxIxO, stride, pad):
+  """Literal cross-correlation with zero padding (what torch.nn.Conv2d computes)."""
+  b, h, w, _ = x_BxHxWxI.shape
+  k = k_KxKxIxO.shape[0]
+  xp = np.pad(x_BxHxWxI, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  ho, wo = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+  out = np.zeros((b, ho, wo, k_KxKxIxO.shape[-1]), np.float64)
+  for i, j in itertools.product(range(ho), range(wo)):
+    patch = xp[:, i * stride:i * stride + k, j * stride:j * stride + k, :]
+    out[:, i, j, :] = np.einsum("bhwi,hwio->bo", patch, k_KxKxIxO)
+  return out
+
+
+def _numpy_conv_transpose(x_BxHxWxI, k_KxKxIxO, stride, pad):
+  """Literal scatter of torch.nn.ConvTranspose2d: pixel i adds into i * stride - pad + a."""
+  b, h, w, _ = x_BxHxWxI.shape
+  k = k_KxKxIxO.shape[0]
+  full = np.zeros((b, (h - 1) * stride + k, (w - 1) * stride + k, k_KxKxIxO.shape[-1]))
+  for i, j, a, c in itertools.product(range(h), range(w), range(k), range(k)):
+    full[:, i * stride + a, j * stride + c, :] += x_BxHxWxI[:, i, j, :] @ k_KxKxIxO[a, c]
+  return full[:, pad:full.shape[1] - pad, pad:full.shape[2] - pad, :]
+
+
+def test_instance_norm_matches_literal_formula():
+  x = _rand((2, 5, 4, 3)) * 3.0 + 1.0
+  norm = fnn.InstanceNorm(3)
+  norm.scale.set_value(jnp.array([0.5, 1.0, 2.0]))
+  norm.bias.set_value(jnp.array([0.1, -0.2, 0.3]))
+  expected = np.empty_like(x)
+  for b, c in itertools.product(range(2), range(3)):
+    plane = x[b, :, :, c].astype(np.float64)
+    var = ((plane - plane.mean()) ** 2).mean()  # biased, as PyTorch normalises
+    expected[b, :, :, c] = ((plane - plane.mean()) / np.sqrt(var + 1e-5) *
+                            [0.5, 1.0, 2.0][c] + [0.1, -0.2, 0.3][c])
+  np.testing.assert_allclose(norm(jnp.asarray(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("size,k,s,p", [(128, 7, 1, 3), (128, 4, 2, 1), (9, 3, 1, 1),
+                                        (8, 2, 1, 0), (7, 4, 2, 1), (4, 4, 1, 0), (2, 3, 1, 1)])
+def test_conv_output_shape_matches_pytorch_formula(size, k, s, p):
+  conv = fnn.Conv2d(2, 3, k, s, p, rngs=nnx.Rngs(0))
+  out = conv(jnp.zeros((1, size, size, 2)))
+  torch_size = (size + 2 * p - (k - 1) - 1) // s + 1  # torch.nn.Conv2d docs, dilation 1
+  assert out.shape == (1, torch_size, torch_size, 3)
+
+
+@pytest.mark.parametrize("size,k,s,p,op", [(32, 4, 2, 1, 0), (5, 4, 2, 1, 0), (3, 3, 2, 1, 1),
+                                           (4, 3, 1, 1, 0)])
+def test_conv_transpose_output_shape_matches_pytorch_formula(size, k, s, p, op):
+  conv = fnn.ConvTranspose2d(2, 3, k, s, p, op, rngs=nnx.Rngs(0))
+  out = conv(jnp.zeros((1, size, size, 2)))
+  torch_size = (size - 1) * s - 2 * p + (k - 1) + op + 1  # torch.nn.ConvTranspose2d docs
+  assert out.shape == (1, torch_size, torch_size, 3)
+
+
+@pytest.mark.parametrize("k,s,p", [(3, 1, 1), (4, 2, 1), (3, 2, 0)])
+def test_conv_values_match_literal_correlation(k, s, p):
+  x = _rand((2, 6, 5, 3))
+  conv = fnn.Conv2d(3, 4, k, s, p, rngs=nnx.Rngs(1))
+  conv.bias.set_value(jnp.arange(4, dtype=jnp.float32))
+  expected = _numpy_conv(x, np.asarray(conv.kernel[...]), s, p) + np.arange(4)
+  np.testing.assert_allclose(conv(jnp.asarray(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (3, 1, 1), (3, 2, 0)])
+def test_conv_transpose_values_match_literal_scatter(k, s, p):
+  x = _rand((2, 3, 4, 3))
+  conv = fnn.ConvTranspose2d(3, 2, k, s, p, use_bias=False, rngs=nnx.Rngs(2))
+  expected = _numpy_conv_transpose(x, np.asarray(conv.kernel[...]), s, p)
+  np.testing.assert_allclose(conv(jnp.asarray(x)), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_weights_are_n0_002_and_biases_zero():
+  conv = fnn.Conv2d(64, 64, 3, rngs=nnx.Rngs(0))
+  kernel = np.asarray(conv.kernel[...])
+  assert abs(kernel.mean()) < 2e-3 and abs(kernel.std() - 0.02) < 1e-3
+  assert not np.any(np.asarray(conv.bias[...]))
+
+
+def test_residual_block_is_identity_when_last_norm_scale_is_zero():
+  block = fnn.ResidualBlock(4, rngs=nnx.Rngs(0))
+  block.conv_norm.norm.scale.set_value(jnp.zeros(4))
+  x = _rand((2, 6, 6, 4))
+  np.testing.assert_allclose(block(jnp.asarray(x)), x, atol=1e-6)
+  # ... and with the default scale 1 the branch does contribute.
+  assert not np.allclose(fnn.ResidualBlock(4, rngs=nnx.Rngs(0))(jnp.asarray(x)), x)
+
+
+def test_down_up_and_resize_blocks_shapes():
+  x = jnp.ones((2, 16, 16, 3))
+  assert fnn.DownBlock(3, 8, rngs=nnx.Rngs(0))(x).shape == (2, 8, 8, 8)
+  assert fnn.UpBlock(3, 8, rngs=nnx.Rngs(0))(x).shape == (2, 32, 32, 8)
+  assert fnn.ResizeConvUpBlock(3, 8, rngs=nnx.Rngs(0))(x).shape == (2, 32, 32, 8)
+
+
+def test_resize_conv_upsamples_by_pixel_repetition():
+  # A 1x1 identity conv (no norm/act) exposes the upsampling alone.
+  block = fnn.ResizeConvUpBlock(2, 2, 1, norm="none", activation="none", rngs=nnx.Rngs(0))
+  block.conv.conv.kernel.set_value(jnp.eye(2)[None, None])
+  x = _rand((1, 2, 3, 2))
+  expected = x[:, [0, 0, 1, 1]][:, :, [0, 0, 1, 1, 2, 2]]
+  np.testing.assert_allclose(block(jnp.asarray(x)), expected, atol=1e-6)
+
+
+def test_compose_on_hand_picked_values():
+  image = jnp.array([0.2, -0.4, 0.6]).reshape(1, 1, 1, 3)
+  color = jnp.array([-1.0, 1.0, 0.0]).reshape(1, 1, 1, 3)
+  keep = fnn.compose(jnp.ones((1, 1, 1, 1)), color, image)
+  replace = fnn.compose(jnp.zeros((1, 1, 1, 1)), color, image)
+  half = fnn.compose(jnp.full((1, 1, 1, 1), 0.25), color, image)
+  np.testing.assert_allclose(keep, image)
+  np.testing.assert_allclose(replace, color)
+  np.testing.assert_allclose(half.ravel(), [0.25 * 0.2 - 0.75, 0.25 * -0.4 + 0.75, 0.15],
+                             rtol=1e-6)
+
+
+@pytest.mark.parametrize("norm", ["none", "instance", "spectral"])
+def test_patch_critic_heads_shapes(norm):
+  critic = fnn.PatchCritic(3, 32, num_layers=3, base_channels=4, norm=norm, num_aus=5,
+                           num_classes=8, rngs=nnx.Rngs(0))
+  out = critic(jnp.ones((2, 32, 32, 3)))
+  assert out.map_BxhxWx1.shape == (2, 4, 4, 1)
+  assert out.aus_BxA.shape == (2, 5)
+  assert out.logits_BxK.shape == (2, 8)
+
+
+def test_patch_critic_without_aux_heads_and_channel_cap():
+  critic = fnn.PatchCritic(3, 16, num_layers=4, base_channels=4, max_channels=8,
+                           rngs=nnx.Rngs(0))
+  out = critic(jnp.ones((1, 16, 16, 3)))
+  assert out.aus_BxA is None and out.logits_BxK is None
+  assert [layer.conv.kernel[...].shape[-1] for layer in critic.trunk] == [4, 8, 8, 8]
+
+
+def test_spectral_norm_sigma_converges_to_largest_singular_value_under_jit():
+  conv = fnn.Conv2d(3, 5, 3, 1, 1, spectral_norm=True, rngs=nnx.Rngs(0))
+  graphdef, params, vectors = nnx.split(conv, nnx.Param, fnn.SpectralVector)
+  x = jnp.ones((1, 4, 4, 3))
+
+  @jax.jit
+  def forward(params, vectors):
+    model = nnx.merge(graphdef, params, vectors)
+    model(x)
+    return nnx.state(model, fnn.SpectralVector)
+
+  for _ in range(100):
+    vectors = forward(params, vectors)
+  w_OxK = np.asarray(params["kernel"][...]).reshape(-1, 5).T  # PyTorch's (out, in*kh*kw)
+  u, v = np.asarray(vectors["sn_u"][...]), np.asarray(vectors["sn_v"][...])
+  sigma_estimate = u @ w_OxK @ v
+  sigma_true = np.linalg.svd(w_OxK, compute_uv=False)[0]
+  np.testing.assert_allclose(sigma_estimate, sigma_true, rtol=1e-3)
+  # The layer then uses W / sigma, whose largest singular value is 1.
+  normalized, *_ = fnn.spectral_normalize(params["kernel"][...], u, v, update=False)
+  assert np.linalg.svd(np.asarray(normalized).reshape(-1, 5), compute_uv=False)[0] == (
+      pytest.approx(1.0, rel=1e-3))
+
+
+def test_spectral_norm_eval_mode_freezes_vectors():
+  conv = fnn.Conv2d(3, 5, 3, spectral_norm=True, rngs=nnx.Rngs(0))
+  u_before = np.asarray(conv.sn_u[...])
+  conv.eval()
+  conv(jnp.ones((1, 4, 4, 3)))
+  np.testing.assert_array_equal(conv.sn_u[...], u_before)
+  conv.train()
+  conv(jnp.ones((1, 4, 4, 3)))
+  assert not np.allclose(conv.sn_u[...], u_before)
+
+
+def test_spectral_critic_jitted_grad_step_returns_updated_vectors():
+  critic = fnn.PatchCritic(3, 16, num_layers=2, base_channels=4, norm="spectral",
+                           rngs=nnx.Rngs(0))
+  graphdef, params, vectors = nnx.split(critic, nnx.Param, fnn.SpectralVector)
+  x = jnp.asarray(_rand((2, 16, 16, 3)))
+
+  @jax.jit
+  def step(params, vectors):
+    def loss_fn(params):
+      model = nnx.merge(graphdef, params, vectors, copy=True)
+      loss = jnp.mean(jax.nn.relu(1.0 - model(x).map_BxhxWx1))
+      return loss, nnx.state(model, fnn.SpectralVector)
+    return jax.grad(loss_fn, has_aux=True)(params)
+
+  grads, new_vectors = step(params, vectors)
+  assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+  assert not np.allclose(new_vectors["trunk"][0]["conv"]["sn_u"][...],
+                         vectors["trunk"][0]["conv"]["sn_u"][...])
