@@ -54,8 +54,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS["verbosity"].present:
-    # Library INFO logs (TFDS, Orbax) would bury the console output; --verbosity=0 shows them.
-    logging.set_verbosity(logging.WARNING)
+    # Library logs (TFDS, Orbax) would bury the console output; --verbosity=0 shows them.
+    logging.set_verbosity(logging.ERROR)
   try:
     run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode)
   except UserError as e:

@@ -12,8 +12,13 @@ DATA_AXIS = "data"
 
 
 def make_mesh() -> Mesh:
-  """A 1-D mesh over all devices of all processes: batches split on 'data', state replicated."""
-  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,))
+  """A 1-D mesh over all devices of all processes: batches split on 'data', state replicated.
+
+  Auto axis: the compiler propagates shardings through the model (explicit-sharding mode would
+  ask every reshape in the networks to name its output sharding).
+  """
+  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,),
+                       axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

@@ -37,7 +37,12 @@ class GANRecipe(abc.ABC):
     return ("all",)
 
   @abc.abstractmethod
-  def critic_loss(self, gen: nnx.Module, critic: nnx.Module, batch: Batch, key: jax.Array,
+  def fakes_for_critic(self, gen: nnx.Module, batch: Batch, key: jax.Array) -> Batch:
+    """What the generator produces for the critic to judge in this iteration (computed once per
+    critic update, outside the critic's gradient)."""
+
+  @abc.abstractmethod
+  def critic_loss(self, critic: nnx.Module, batch: Batch, fakes: Batch, key: jax.Array,
                   phase: str = "all") -> tuple[jax.Array, Metrics]:
     """The loss the critic minimises in update ``phase`` (scalar) and metrics to log."""
 

@@ -78,10 +78,13 @@ class GANimation(GANRecipe):
   def critic_phases(self):
     return ("adversarial", "penalty") if self.config.model.gp_separate_step else ("all",)
 
-  def critic_loss(self, gen, critic, batch, key, phase="all"):
+  def fakes_for_critic(self, gen, batch, key):
+    del key
+    return {"image": self.edit(gen, batch["image"], batch["target_aus"])[0]}
+
+  def critic_loss(self, critic, batch, fakes, key, phase="all"):
     m = self.config.model
-    real = batch["image"]
-    fake = jax.lax.stop_gradient(self.edit(gen, real, batch["target_aus"])[0])
+    real, fake = batch["image"], fakes["image"]
     metrics = {}
     loss = 0.0
     if phase in ("all", "adversarial"):

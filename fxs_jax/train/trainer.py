@@ -78,14 +78,15 @@ class GANTrainer:
 
   # ---- jitted steps ------------------------------------------------------------------------
   def _critic_step(self, state, batch, key):
-    gen = self.generator(state)
+    fakes = jax.lax.stop_gradient(
+        self.recipe.fakes_for_critic(self.generator(state), batch, key))
     all_metrics, total = {}, 0.0
     for i, phase in enumerate(self.recipe.critic_phases()):
 
       def loss_fn(params, rest, phase=phase):
         critic = nnx.merge(self.critic_def, params, rest)
-        loss, metrics = self.recipe.critic_loss(gen, critic, batch, jax.random.fold_in(key, i),
-                                                phase)
+        loss, metrics = self.recipe.critic_loss(critic, batch, fakes,
+                                                jax.random.fold_in(key, i), phase)
         return loss, (metrics, nnx.state(critic, nnx.Not(nnx.Param)))
 
       (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -94,7 +95,7 @@ class GANTrainer:
       state = state.replace(critic_rest=rest, critic_opt=opt,
                             critic_params=optax.apply_updates(state.critic_params, updates))
       all_metrics.update(metrics)
-      all_metrics[f"critic/grad_norm_{phase}"] = optax.global_norm(grads)
+      all_metrics[f"critic/grad_norm_{phase}"] = optax.tree.norm(grads)
       total = total + loss
     state = state.replace(step=state.step + 1)
     return state, {**all_metrics, "critic/loss": total}
@@ -111,7 +112,7 @@ class GANTrainer:
     updates, opt = self.gen_tx.update(grads, state.gen_opt, state.gen_params)
     state = state.replace(gen_rest=rest, gen_opt=opt,
                           gen_params=optax.apply_updates(state.gen_params, updates))
-    return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.global_norm(grads)}
+    return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.tree.norm(grads)}
 
   def _eval_step(self, state, batch, key):
     return self.recipe.eval_metrics(self.generator(state), self.critic(state), batch, key)
@@ -197,8 +198,11 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   num_steps = config.num_train_steps
   # Fixed held-out batches: the same sample grid inputs and eval set at every report.
   eval_source = sources[data.eval_split]
+  if len(eval_source) < batch_size:
+    raise UserError(f"The {data.eval_split!r} split has {len(eval_source)} examples, fewer than "
+                    f"one batch ({batch_size}): lower data.batch_size.")
   eval_host = pipeline.eval_dataset(eval_source, batch_size, num_threads=1,
-                                    limit=config.logging.eval_examples)
+                                    limit=max(config.logging.eval_examples, batch_size))
   eval_batches = [
       sharding.to_device(recipe.prepare_batch(b, np.random.default_rng([config.seed, 7, i])),
                          trainer.mesh) for i, b in enumerate(eval_host)]
@@ -227,8 +231,8 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
         means = {k: float(np.mean(v)) for k, v in accumulated.items()}
         means["lr"] = float(state_lib.lr_schedule(config.optim, num_steps)(step))
         writer.scalars(done, means)
-        bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in means.items()
-                         if k in ("critic/loss", "gen/loss")})
+        bar.set_postfix({short: f"{means[k]:.3g}" for short, k in
+                         (("D", "critic/loss"), ("G", "gen/loss")) if k in means})
         accumulated = {}
       if done % config.logging.sample_every_steps == 0 or done == num_steps:
         report(trainer, state, eval_batches, writer, done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jax
@@ -10,7 +11,9 @@ from PIL import Image
 
 
 class Writer:
-  """TensorBoard scalars and images (``workdir/tb``) plus PNGs in ``workdir/samples``.
+  """TensorBoard scalars and images (``workdir/tb``), the same scalars as JSON lines
+  (``workdir/metrics.jsonl``, easy to read back without TensorBoard) and PNGs in
+  ``workdir/samples``.
 
   Only process 0 writes; on the others every call is a no-op.
   """
@@ -18,6 +21,7 @@ class Writer:
   def __init__(self, workdir: Path):
     self.enabled = jax.process_index() == 0
     self.samples_dir = Path(workdir) / "samples"
+    self.metrics_path = Path(workdir) / "metrics.jsonl"
     self._tb = None
     if self.enabled:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
@@ -28,6 +32,8 @@ class Writer:
     if self.enabled:
       for name, value in values.items():
         self._tb.add_scalar(name, float(value), step)
+      with self.metrics_path.open("a") as f:
+        f.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
 
   def image(self, step: int, name: str, img_HxWx3: np.ndarray, png_name: str | None = None
             ) -> Path | None:
