@@ -12,6 +12,7 @@ from fxs_jax import recipes
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
+from fxs_jax.train import trainer as trainer_lib
 
 MODES = ("train", "eval", "generate")
 
@@ -47,16 +48,14 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
   recipe_cls = recipes.RECIPES.get(config.model_name)
+  if recipe_cls is None:
+    raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
+                    f"{', '.join(sorted(recipes.RECIPES))}.")
+  recipe = recipe_cls(config)  # validates the model's settings before anything is written
   path = prepare_workdir(workdir, config)
   sources = pipeline.load(config.data)
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
   print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)
-  if recipe_cls is None:
-    raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
-                    f"{', '.join(sorted(recipes.RECIPES))}.")
-  # Imported here: importing JAX-heavy modules is slow and the checks above should fail fast.
-  from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-  recipe = recipe_cls(config)
   if mode == "train":
     trainer_lib.train(recipe, config, path, sources)
     print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "

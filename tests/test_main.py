@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,13 +64,36 @@ def test_corrupt_dataset_folder(tmp_path, smoke_stills):
   assert all(f.read_bytes() == b"garbage" for f in dst.glob("*.array_record*"))
 
 
-def test_smoke_config_builds_data_and_runs(tmp_path, tfds_dir, smoke_stills):
+def test_smoke_train_then_eval_then_generate(tmp_path, tfds_dir, smoke_stills):
   workdir = tmp_path / "w"
-  proc = _main("--config=configs/ganimation.py:smoke", f"--config.data.data_dir={tfds_dir}",
-               f"--workdir={workdir}")
+  common = ("--config=configs/ganimation.py:smoke", f"--config.data.data_dir={tfds_dir}",
+            f"--workdir={workdir}")
+  proc = _main(*common)
   assert proc.returncode == 0, proc.stderr
   assert "synth_faces/stills_smoke ready" in proc.stdout
-  assert (workdir / "config.json").is_file()
+  assert (workdir / "config.json").is_file() and (workdir / "samples" / "latest.png").is_file()
+  assert (workdir / "checkpoints" / "2").is_dir()  # smoke: 2 steps
+  assert list((workdir / "tb").glob("events.out.tfevents.*"))
+  proc = _main(*common, "--mode=eval")
+  assert proc.returncode == 0, proc.stderr
+  assert "au_mae_fake" in (workdir / "eval_step_2.json").read_text()
+  proc = _main(*common, "--mode=generate", "--config.generate.emotions=happy,sad",
+               "--config.generate.aus=" + ",".join(["2.5"] * 17), "--config.generate.num_images=2")
+  assert proc.returncode == 0, proc.stderr
+  from PIL import Image
+  edits = np.asarray(Image.open(workdir / "generate_step_2" / "edits.png"))
+  # 2 rows x (input + 3 targets) columns of 32 px tiles with 2 px padding.
+  assert edits.shape == (2 * 32 + 3 * 2, 4 * 32 + 5 * 2, 3)
+  assert (workdir / "generate_step_2" / "interpolation.png").is_file()
+
+
+def test_generate_without_checkpoint_and_bad_au_vector(tmp_path, tfds_dir, smoke_stills):
+  common = ("--config=configs/ganimation.py:smoke", f"--config.data.data_dir={tfds_dir}",
+            f"--workdir={tmp_path}")
+  msg = _one_line_error(_main(*common, "--mode=generate"))
+  assert "No checkpoint" in msg and "train first" in msg
+  msg = _one_line_error(_main(*common, "--mode=generate", "--config.generate.aus=1,2"))
+  assert "has 2 values" in msg and "17" in msg
 
 
 def test_changed_config_keeps_the_previous_one(tmp_path, tfds_dir, smoke_stills):

@@ -45,10 +45,12 @@ class GANimation(GANRecipe):
     super().__init__(config)
     m = config.model
     if m.attention_penalty not in ("l1", "l2"):
-      raise ValueError(f"model.attention_penalty must be 'l1' or 'l2', got {m.attention_penalty!r}")
+      raise UserError(f"model.attention_penalty must be 'l1' or 'l2', got {m.attention_penalty!r}")
     if m.tv_form not in losses.masks.TV_FORMS:
-      raise ValueError(f"model.tv_form must be one of {losses.masks.TV_FORMS}, got {m.tv_form!r}")
+      raise UserError(f"model.tv_form must be one of {losses.masks.TV_FORMS}, got {m.tv_form!r}")
     self.global_batch = config.data.batch_size
+    # Parsed now so that a bad target fails before any work, in every mode.
+    self.targets = self.generation_targets()
 
   def build(self, rngs: nnx.Rngs):
     m = self.config.model
@@ -160,18 +162,26 @@ class GANimation(GANRecipe):
     """(name, AUs in [0, 1]) for ``config.generate.emotions`` and ``config.generate.aus``."""
     g = self.config.generate
     names = [e.strip() for e in g.emotions.split(",") if e.strip()]
+    if g.interpolation_emotion:
+      names_to_check = names + [g.interpolation_emotion]
+    else:
+      names_to_check = names
+    for name in names_to_check:
+      if name not in synth_faces.EMOTIONS:
+        raise UserError(f"Unknown emotion {name!r} in config.generate: choose from "
+                        f"{', '.join(synth_faces.EMOTIONS)}.")
     targets = [(name, emotion_targets([name])[0]) for name in names]
     for i, text in enumerate(v for v in g.aus.split(";") if v.strip()):
       targets.append((f"aus{i}", parse_aus(text, f"generate.aus vector {i + 1}") / AU_SCALE))
-    if not targets:
-      raise UserError("Nothing to generate: set --config.generate.emotions and/or "
-                      "--config.generate.aus.")
     return targets
 
   def generate(self, gen, sources, out_dir: Path) -> list[Path]:
     """Edits of test images towards each target, and a neutral -> target interpolation strip."""
     g = self.config.generate
-    targets = self.generation_targets()
+    targets = self.targets
+    if not targets:
+      raise UserError("Nothing to generate: set --config.generate.emotions and/or "
+                      "--config.generate.aus.")
     examples = [sources[self.config.data.eval_split][i] for i in range(g.num_images)]
     image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
     own = np.stack([e["aus"] for e in examples]).astype(np.float32) / AU_SCALE

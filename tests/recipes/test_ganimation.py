@@ -1,0 +1,121 @@
+"""GANimation's recipe: loss terms and weights against hand-computed values on stub networks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import ganimation as ganimation_config
+from fxs_jax.errors import UserError
+from fxs_jax.recipes import ganimation as recipe_lib
+
+B, S = 25, 8  # the official batch size, tiny images
+
+
+def _recipe(**model):
+  config = ganimation_config.get_config()
+  for key, value in model.items():
+    config.model[key] = value
+  return recipe_lib.GANimation(config)
+
+
+def _batch(seed=0):
+  rng = np.random.default_rng(seed)
+  image = rng.uniform(-1, 1, (B, S, S, 3)).astype(np.float32)
+  aus = rng.uniform(0, 1, (B, 17)).astype(np.float32)
+  target = rng.uniform(0, 1, (B, 17)).astype(np.float32)
+  return {"image": image, "aus": aus, "target_aus": target}
+
+
+def test_targets_are_another_examples_aus_plus_bounded_noise():
+  rng = np.random.default_rng(0)
+  aus = rng.uniform(0, 5, (B, 17)).astype(np.float32)
+  out = _recipe().prepare_batch({"image": np.zeros((B, S, S, 3)), "aus": aus}, rng)
+  np.testing.assert_allclose(out["aus"], aus / 5)
+  # Each target row is some row of aus/5 (a permutation) within +-0.1.
+  dist = np.abs(out["target_aus"][:, None, :] - out["aus"][None, :, :]).max(-1)  # (B, B)
+  owner = dist.argmin(1)
+  assert np.all(dist.min(1) <= 0.1 + 1e-6)
+  assert sorted(owner) == list(range(B))
+  assert np.any(owner != np.arange(B))
+
+
+def test_generator_loss_official_terms_on_constant_stub_networks():
+  a, c, d_au = 0.3, 0.5, 0.25
+  batch = _batch()
+  gen = lambda img, aus: (jnp.full(img.shape, c), jnp.full(img.shape[:3] + (1,), a))
+  critic = lambda img: (jnp.mean(img, axis=(1, 2, 3))[:, None, None, None],
+                        jnp.full((img.shape[0], 17), d_au))
+  loss, m = _recipe().generator_loss(gen, critic, batch, jax.random.key(0))
+  x, y = batch["image"], batch["target_aus"]
+  fake = a * x + (1 - a) * c
+  rec = a * fake + (1 - a) * c
+  expected = {
+      "gen/adversarial": -fake.mean(),
+      "gen/au": 4000 * np.mean((d_au - y) ** 2) / 25,
+      "gen/cycle": 10 * np.abs(rec - x).mean(),
+      "gen/mask": 0.1 * (a + a),
+      "gen/mask_tv": 0.0,  # constant masks
+  }
+  for name, value in expected.items():
+    np.testing.assert_allclose(m[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
+  np.testing.assert_allclose(loss, sum(expected.values()), rtol=1e-5)
+
+
+def test_l2_attention_penalty_and_tv_weight_switches():
+  batch = _batch()
+  a = 0.3
+  gen = lambda img, aus: (jnp.zeros(img.shape), jnp.full(img.shape[:3] + (1,), a))
+  critic = lambda img: (jnp.zeros((img.shape[0], 1, 1, 1)), jnp.zeros((img.shape[0], 17)))
+  _, m = _recipe(attention_penalty="l2").generator_loss(gen, critic, batch, jax.random.key(0))
+  np.testing.assert_allclose(m["gen/mask"], 0.1 * 2 * a * a, rtol=1e-5)
+  with pytest.raises(UserError, match="attention_penalty"):
+    _recipe(attention_penalty="l3")
+
+
+@pytest.mark.parametrize("separate", [True, False])
+def test_critic_loss_with_a_linear_critic(separate):
+  """Linear critic D(x) = <w, x>: WGAN term by hand and GP = (||w|| - 1)^2 exactly."""
+  batch = _batch()
+  w = np.random.default_rng(1).normal(0, 0.05, (S, S, 3)).astype(np.float32)
+  au_pred = 0.4
+  critic = lambda img: (jnp.sum(img * w, axis=(1, 2, 3))[:, None, None, None],
+                        jnp.full((img.shape[0], 17), au_pred))
+  fake = np.random.default_rng(2).uniform(-1, 1, batch["image"].shape).astype(np.float32)
+  recipe = _recipe(gp_separate_step=separate)
+  total, metrics = 0.0, {}
+  for i, phase in enumerate(recipe.critic_phases()):
+    loss, m = recipe.critic_loss(critic, batch, {"image": fake}, jax.random.key(i), phase)
+    total, metrics = total + loss, {**metrics, **m}
+  assert len(recipe.critic_phases()) == (2 if separate else 1)
+  scores = lambda x: (x * w).sum((1, 2, 3))
+  wgan = scores(fake).mean() - scores(batch["image"]).mean()
+  au = 4000 * np.mean((au_pred - batch["aus"]) ** 2) / 25
+  gp = (np.linalg.norm(w) - 1) ** 2
+  np.testing.assert_allclose(metrics["critic/gp"], gp, rtol=1e-4)
+  np.testing.assert_allclose(total, wgan + au + 10 * gp, rtol=1e-4)
+
+
+def test_sample_tiles_layout():
+  config = ganimation_config.get_config("smoke")
+  recipe = recipe_lib.GANimation(config)
+  s = config.model.image_size
+  gen = lambda img, aus: (jnp.zeros(img.shape), jnp.ones(img.shape[:3] + (1,)))  # keep input
+  batch = {k: v[:, :s, :s] if k == "image" else v for k, v in _batch().items()}
+  batch["image"] = np.resize(batch["image"], (B, s, s, 3))
+  tiles = recipe.sample_tiles(gen, batch)
+  n, targets = config.logging.num_samples, 1 + len(recipe_lib.SAMPLE_EMOTIONS)
+  assert tiles.shape == (n, 1 + 3 * targets, s, s, 3)
+  # With A = 1 every output column equals the input.
+  np.testing.assert_allclose(tiles[:, 3], batch["image"][:n])
+
+
+@pytest.mark.parametrize("text,match", [("1,2,3", "has 3 values"), ("a,b", "not a list"),
+                                         (",".join(["6"] * 17), r"in \[0, 5\]")])
+def test_bad_au_vectors_are_explained(text, match):
+  with pytest.raises(UserError, match=match):
+    recipe_lib.parse_aus(text)
+
+
+def test_good_au_vector_parses():
+  np.testing.assert_allclose(recipe_lib.parse_aus(",".join(["2.5"] * 17)), np.full(17, 2.5))
