@@ -68,8 +68,11 @@ def spectral_normalize(kernel: jax.Array, u_O: jax.Array, v_K: jax.Array, *, upd
 class _ConvBase(nnx.Module):
   """Kernel (kh, kw, in, out), optional bias and optional spectral norm shared by both convs."""
 
-  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, use_bias: bool,
-               spectral_norm: bool, kernel_init, rngs: nnx.Rngs):
+  def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
+               padding: int, *, use_bias: bool, spectral_norm: bool, kernel_init,
+               rngs: nnx.Rngs):
+    self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+    kernel_init = kernel_init or gan_normal()
     shape = (kernel_size, kernel_size, in_channels, out_channels)
     self.kernel = nnx.Param(kernel_init(rngs.params(), shape, jnp.float32))
     self.bias = nnx.Param(jnp.zeros((out_channels,), jnp.float32)) if use_bias else None
@@ -110,12 +113,8 @@ class Conv2d(_ConvBase):
   def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                padding: int = 0, *, use_bias: bool = True, spectral_norm: bool = False,
                kernel_init=None, rngs: nnx.Rngs):
-    super().__init__(in_channels, out_channels, kernel_size, use_bias=use_bias,
-                     spectral_norm=spectral_norm, kernel_init=kernel_init or gan_normal(),
-                     rngs=rngs)
-    self.kernel_size = kernel_size
-    self.stride = stride
-    self.padding = padding
+    super().__init__(in_channels, out_channels, kernel_size, stride, padding, use_bias=use_bias,
+                     spectral_norm=spectral_norm, kernel_init=kernel_init, rngs=rngs)
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
     if ((self.kernel_size, self.stride, self.padding) == (4, 2, 1)
@@ -139,12 +138,8 @@ class ConvTranspose2d(_ConvBase):
   def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                padding: int = 0, output_padding: int = 0, *, use_bias: bool = True,
                spectral_norm: bool = False, kernel_init=None, rngs: nnx.Rngs):
-    super().__init__(in_channels, out_channels, kernel_size, use_bias=use_bias,
-                     spectral_norm=spectral_norm, kernel_init=kernel_init or gan_normal(),
-                     rngs=rngs)
-    self.kernel_size = kernel_size
-    self.stride = stride
-    self.padding = padding
+    super().__init__(in_channels, out_channels, kernel_size, stride, padding, use_bias=use_bias,
+                     spectral_norm=spectral_norm, kernel_init=kernel_init, rngs=rngs)
     self.output_padding = output_padding
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
