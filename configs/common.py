@@ -54,6 +54,15 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.checkpoint.keep = 3
   config.checkpoint.on_sigterm = True
 
+  # --mode=eval: held-out pairs judged by independent evaluators (fxs_jax/eval).
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_examples = 0  # held-out inputs to edit (0 = the whole split)
+  config.eval.batch_size = 16
+  config.eval.evaluators = True  # AU regressor + expression classifier (trained on first use)
+  config.eval.evaluator_dir = ""  # "" = ~/.cache/fxs_jax/evaluators
+  config.eval.identity = True  # ACD-I with dlib's face embedding (needs the `faces` extra)
+  config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (see README)
+
   config.logging = ml_collections.ConfigDict()
   config.logging.every_steps = 50
   config.logging.sample_every_steps = 1000
@@ -97,3 +106,5 @@ def smoke_sections(config: ml_collections.ConfigDict) -> None:
   config.logging.num_samples = 2
   config.logging.eval_examples = 4
   config.logging.progress_bar = False
+  config.eval.num_examples = 8
+  config.eval.batch_size = 4

@@ -157,6 +157,13 @@ class GANimation(GANRecipe):
     }
 
 
+  def editor(self, gen):
+    """``(inputs, targets) -> outputs`` for the eval harness: edit each input towards its target
+    example's AUs (jitted once)."""
+    graphdef, state = nnx.split(gen)
+    edit = jax.jit(lambda st, x, a: self.edit(nnx.merge(graphdef, st), x, a)[0])
+    return lambda inp, tgt: np.asarray(edit(state, inp["image"], tgt["aus"] / AU_SCALE))
+
   # ---- generate mode -------------------------------------------------------------------------
   def generation_targets(self) -> list[tuple[str, np.ndarray]]:
     """(name, AUs in [0, 1]) for ``config.generate.emotions`` and ``config.generate.aus``."""

@@ -1,0 +1,1 @@
+"""Evaluation: the papers metrics (SSIM/PSNR, FID/IS, ACD, AU error, expression accuracy)."""

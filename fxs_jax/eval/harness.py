@@ -1,0 +1,144 @@
+"""Held-out evaluation of an expression editor against ground truth and reference rows.
+
+Pairs: every held-out example is edited towards another example of the SAME identity with a
+DIFFERENT expression. On SynthFaces (and RaFD-like sets) that target example is the exact ground
+truth: the same face, rendered with the target AUs / emotion. Each metric is computed for three
+methods side by side, so a number can be read:
+
+* ``model``: the editor's output;
+* ``copy_input``: the unedited input (what a model that does nothing scores);
+* ``ground_truth``: the target example itself (the best achievable; evaluator error floor).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from fxs_jax.data import augment
+from fxs_jax.data import pipeline
+from fxs_jax.eval import image_metrics
+
+Batch = dict[str, np.ndarray]
+EditFn = Callable[[Batch, Batch], np.ndarray]  # (inputs, targets) -> images in [-1, 1]
+METHODS = ("model", "copy_input", "ground_truth")
+
+
+@dataclasses.dataclass
+class Evaluators:
+  """Independent judges; any may be None (its metrics are then skipped and the reason kept)."""
+
+  au_regressor: Callable[[np.ndarray], np.ndarray] | None = None  # [-1,1] -> (B, 17) on 0-5
+  expression_classifier: Callable[[np.ndarray], np.ndarray] | None = None  # -> (B, 8) logits
+  face_embedder: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # uint8, lms
+  distribution: Callable[[np.ndarray, np.ndarray], dict] | None = None  # FID/IS (fake, real)
+  versions: dict = dataclasses.field(default_factory=dict)
+  skipped: dict = dataclasses.field(default_factory=dict)
+
+
+def same_identity_pairs(source, limit: int | None = None, seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+  """(input indices, target indices): each input paired with a random other-expression example
+  of its identity (deterministic in ``seed``). Examples without such a partner are left out."""
+  n = len(source) if limit is None else min(limit, len(source))
+  by_identity: dict[int, list[tuple[int, int]]] = {}
+  for i in range(len(source)):
+    ex = source[i]
+    by_identity.setdefault(int(ex["identity"]), []).append((i, int(ex["emotion"])))
+  rng = np.random.default_rng(seed)
+  inputs, targets = [], []
+  for i in range(n):
+    ex = source[i]
+    options = [j for j, e in by_identity[int(ex["identity"])] if e != int(ex["emotion"])]
+    if options:
+      inputs.append(i)
+      targets.append(options[rng.integers(len(options))])
+  return np.asarray(inputs, int), np.asarray(targets, int)
+
+
+def _batches(source, indices: np.ndarray, batch_size: int) -> Iterator[Batch]:
+  for start in range(0, len(indices), batch_size):
+    examples = [pipeline.Preprocess().random_map(source[int(i)], None)
+                for i in indices[start:start + batch_size]]
+    yield {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
+
+
+class _Mean:
+  def __init__(self):
+    self.total, self.count = 0.0, 0
+
+  def add(self, values) -> None:
+    values = np.asarray(values, np.float64).ravel()
+    values = values[np.isfinite(values)]
+    self.total += float(values.sum())
+    self.count += values.size
+
+
+def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size: int = 16,
+                    limit: int | None = None, seed: int = 0) -> dict:
+  """Metrics of ``model`` / ``copy_input`` / ``ground_truth`` on same-identity pairs.
+
+  Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
+  "skipped"}``. Metrics: ``ssim_vs_truth``, ``psnr_vs_truth`` (whole face), ``ssim_eyes`` /
+  ``ssim_mouth`` (boxes from the target's landmarks), ``au_mae`` (AU regressor on the output vs
+  the target's AUs, 0-5 scale), ``expression_accuracy`` (classifier's argmax vs the target's
+  emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
+  """
+  inputs, targets = same_identity_pairs(source, limit, seed)
+  if not len(inputs):
+    raise ValueError("No same-identity pairs with different expressions in this split.")
+  means = {(m, k): _Mean() for m in METHODS for k in (
+      "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
+      "expression_accuracy", "acd_i")}
+  generated = {m: [] for m in METHODS} if evaluators.distribution else None
+  reals = []
+  for inp, tgt in zip(_batches(source, inputs, batch_size), _batches(source, targets, batch_size)):
+    outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
+               "ground_truth": tgt["image"]}
+    size = tgt["image"].shape[1]
+    boxes = image_metrics.region_boxes(tgt["landmarks"], size)
+    input_embedding = None
+    if evaluators.face_embedder is not None:
+      input_embedding = evaluators.face_embedder(augment.to_uint8(inp["image"]), inp["landmarks"])
+    for method, out in outputs.items():
+      means[method, "ssim_vs_truth"].add(image_metrics.ssim(out, tgt["image"]))
+      means[method, "psnr_vs_truth"].add(image_metrics.psnr(out, tgt["image"]))
+      means[method, "ssim_eyes"].add(image_metrics.region_ssim(out, tgt["image"], boxes["eyes"]))
+      means[method, "ssim_mouth"].add(image_metrics.region_ssim(out, tgt["image"], boxes["mouth"]))
+      if evaluators.au_regressor is not None:
+        means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
+      if evaluators.expression_classifier is not None:
+        predicted = np.argmax(evaluators.expression_classifier(out), axis=-1)
+        means[method, "expression_accuracy"].add(predicted == tgt["emotion"])
+      if input_embedding is not None:
+        # The output should have the target's geometry: align it with the target's landmarks.
+        emb = evaluators.face_embedder(augment.to_uint8(out), tgt["landmarks"])
+        means[method, "acd_i"].add(np.linalg.norm(emb - input_embedding, axis=-1))
+      if generated is not None:
+        generated[method].append(out)
+    if generated is not None:
+      reals.append(tgt["image"])
+  rows = [{"method": m, "metric": k, "value": acc.total / acc.count, "n": acc.count}
+          for (m, k), acc in means.items() if acc.count]
+  if generated is not None:
+    real = np.concatenate(reals)
+    for method in METHODS:
+      for metric, value in evaluators.distribution(np.concatenate(generated[method]), real).items():
+        rows.append({"method": method, "metric": metric, "value": value, "n": len(real)})
+  return {"num_pairs": int(len(inputs)), "rows": rows, "evaluators": evaluators.versions,
+          "skipped": evaluators.skipped}
+
+
+def format_table(result: dict) -> str:
+  """Metrics as rows, methods as columns (markdown)."""
+  metrics = list(dict.fromkeys(r["metric"] for r in result["rows"]))
+  value = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
+  lines = ["| metric | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+  for metric in metrics:
+    cells = [f"{value[m, metric]:.4f}" if (m, metric) in value else "-" for m in METHODS]
+    lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+  for name, reason in result.get("skipped", {}).items():
+    lines.append(f"\n{name}: skipped ({reason})")
+  return "\n".join(lines)

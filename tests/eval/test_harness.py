@@ -1,0 +1,55 @@
+"""The evaluation harness on SynthFaces smoke data with stub evaluators (known answers)."""
+
+import numpy as np
+import pytest
+
+from fxs_jax.eval import harness
+
+
+def _rows(result):
+  return {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
+
+
+def test_pairs_share_identity_and_differ_in_expression(smoke_stills):
+  source = smoke_stills.as_data_source("test")
+  inputs, targets = harness.same_identity_pairs(source)
+  assert len(inputs) == len(source)  # every identity shows 8 emotions
+  for i, j in zip(inputs, targets):
+    assert int(source[i]["identity"]) == int(source[j]["identity"])
+    assert int(source[i]["emotion"]) != int(source[j]["emotion"])
+  again = harness.same_identity_pairs(source)
+  np.testing.assert_array_equal(targets, again[1])
+
+
+def test_reference_rows_and_stub_evaluators(smoke_stills):
+  source = smoke_stills.as_data_source("test")
+  oracle_aus = {}
+
+  def au_regressor(images):  # a perfect regressor for the images it has seen as targets
+    return np.stack([oracle_aus.get(img.tobytes(), np.zeros(17)) for img in images])
+
+  def classifier(images):  # always says "happy"
+    logits = np.zeros((len(images), 8))
+    logits[:, 1] = 1
+    return logits
+
+  def perfect_editor(inp, tgt):
+    for img, aus in zip(tgt["image"], tgt["aus"]):
+      oracle_aus[img.tobytes()] = aus
+    return tgt["image"]
+
+  evaluators = harness.Evaluators(au_regressor=au_regressor, expression_classifier=classifier)
+  result = harness.evaluate_editor(perfect_editor, source, evaluators, batch_size=4)
+  rows = _rows(result)
+  assert result["num_pairs"] == len(source)
+  # An editor that outputs the truth scores exactly like the ground-truth row.
+  for metric in ("ssim_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae", "expression_accuracy"):
+    assert rows["model", metric] == pytest.approx(rows["ground_truth", metric])
+  assert rows["ground_truth", "ssim_vs_truth"] == pytest.approx(1.0, abs=1e-5)
+  assert rows["ground_truth", "au_mae"] == pytest.approx(0.0)
+  assert rows["copy_input", "ssim_vs_truth"] < 0.999
+  # The constant classifier is right exactly on the pairs whose target is "happy".
+  targets = harness.same_identity_pairs(source)[1]
+  happy = np.mean([int(source[int(j)]["emotion"]) == 1 for j in targets])
+  assert rows["model", "expression_accuracy"] == pytest.approx(happy)
+  assert "| ssim_vs_truth |" in harness.format_table(result)
