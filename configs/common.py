@@ -108,3 +108,4 @@ def smoke_sections(config: ml_collections.ConfigDict) -> None:
   config.logging.progress_bar = False
   config.eval.num_examples = 8
   config.eval.batch_size = 4
+  config.eval.evaluators = False  # training the evaluators takes minutes: tests cover them apart

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -63,11 +62,14 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
     return
   trainer, state, step = trainer_lib.load_latest(recipe, config, path)
   if mode == "eval":
-    metrics = trainer_lib.evaluate_split(trainer, state, sources[config.data.eval_split], config)
-    out = path / f"eval_step_{step}.json"
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    print(json.dumps(metrics, sort_keys=True))
-    print(f"Eval at step {step} written to {out}.", flush=True)
+    from fxs_jax.eval import harness, suite  # pylint: disable=g-import-not-at-top
+    source = sources[config.data.eval_split]
+    critic_metrics = trainer_lib.evaluate_split(trainer, state, source, config)
+    result = suite.run_eval(recipe, trainer.generator(state), source, config, path, step,
+                            extra_rows={f"critic_{k}": v for k, v in critic_metrics.items()})
+    print(harness.format_table(result))
+    print(f"Eval of step {step} on {result['num_pairs']} held-out pairs written to "
+          f"{path / 'eval.json'}.", flush=True)
   else:
     paths = recipe.generate(trainer.generator(state), sources, path / f"generate_step_{step}")
     print("Wrote " + ", ".join(str(p) for p in paths), flush=True)

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +79,16 @@ def test_smoke_train_then_eval_then_generate(tmp_path, tfds_dir, smoke_stills):
   assert list((workdir / "tb").glob("events.out.tfevents.*"))
   proc = _main(*common, "--mode=eval")
   assert proc.returncode == 0, proc.stderr
-  assert "au_mae_fake" in (workdir / "eval_step_2.json").read_text()
+  result = json.loads((workdir / "eval.json").read_text())
+  assert result["step"] == 2 and result["num_pairs"] == 8
+  rows = {(r["method"], r["metric"]): r for r in result["rows"]}
+  for method in ("model", "copy_input", "ground_truth"):
+    assert 0 < rows[method, "ssim_vs_truth"]["value"] <= 1 + 1e-6
+    assert rows[method, "psnr_vs_truth"]["n"] == 8
+  assert rows["ground_truth", "psnr_vs_truth"]["value"] == float("inf")  # identical images
+  assert rows["ground_truth", "ssim_vs_truth"]["value"] == pytest.approx(1.0, abs=1e-5)
+  assert ("model", "critic_au_mae_fake") in rows
+  assert "fid, inception_score" in result["skipped"]  # no weights file given
   proc = _main(*common, "--mode=generate", "--config.generate.emotions=happy,sad",
                "--config.generate.aus=" + ",".join(["2.5"] * 17), "--config.generate.num_images=2")
   assert proc.returncode == 0, proc.stderr

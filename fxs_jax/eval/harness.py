@@ -71,7 +71,8 @@ class _Mean:
 
   def add(self, values) -> None:
     values = np.asarray(values, np.float64).ravel()
-    values = values[np.isfinite(values)]
+    values = values[~np.isnan(values)]  # NaN = not measurable (e.g. no face); inf is kept
+                                        # (PSNR of identical images)
     self.total += float(values.sum())
     self.count += values.size
 
