@@ -34,13 +34,15 @@ def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Sched
       [optim.decay_start_step])
 
 
-def optimizers(optim: ml_collections.ConfigDict, num_steps: int
+def optimizers(optim: ml_collections.ConfigDict, num_steps: int, critic_updates_per_step: int = 1
                ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
-  """Adam for both networks; schedules count critic iterations for both (the generator is
-  updated once every ``critic_steps`` iterations, so its own update count is rescaled)."""
+  """Adam for both networks; both schedules count training iterations, not their own updates:
+  the generator is updated once every ``critic_steps`` iterations, and the critic
+  ``critic_updates_per_step`` times per iteration (e.g. GANimation's separate penalty update)."""
   schedule = lr_schedule(optim, num_steps)
   every = optim.critic_steps
-  critic_tx = optax.adam(schedule, b1=optim.b1, b2=optim.b2)
+  critic_tx = optax.adam(lambda count: schedule(count // critic_updates_per_step),
+                         b1=optim.b1, b2=optim.b2)
   gen_tx = optax.adam(lambda count: schedule(count * every), b1=optim.b1, b2=optim.b2)
   return gen_tx, critic_tx
 

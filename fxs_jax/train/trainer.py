@@ -40,7 +40,8 @@ class GANTrainer:
                mesh: jax.sharding.Mesh | None = None):
     self.recipe, self.config = recipe, config
     self.mesh = mesh or sharding.make_mesh()
-    self.gen_tx, self.critic_tx = state_lib.optimizers(config.optim, config.num_train_steps)
+    self.gen_tx, self.critic_tx = state_lib.optimizers(
+        config.optim, config.num_train_steps, len(recipe.critic_phases()))
     self.critic_steps = config.optim.critic_steps
 
     def init():

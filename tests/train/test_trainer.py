@@ -75,6 +75,18 @@ def test_generator_lr_follows_iterations_not_its_own_update_count():
   np.testing.assert_allclose(-updates["w"], 0.5, rtol=1e-4)
 
 
+def test_critic_lr_follows_iterations_when_it_updates_twice_per_iteration():
+  config = ganimation_config.get_config()
+  config.optim.lr, config.optim.decay_start_step = 1.0, 0
+  _, critic_tx = state_lib.optimizers(config.optim, 100, critic_updates_per_step=2)
+  params = {"w": np.zeros(())}
+  opt = critic_tx.init(params)
+  for _ in range(100):  # 50 iterations of (adversarial, penalty) updates
+    _, opt = critic_tx.update({"w": np.ones(())}, opt, params)
+  updates, _ = critic_tx.update({"w": np.ones(())}, opt, params)
+  np.testing.assert_allclose(-updates["w"], 0.5, rtol=1e-4)  # lr at iteration 50 of 100
+
+
 def test_checkpoint_round_trip_restores_identical_state(smoke_stills, tfds_dir, tmp_path):
   config = _smoke_config(tfds_dir)
   recipe = GANimation(config)
