@@ -14,6 +14,8 @@ from fxs_jax.errors import WorkdirError
 from fxs_jax.train import trainer as trainer_lib
 
 MODES = ("train", "eval", "generate")
+# Not GANs: the independent evaluator networks, trained by fxs_jax.train.supervised.
+SUPERVISED = ("au_regressor", "expression_classifier")
 
 
 def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -> Path:
@@ -46,10 +48,17 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
   """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+  if config.model_name in SUPERVISED:
+    if mode == "generate":
+      raise UserError(f"{config.model_name} is an evaluator: it has train and eval modes.")
+    from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
+    path = prepare_workdir(workdir, config)
+    supervised.run(config, path, mode, pipeline.load(config.data))
+    return
   recipe_cls = recipes.RECIPES.get(config.model_name)
   if recipe_cls is None:
     raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
-                    f"{', '.join(sorted(recipes.RECIPES))}.")
+                    f"{', '.join(sorted(recipes.RECIPES) + list(SUPERVISED))}.")
   recipe = recipe_cls(config)  # validates the model's settings before anything is written
   path = prepare_workdir(workdir, config)
   sources = pipeline.load(config.data)
