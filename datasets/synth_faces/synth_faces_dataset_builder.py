@@ -57,6 +57,8 @@ def _configs() -> list[SynthFacesConfig]:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """SynthFaces: procedural faces with exact landmarks, AUs, emotion and identity."""
 
+  # Bump whenever fxs_jax.data.synth_faces renders different pixels or labels: a dataset built
+  # by an older renderer would otherwise be reused silently (TFDS keys the cache on VERSION).
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   BUILDER_CONFIGS = _configs()
