@@ -89,6 +89,10 @@ def test_smoke_train_then_eval_then_generate(tmp_path, tfds_dir, smoke_stills):
   assert rows["ground_truth", "ssim_vs_truth"]["value"] == pytest.approx(1.0, abs=1e-5)
   assert ("model", "critic_au_mae_fake") in rows
   assert "fid, inception_score" in result["skipped"]  # no weights file given
+  bogus = tmp_path / "inception.pth"
+  bogus.write_bytes(b"not a checkpoint")
+  msg = _one_line_error(_main(*common, "--mode=eval", f"--config.eval.inception_weights={bogus}"))
+  assert str(bogus) in msg
   proc = _main(*common, "--mode=generate", "--config.generate.emotions=happy,sad",
                "--config.generate.aus=" + ",".join(["2.5"] * 17), "--config.generate.num_images=2")
   assert proc.returncode == 0, proc.stderr

@@ -49,7 +49,9 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int) -> harn
     ev.skipped["acd_i"] = "config.eval.identity=False"
   if config.eval.inception_weights:
     from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
+    from fxs_jax.eval import inception  # pylint: disable=g-import-not-at-top
     weights = config.eval.inception_weights
+    inception.load_weights(weights)  # a wrong file fails now, with its name, not after editing
     ev.distribution = lambda fake, real: fid.fid_and_is(fake, real, weights)
     ev.versions["inception"] = weights
   else:
