@@ -5,7 +5,8 @@ import importlib
 import ml_collections
 import pytest
 
-CONFIG_MODULES = ["configs.ganimation", "configs.au_regressor", "configs.expression_classifier"]
+CONFIG_MODULES = ["configs.ganimation", "configs.lgpgan", "configs.au_regressor",
+                  "configs.expression_classifier"]
 
 
 @pytest.mark.parametrize("module", CONFIG_MODULES)

@@ -4,5 +4,6 @@
 """
 
 from fxs_jax.recipes.ganimation import GANimation
+from fxs_jax.recipes.lgpgan import LGPGAN
 
-RECIPES = {"ganimation": GANimation}
+RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN}

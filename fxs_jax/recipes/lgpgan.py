@@ -1,0 +1,248 @@
+"""LGP-GAN (Xia et al., TCSVT 2022) on StarGAN's RaFD training setup; no public code exists.
+
+Networks (``fxs_jax.models.lgpgan``): Stage I eye and mouth generators on landmark-located crops,
+pasted back; Stage II global generator on that composite; three WGAN-GP PatchGAN critics (eyes,
+mouth, face) with an 8-way expression head each. With ``G(x, c)`` the whole two-stage pass,
+``fake = G(x, c_target)`` and ``rec = G(fake, c_orig)`` (crops at x's landmarks both times):
+
+Critic, summed over r in {eyes, mouth, face} (local weights ``lambda_local``):
+``mean D_r(fake_r) - mean D_r(real_r) + lambda_cls * CE(D_r^cls(real_r), c_orig)
++ lambda_gp * GP_r``, where real_r / fake_r are the input's crops / the Stage I output crops
+for the local critics and the input / final output for the face critic.
+Generator: ``sum_r -mean D_r(fake_r) + lambda_cls * CE(D_r^cls(fake_r), c_target)
++ lambda_rec * L1(rec, x) + lambda_mask * sum_g (pen(A_g fake) + pen(A_g rec))
++ lambda_mask_tv * sum_g (TV(A_g fake) + TV(A_g rec))`` over the three generators g.
+Targets: uniform over the 7 classes other than the example's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from fxs_jax import losses
+from fxs_jax import viz
+from fxs_jax.data import augment
+from fxs_jax.data import synth_faces
+from fxs_jax.errors import UserError
+from fxs_jax.models import lgpgan as nets
+from fxs_jax.recipes.base import GANRecipe
+
+# Targets shown in sample grids.
+SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
+CRITICS = ("eyes", "mouth", "face")
+
+
+def classification_loss(logits_BxK: jax.Array, labels_B: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy of integer ``labels`` (StarGAN's ``F.cross_entropy``)."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B))
+
+
+def emotion_index(name: str) -> int:
+  if name not in synth_faces.EMOTIONS:
+    raise UserError(f"Unknown emotion {name!r} in config.generate: choose from "
+                    f"{', '.join(synth_faces.EMOTIONS)}.")
+  return synth_faces.EMOTIONS.index(name)
+
+
+def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> jax.Array:
+  """``patch`` in the middle of a ``size`` x ``size`` tile filled with ``fill`` (grey at 0)."""
+  b, h, w, c = patch_Bxhxwx3.shape
+  tile = jnp.full((b, size, size, c), fill, patch_Bxhxwx3.dtype)
+  return jax.lax.dynamic_update_slice(tile, patch_Bxhxwx3, (0, (size - h) // 2, (size - w) // 2, 0))
+
+
+class LGPGAN(GANRecipe):
+  """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    super().__init__(config)
+    m = config.model
+    if m.attention_penalty not in ("l1", "l2"):
+      raise UserError(f"model.attention_penalty must be 'l1' or 'l2', got {m.attention_penalty!r}")
+    if m.tv_form not in losses.masks.TV_FORMS:
+      raise UserError(f"model.tv_form must be one of {losses.masks.TV_FORMS}, got {m.tv_form!r}")
+    self.crop_sizes = {"eyes": (m.eye_crop_height, m.eye_crop_width),
+                       "mouth": (m.mouth_crop_height, m.mouth_crop_width)}
+    gen_div, critic_div = 4, 2 ** m.local_critic_num_layers
+    for region, (h, w) in self.crop_sizes.items():
+      if h % gen_div or w % gen_div or h % critic_div or w % critic_div:
+        raise UserError(f"The {region} crop {h}x{w} must be divisible by 4 (generator) and by "
+                        f"2**model.local_critic_num_layers = {critic_div} (critic).")
+      if h > m.image_size or w > m.image_size:
+        raise UserError(f"The {region} crop {h}x{w} is larger than the {m.image_size} px image.")
+    if m.image_size % 2 ** m.critic_num_layers:
+      raise UserError(f"model.image_size {m.image_size} is not divisible by "
+                      f"2**model.critic_num_layers = {2 ** m.critic_num_layers}.")
+    self.targets = self.generation_targets()  # a bad name fails before any work
+
+  def build(self, rngs: nnx.Rngs):
+    m = self.config.model
+    gen = nets.LGPGenerator(
+        m.image_size, self.crop_sizes, m.num_classes, base_channels=m.gen_base_channels,
+        num_res_blocks=m.gen_num_res_blocks, local_base_channels=m.local_gen_base_channels,
+        local_num_res_blocks=m.local_gen_num_res_blocks, rngs=rngs)
+    critic = nets.LGPCritic(
+        m.image_size, self.crop_sizes, m.num_classes, base_channels=m.critic_base_channels,
+        num_layers=m.critic_num_layers, local_base_channels=m.local_critic_base_channels,
+        local_num_layers=m.local_critic_num_layers, rngs=rngs)
+    return gen, critic
+
+  def prepare_batch(self, batch, rng):
+    """Target class per example: uniform over the 7 classes other than its own."""
+    k = self.config.model.num_classes
+    label = np.asarray(batch["emotion"]).astype(np.int32)
+    target = (label + rng.integers(1, k, size=label.shape)) % k
+    return {"image": batch["image"], "landmarks": np.asarray(batch["landmarks"], np.float32),
+            "emotion": label, "target_emotion": target.astype(np.int32)}
+
+  # ---- passes --------------------------------------------------------------------------------
+  def edit(self, gen, image, landmarks, labels) -> nets.LGPOutput:
+    """The two-stage edit of ``image`` towards class ``labels`` (B,) int."""
+    return gen(image, landmarks, nets.one_hot(labels, self.config.model.num_classes))
+
+  @staticmethod
+  def _judged(out: nets.LGPOutput) -> dict:
+    """What each critic sees of a pass: the Stage I crops and the final face."""
+    return {"eyes": out.crops_out["eyes"], "mouth": out.crops_out["mouth"],
+            "face": out.output_BxHxWx3}
+
+  def _weights(self):
+    m = self.config.model
+    return {"eyes": m.lambda_local, "mouth": m.lambda_local, "face": 1.0}
+
+  def fakes_for_critic(self, gen, batch, key):
+    del key
+    out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
+    # The real crops at the same windows (the input's landmarks locate both).
+    real = {r: out.crops_in[r] for r in nets.REGIONS}
+    return {"fake": self._judged(out), "real": real}
+
+  def critic_loss(self, critic, batch, fakes, key, phase="all"):
+    del phase
+    m = self.config.model
+    real = {**fakes["real"], "face": batch["image"]}
+    fake = fakes["fake"]
+    real_out, fake_out = critic(real), critic(fake)
+    metrics, loss = {}, 0.0
+    for i, name in enumerate(CRITICS):
+      adv = losses.wgan_critic_loss(real_out[name].map_BxhxWx1, fake_out[name].map_BxhxWx1)
+      cls = classification_loss(real_out[name].logits_BxK, batch["emotion"])
+      sub = getattr(critic, name)
+      gp = losses.gradient_penalty(lambda x, sub=sub: sub(x).map_BxhxWx1, real[name], fake[name],
+                                   jax.random.fold_in(key, i))
+      loss = loss + self._weights()[name] * (adv + m.lambda_gp * gp) + m.lambda_cls * cls
+      metrics.update({f"critic/{name}_wasserstein": -adv, f"critic/{name}_cls": cls,
+                      f"critic/{name}_gp": gp})
+    return loss, metrics
+
+  def generator_loss(self, gen, critic, batch, key):
+    del key
+    m = self.config.model
+    real = batch["image"]
+    fake = self.edit(gen, real, batch["landmarks"], batch["target_emotion"])
+    rec = self.edit(gen, fake.output_BxHxWx3, batch["landmarks"], batch["emotion"])
+    judged = critic(self._judged(fake))
+    penalty = (losses.attention_mean_penalty if m.attention_penalty == "l1"
+               else losses.attention_l2_penalty)
+    terms = {}
+    for name in CRITICS:
+      terms[f"gen/{name}_adversarial"] = (
+          self._weights()[name] * losses.wgan_generator_loss(judged[name].map_BxhxWx1))
+      terms[f"gen/{name}_cls"] = m.lambda_cls * classification_loss(judged[name].logits_BxK,
+                                                                    batch["target_emotion"])
+    terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
+    masks = [out.attention_BxHxWx1 for out in (fake, rec)]
+    masks += [out.crop_attention[r] for out in (fake, rec) for r in nets.REGIONS]
+    terms["gen/mask"] = m.lambda_mask * sum(penalty(a) for a in masks)
+    terms["gen/mask_tv"] = m.lambda_mask_tv * sum(losses.total_variation(a, m.tv_form)
+                                                  for a in masks)
+    metrics = {**terms, "gen/attention_mean": jnp.mean(fake.attention_BxHxWx1),
+               **{f"gen/{r}_attention_mean": jnp.mean(fake.crop_attention[r])
+                  for r in nets.REGIONS}}
+    return sum(terms.values()), metrics
+
+  # ---- reports -------------------------------------------------------------------------------
+  def sample_tiles(self, gen, batch):
+    """Tiles (rows, cols, H, W, 3) in [-1, 1]: input | per target in ``SAMPLE_EMOTIONS``: eye
+    crop before, after; mouth crop before, after (centred on grey); global attention; output."""
+    n = min(self.config.logging.num_samples, batch["image"].shape[0])
+    image, landmarks = batch["image"][:n], batch["landmarks"][:n]
+    size, t = image.shape[1], len(SAMPLE_EMOTIONS)
+    # All targets in one batched pass (target-major): one network call to compile, not t.
+    labels = jnp.repeat(jnp.asarray([synth_faces.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
+                                    jnp.int32), n)
+    out = self.edit(gen, jnp.tile(image, (t, 1, 1, 1)), jnp.tile(landmarks, (t, 1, 1)), labels)
+    per_target = []
+    for region in nets.REGIONS:
+      per_target += [place_centered(out.crops_in[region], size),
+                     place_centered(out.crops_out[region], size)]
+    per_target += [jnp.broadcast_to(out.attention_BxHxWx1 * 2.0 - 1.0, out.output_BxHxWx3.shape),
+                   out.output_BxHxWx3]
+    tiles_TxNxCx = jnp.stack(per_target, axis=1).reshape(t, n, len(per_target), size, size, 3)
+    tiles = jnp.moveaxis(tiles_TxNxCx, 0, 1).reshape(n, t * len(per_target), size, size, 3)
+    return jnp.concatenate([image[:, None], tiles], axis=1)
+
+  def eval_metrics(self, gen, critic, batch, key):
+    """Held-out: each critic's class-head accuracy on edits (vs the target class) and on real
+    images (vs the true class), the cycle error and attention statistics of the 3 generators."""
+    del key
+    real, labels, target = batch["image"], batch["emotion"], batch["target_emotion"]
+    fake = self.edit(gen, real, batch["landmarks"], target)
+    rec = self.edit(gen, fake.output_BxHxWx3, batch["landmarks"], labels)
+    fake_out = critic(self._judged(fake))
+    real_out = critic({**fake.crops_in, "face": real})
+    metrics = {"cycle_l1": jnp.mean(jnp.abs(rec.output_BxHxWx3 - real)),
+               "attention_mean": jnp.mean(fake.attention_BxHxWx1),
+               "attention_min": jnp.min(fake.attention_BxHxWx1),
+               "attention_max": jnp.max(fake.attention_BxHxWx1)}
+    for name in CRITICS:
+      metrics[f"{name}_acc_fake"] = jnp.mean(
+          jnp.argmax(fake_out[name].logits_BxK, -1) == target)
+      metrics[f"{name}_acc_real"] = jnp.mean(jnp.argmax(real_out[name].logits_BxK, -1) == labels)
+    for region in nets.REGIONS:
+      metrics[f"{region}_attention_mean"] = jnp.mean(fake.crop_attention[region])
+    return metrics
+
+  def editor(self, gen):
+    """``(inputs, targets) -> outputs`` for the eval harness: edit each input towards its target
+    example's emotion, with crops at the input's landmarks (jitted once)."""
+    graphdef, state = nnx.split(gen)
+    edit = jax.jit(lambda st, x, lm, c: self.edit(nnx.merge(graphdef, st), x, lm, c).output_BxHxWx3)
+    return lambda inp, tgt: np.asarray(edit(state, inp["image"],
+                                            np.asarray(inp["landmarks"], np.float32),
+                                            np.asarray(tgt["emotion"], np.int32)))
+
+  # ---- generate mode -------------------------------------------------------------------------
+  def generation_targets(self) -> list[tuple[str, int]]:
+    """(name, class index) for ``config.generate.emotions``."""
+    names = [e.strip() for e in self.config.generate.emotions.split(",") if e.strip()]
+    return [(name, emotion_index(name)) for name in names]
+
+  def generate(self, gen, sources, out_dir: Path) -> list[Path]:
+    """``edits.png``: rows = test faces, columns = input + each target emotion."""
+    if not self.targets:
+      raise UserError("Nothing to generate: set --config.generate.emotions (e.g. happy,sad).")
+    g = self.config.generate
+    source = sources[self.config.data.eval_split]
+    examples = [source[i] for i in range(min(g.num_images, len(source)))]
+    image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
+    landmarks = np.stack([e["landmarks"] for e in examples]).astype(np.float32)
+    edit = self.editor(gen)
+    n = len(examples)
+    columns = [image] + [
+        edit({"image": image, "landmarks": landmarks}, {"emotion": np.full((n,), k, np.int32)})
+        for _, k in self.targets]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tiles = np.stack(columns, axis=1).reshape(n * len(columns), *image.shape[1:])
+    path = out_dir / "edits.png"
+    viz.save_png(path, viz.make_grid(augment.to_uint8(tiles), len(columns)))
+    (out_dir / "targets.txt").write_text(
+        "edits.png columns: input, " + ", ".join(name for name, _ in self.targets) + "\n")
+    return [path]
