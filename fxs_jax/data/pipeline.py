@@ -68,6 +68,12 @@ def eval_dataset(source, batch_size: int, num_threads: int = 4,
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=16))
 
 
+def spread_indices(length: int, count: int) -> np.ndarray:
+  """``count`` indices spread over a split of ``length`` (wrapping around). Stride 9: in an
+  identity-major split of 8 expressions per identity, each is another person and expression."""
+  return (np.arange(count) * 9) % length
+
+
 def load(data_config: ml_collections.ConfigDict, splits: Sequence[str] | None = None) -> dict:
   """The TFDS data sources of ``config.data`` (building procedural datasets on first use)."""
   splits = tuple(splits or (data_config.train_split, data_config.eval_split))

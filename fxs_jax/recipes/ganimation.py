@@ -22,6 +22,7 @@ from flax import nnx
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.data import pipeline
 from fxs_jax.data import synth_faces
 from fxs_jax.errors import UserError
 from fxs_jax.models import ganimation as nets
@@ -189,7 +190,9 @@ class GANimation(GANRecipe):
     if not targets:
       raise UserError("Nothing to generate: set --config.generate.emotions and/or "
                       "--config.generate.aus.")
-    examples = [sources[self.config.data.eval_split][i] for i in range(g.num_images)]
+    source = sources[self.config.data.eval_split]
+    examples = [source[int(i)]
+                for i in pipeline.spread_indices(len(source), min(g.num_images, len(source)))]
     image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
     own = np.stack([e["aus"] for e in examples]).astype(np.float32) / AU_SCALE
     graphdef, state = nnx.split(gen)

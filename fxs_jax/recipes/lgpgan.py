@@ -29,6 +29,7 @@ from flax import nnx
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.data import pipeline
 from fxs_jax.data import synth_faces
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
@@ -231,7 +232,8 @@ class LGPGAN(GANRecipe):
       raise UserError("Nothing to generate: set --config.generate.emotions (e.g. happy,sad).")
     g = self.config.generate
     source = sources[self.config.data.eval_split]
-    examples = [source[i] for i in range(min(g.num_images, len(source)))]
+    examples = [source[int(i)]
+                for i in pipeline.spread_indices(len(source), min(g.num_images, len(source)))]
     image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
     landmarks = np.stack([e["landmarks"] for e in examples]).astype(np.float32)
     edit = self.editor(gen)

@@ -257,7 +257,7 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
 def sample_examples(source, count: int) -> dict[str, np.ndarray]:
   """``count`` held-out examples spread over the split (stride 9: in an identity-major split of
   8 expressions per identity, every row shows another person and another expression)."""
-  indices = (np.arange(count) * 9) % len(source)
+  indices = pipeline.spread_indices(len(source), count)
   examples = [pipeline.Preprocess(flip=False).random_map(source[int(i)], None) for i in indices]
   return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
 
