@@ -56,6 +56,14 @@ def train_dataset(source, batch_size: int, seed: int, flip: bool = True,
   return ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
 
 
+def train_iterator(data_config: ml_collections.ConfigDict, sources: dict, batch_size: int,
+                   seed: int):
+  """The checkpointable iterator over ``config.data``'s train split (see ``train_dataset``)."""
+  return iter(train_dataset(sources[data_config.train_split], batch_size, seed=seed,
+                            flip=data_config.flip, num_threads=data_config.num_threads,
+                            prefetch=data_config.prefetch))
+
+
 def eval_dataset(source, batch_size: int, num_threads: int = 4,
                  limit: int | None = None) -> grain.IterDataset:
   """One ordered pass (no shuffle, no flip) in batches of ``batch_size``; the last partial batch

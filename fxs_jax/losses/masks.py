@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 TV_FORMS = ("official", "mean", "replicate")
+ATTENTION_PENALTIES = ("l1", "l2")
 
 
 def attention_mean_penalty(attention_BxHxWx1: jax.Array) -> jax.Array:
@@ -43,3 +44,17 @@ def total_variation(attention_BxHxWx1: jax.Array, form: str = "official") -> jax
   if form == "replicate":
     return 2.0 * (jnp.mean(jnp.square(diff_v)) + jnp.mean(jnp.square(diff_h)))
   raise ValueError(f"Unknown total-variation form {form!r}; expected one of {TV_FORMS}.")
+
+
+def attention_penalty(name: str):
+  """The mask penalty named in a config: ``"l1"`` = ``mean(A)`` (official), ``"l2"`` = ``mean(A**2)``."""
+  if name not in ATTENTION_PENALTIES:
+    raise ValueError(f"model.attention_penalty must be one of {ATTENTION_PENALTIES}, got {name!r}")
+  return attention_mean_penalty if name == "l1" else attention_l2_penalty
+
+
+def check_mask_settings(model_config) -> None:
+  """Validates ``model.attention_penalty`` and ``model.tv_form`` (raises ValueError naming them)."""
+  attention_penalty(model_config.attention_penalty)
+  if model_config.tv_form not in TV_FORMS:
+    raise ValueError(f"model.tv_form must be one of {TV_FORMS}, got {model_config.tv_form!r}")

@@ -45,10 +45,10 @@ class GANimation(GANRecipe):
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
-    if m.attention_penalty not in ("l1", "l2"):
-      raise UserError(f"model.attention_penalty must be 'l1' or 'l2', got {m.attention_penalty!r}")
-    if m.tv_form not in losses.masks.TV_FORMS:
-      raise UserError(f"model.tv_form must be one of {losses.masks.TV_FORMS}, got {m.tv_form!r}")
+    try:
+      losses.masks.check_mask_settings(m)
+    except ValueError as e:
+      raise UserError(str(e)) from e
     self.global_batch = config.data.batch_size
     # Parsed now so that a bad target fails before any work, in every mode.
     self.targets = self.generation_targets()
@@ -110,8 +110,7 @@ class GANimation(GANRecipe):
     fake, attention, _ = self.edit(gen, real, batch["target_aus"])
     rec, rec_attention, _ = self.edit(gen, fake, batch["aus"])
     fake_map, fake_aus = critic(fake)
-    penalty = (losses.attention_mean_penalty if m.attention_penalty == "l1"
-               else losses.attention_l2_penalty)
+    penalty = losses.masks.attention_penalty(m.attention_penalty)
     terms = {
         "gen/adversarial": losses.wgan_generator_loss(fake_map),
         "gen/au": self._au_loss(fake_aus, batch["target_aus"]),

@@ -65,10 +65,10 @@ class LGPGAN(GANRecipe):
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
-    if m.attention_penalty not in ("l1", "l2"):
-      raise UserError(f"model.attention_penalty must be 'l1' or 'l2', got {m.attention_penalty!r}")
-    if m.tv_form not in losses.masks.TV_FORMS:
-      raise UserError(f"model.tv_form must be one of {losses.masks.TV_FORMS}, got {m.tv_form!r}")
+    try:
+      losses.masks.check_mask_settings(m)
+    except ValueError as e:
+      raise UserError(str(e)) from e
     self.crop_sizes = {"eyes": (m.eye_crop_height, m.eye_crop_width),
                        "mouth": (m.mouth_crop_height, m.mouth_crop_width)}
     gen_div, critic_div = 4, 2 ** m.local_critic_num_layers
@@ -150,8 +150,7 @@ class LGPGAN(GANRecipe):
     fake = self.edit(gen, real, batch["landmarks"], batch["target_emotion"])
     rec = self.edit(gen, fake.output_BxHxWx3, batch["landmarks"], batch["emotion"])
     judged = critic(self._judged(fake))
-    penalty = (losses.attention_mean_penalty if m.attention_penalty == "l1"
-               else losses.attention_l2_penalty)
+    penalty = losses.masks.attention_penalty(m.attention_penalty)
     terms = {}
     for name in CRITICS:
       terms[f"gen/{name}_adversarial"] = (

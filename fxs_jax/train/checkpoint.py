@@ -42,6 +42,16 @@ class Checkpointer:
     restored = self.manager.restore(step, args=ocp.args.Composite(**args))
     return restored["state"]
 
+  def restore_or_init(self, abstract_state, data_iter, init_fn, what: str = "run"):
+    """``(state, start_step)``: the newest checkpoint (also advancing ``data_iter``) or, if
+    there is none, ``init_fn()`` at step 0."""
+    start = self.latest_step() or 0
+    if not start:
+      return init_fn(), 0
+    state = self.restore(start, abstract_state, data_iter)
+    print(f"Resumed the {what} from its checkpoint at step {start}.", flush=True)
+    return state, start
+
   def wait(self) -> None:
     self.manager.wait_until_finished()
 

@@ -160,16 +160,10 @@ def train_evaluator(config: ml_collections.ConfigDict, workdir: str | Path, sour
   trainer = SupervisedTrainer(config)
   data, log = config.data, config.logging
   batch_size = sharding.per_process_batch_size(data.batch_size)
-  train_iter = iter(pipeline.train_dataset(
-      sources[data.train_split], batch_size, seed=config.seed, flip=data.flip,
-      num_threads=data.num_threads, prefetch=data.prefetch))
+  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed)
   ckpt = Checkpointer(workdir / "checkpoints", config)
-  start = ckpt.latest_step() or 0
-  if start:
-    state = ckpt.restore(start, trainer.abstract_state, train_iter)
-    print(f"Resumed the {trainer.kind} from its checkpoint at step {start}.", flush=True)
-  else:
-    state = trainer.init_state()
+  state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state,
+                                      trainer.kind)
   num_steps, accumulated, tic = config.num_train_steps, [], time.perf_counter()
   try:
     for step in range(start, num_steps):

@@ -186,16 +186,9 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   trainer = GANTrainer(recipe, config)
   batch_size = sharding.per_process_batch_size(config.data.batch_size)
   data = config.data
-  train_iter = iter(pipeline.train_dataset(
-      sources[data.train_split], batch_size, seed=config.seed, flip=data.flip,
-      num_threads=data.num_threads, prefetch=data.prefetch))
+  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed)
   ckpt = Checkpointer(workdir / "checkpoints", config)
-  start = ckpt.latest_step() or 0
-  if start:
-    state = ckpt.restore(start, trainer.abstract_state, train_iter)
-    print(f"Resumed from the checkpoint at step {start}.", flush=True)
-  else:
-    state = trainer.init_state()
+  state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state)
   num_steps = config.num_train_steps
   # Fixed held-out batches: the same sample grid inputs and eval set at every report.
   eval_source = sources[data.eval_split]

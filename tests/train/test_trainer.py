@@ -129,7 +129,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(smoke_stills, tfds_dir, 
   assert not (tmp_path / "b" / "checkpoints" / "10").exists()
   resumed = _drive(tmp_path / "b", tfds_dir, 10)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
-  assert "Resumed from the checkpoint at step" in resumed.stdout
+  assert "Resumed the run from its checkpoint at step" in resumed.stdout
   a, b = _losses(tmp_path / "a"), _losses(tmp_path / "b")
   assert sorted(a) == sorted(b) == list(range(1, 11))
   np.testing.assert_allclose([b[s] for s in range(1, 11)], [a[s] for s in range(1, 11)],
