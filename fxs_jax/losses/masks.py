@@ -9,6 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from fxs_jax.errors import UserError
+
 TV_FORMS = ("official", "mean", "replicate")
 ATTENTION_PENALTIES = ("l1", "l2")
 
@@ -54,7 +56,9 @@ def attention_penalty(name: str):
 
 
 def check_mask_settings(model_config) -> None:
-  """Validates ``model.attention_penalty`` and ``model.tv_form`` (raises ValueError naming them)."""
-  attention_penalty(model_config.attention_penalty)
+  """Validates ``model.attention_penalty`` and ``model.tv_form`` (a UserError naming them)."""
+  if model_config.attention_penalty not in ATTENTION_PENALTIES:
+    raise UserError(f"model.attention_penalty must be one of {ATTENTION_PENALTIES}, "
+                    f"got {model_config.attention_penalty!r}")
   if model_config.tv_form not in TV_FORMS:
-    raise ValueError(f"model.tv_form must be one of {TV_FORMS}, got {model_config.tv_form!r}")
+    raise UserError(f"model.tv_form must be one of {TV_FORMS}, got {model_config.tv_form!r}")

@@ -45,10 +45,7 @@ class GANimation(GANRecipe):
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
-    try:
-      losses.masks.check_mask_settings(m)
-    except ValueError as e:
-      raise UserError(str(e)) from e
+    losses.masks.check_mask_settings(m)
     self.global_batch = config.data.batch_size
     # Parsed now so that a bad target fails before any work, in every mode.
     self.targets = self.generation_targets()

@@ -65,10 +65,7 @@ class LGPGAN(GANRecipe):
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
-    try:
-      losses.masks.check_mask_settings(m)
-    except ValueError as e:
-      raise UserError(str(e)) from e
+    losses.masks.check_mask_settings(m)
     self.crop_sizes = {"eyes": (m.eye_crop_height, m.eye_crop_width),
                        "mouth": (m.mouth_crop_height, m.mouth_crop_width)}
     gen_div, critic_div = 4, 2 ** m.local_critic_num_layers
