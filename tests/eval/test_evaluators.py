@@ -15,15 +15,6 @@ from fxs_jax.train import supervised
 CONFIGS = {"au_regressor": au_config, "expression_classifier": classifier_config}
 
 
-def _smoke_config(kind, tfds_dir, **overrides):
-  config = CONFIGS[kind].get_config("smoke")
-  config.data.data_dir = str(tfds_dir)
-  for key, value in overrides.items():
-    section, _, name = key.rpartition(".")
-    (config[section] if section else config)[name] = value
-  return config
-
-
 def _train_batch(source, size, kind, mesh):
   host = next(iter(pipeline.train_dataset(source, size, seed=0, num_threads=1)))
   return supervised._device_batch(host, kind, mesh)  # pylint: disable=protected-access
@@ -40,8 +31,8 @@ def test_configs_build_locked(kind, arg):
 
 
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
-def test_one_train_step_changes_params(kind, smoke_stills, tfds_dir):
-  config = _smoke_config(kind, tfds_dir)
+def test_one_train_step_changes_params(kind, smoke_stills, smoke_config):
+  config = smoke_config(CONFIGS[kind])
   trainer = supervised.SupervisedTrainer(config)
   state = trainer.init_state()
   before = jax.device_get(state.params)
@@ -66,8 +57,8 @@ def test_output_shapes_and_au_range():
     evaluators.AURegressor(32, nnx.Rngs(0), base_channels=8)(images[:, :16, :16])
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, tfds_dir, tmp_path):
-  config = _smoke_config("expression_classifier", tfds_dir)
+def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_config, tmp_path):
+  config = smoke_config(CONFIGS["expression_classifier"])
   sources = pipeline.load(config.data)
   state = supervised.train_evaluator(config, tmp_path, sources)
   images = np.stack([pipeline.Preprocess().random_map(sources["test"][i], None)["image"]
@@ -110,9 +101,9 @@ def test_accuracy_and_confusion_by_hand():
   assert got["per_class_recall"]["surprised"] == 0.0  # no examples: 0, not NaN
 
 
-def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, tfds_dir):
+def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, smoke_config):
   # No augmentation, constant lr: the question is only whether the loss and the steps work.
-  config = _smoke_config("expression_classifier", tfds_dir, num_train_steps=150,
+  config = smoke_config(CONFIGS["expression_classifier"], num_train_steps=150,
                          **{"data.batch_size": 16, "optim.lr": 1e-3, "optim.decay_start_step": 150,
                             "data.max_shift": 0, "data.color_jitter": 0.0})
   trainer = supervised.SupervisedTrainer(config)
@@ -136,12 +127,13 @@ def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, tf
   assert train_metrics(state)["accuracy"] > 0.6
 
 
-def test_ensure_trained_trains_once_then_reuses(smoke_stills, tfds_dir, tmp_path, monkeypatch,
+def test_ensure_trained_trains_once_then_reuses(smoke_stills, smoke_config, tfds_dir, tmp_path,
+                                                monkeypatch,
                                                 capsys):
   del smoke_stills
   monkeypatch.setattr(
       evaluators, "default_config",
-      lambda kind, size, dataset=None, data_dir=None: _smoke_config(kind, tfds_dir))
+      lambda kind, size, dataset=None, data_dir=None: smoke_config(CONFIGS[kind]))
   workdir = evaluators.ensure_trained("au_regressor", 32, str(tfds_dir), tmp_path,
                                       dataset="synth_faces/stills_smoke")
   assert "Training the au_regressor" in capsys.readouterr().out

@@ -22,22 +22,13 @@ from fxs_jax.train.checkpoint import Checkpointer
 DRIVER = Path(__file__).with_name("smoke_driver.py")
 
 
-def _smoke_config(tfds_dir, **overrides):
-  config = ganimation_config.get_config("smoke")
-  config.data.data_dir = str(tfds_dir)
-  for key, value in overrides.items():
-    section, _, name = key.rpartition(".")
-    (config[section] if section else config)[name] = value
-  return config
-
-
 def _batch(trainer, source, recipe, size):
   host = next(iter(pipeline.train_dataset(source, size, seed=0, num_threads=1)))
   return sharding.to_device(recipe.prepare_batch(host, np.random.default_rng(0)), trainer.mesh)
 
 
-def test_one_real_train_iteration_updates_both_networks(smoke_stills, tfds_dir):
-  config = _smoke_config(tfds_dir)
+def test_one_real_train_iteration_updates_both_networks(smoke_stills, smoke_config):
+  config = smoke_config(ganimation_config)
   recipe = GANimation(config)
   trainer = trainer_lib.GANTrainer(recipe, config)
   state = trainer.init_state()
@@ -87,8 +78,8 @@ def test_critic_lr_follows_iterations_when_it_updates_twice_per_iteration():
   np.testing.assert_allclose(-updates["w"], 0.5, rtol=1e-4)  # lr at iteration 50 of 100
 
 
-def test_checkpoint_round_trip_restores_identical_state(smoke_stills, tfds_dir, tmp_path):
-  config = _smoke_config(tfds_dir)
+def test_checkpoint_round_trip_restores_identical_state(smoke_stills, smoke_config, tmp_path):
+  config = smoke_config(ganimation_config)
   recipe = GANimation(config)
   trainer = trainer_lib.GANTrainer(recipe, config)
   state = trainer.init_state()
@@ -158,8 +149,8 @@ def test_same_losses_on_1_and_8_devices(smoke_stills, tfds_dir, tmp_path):
 
 
 def test_nan_guard_names_step_and_loss_and_keeps_last_good_checkpoint(
-    smoke_stills, tfds_dir, tmp_path, monkeypatch):
-  config = _smoke_config(tfds_dir, num_train_steps=6)
+    smoke_stills, smoke_config, tmp_path, monkeypatch):
+  config = smoke_config(ganimation_config, num_train_steps=6)
   config.checkpoint.every_steps = 2
   original = trainer_lib._host_batch  # pylint: disable=protected-access
 
