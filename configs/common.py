@@ -49,6 +49,12 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.optim.decay_start_step = 0  # constant lr until here, then linear decay to 0
   config.optim.critic_steps = 1  # critic updates per generator update
 
+  # How the networks compute (never what they compute: parameters and checkpoints are the same).
+  config.compute = ml_collections.ConfigDict()
+  config.compute.conv_impl = "auto"  # "auto" (fast exact forms on CPU, lax.conv on GPU/TPU),
+  # "fast" or "plain"; see fxs_jax/nn/layers.py
+  config.compute.dtype = "float32"  # "bfloat16": bf16 compute with float32 params (GPU/TPU)
+
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.every_steps = 1000
   config.checkpoint.keep = 3

@@ -42,6 +42,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.lambda_gp = 10.0
   m.lambda_local = 1.0  # weight of the local critics' adversarial (+GP) terms
   m.lambda_mask = 0.1  # GANimation's attention penalty, on each of the three generators
+  # Local generators' mask penalties weighted by their crop's share of the image ("area") or 1
+  # ("equal"): the cycle L1 over the face reaches a crop diluted by that share.
+  m.local_mask_weighting = "area"
+  m.local_cls_weight = 1.0  # local critics' class terms: lambda_cls * local_cls_weight
   m.attention_penalty = "l1"  # mean(A) (GANimation code) or "l2"
   m.lambda_mask_tv = 1e-5  # GANimation code
   m.tv_form = "official"  # sum over batch and pixels, as GANimation's code; or "mean" / "replicate"

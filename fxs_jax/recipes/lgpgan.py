@@ -38,6 +38,7 @@ from fxs_jax.recipes.base import GANRecipe
 # Targets shown in sample grids.
 SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
 CRITICS = ("eyes", "mouth", "face")
+LOCAL_MASK_WEIGHTINGS = ("area", "equal")
 
 
 def classification_loss(logits_BxK: jax.Array, labels_B: jax.Array) -> jax.Array:
@@ -78,6 +79,9 @@ class LGPGAN(GANRecipe):
     if m.image_size % 2 ** m.critic_num_layers:
       raise UserError(f"model.image_size {m.image_size} is not divisible by "
                       f"2**model.critic_num_layers = {2 ** m.critic_num_layers}.")
+    if m.local_mask_weighting not in LOCAL_MASK_WEIGHTINGS:
+      raise UserError(f"model.local_mask_weighting must be one of {LOCAL_MASK_WEIGHTINGS}, "
+                      f"got {m.local_mask_weighting!r}.")
     self.targets = self.generation_targets()  # a bad name fails before any work
 
   def build(self, rngs: nnx.Rngs):
@@ -115,6 +119,21 @@ class LGPGAN(GANRecipe):
     m = self.config.model
     return {"eyes": m.lambda_local, "mouth": m.lambda_local, "face": 1.0}
 
+  def _cls_weights(self):
+    m = self.config.model
+    local = m.lambda_cls * m.local_cls_weight
+    return {"eyes": local, "mouth": local, "face": m.lambda_cls}
+
+  def _mask_weights(self):
+    """Weight of each generator's mask penalties: 1 for the face; for a crop, its share of the
+    image's pixels (``"area"``: a penalty per image pixel, so the crop's cycle signal, diluted
+    by the same share in the face-wide L1, is not outweighed) or 1 (``"equal"``)."""
+    m = self.config.model
+    weights = {"face": 1.0}
+    for region, (h, w) in self.crop_sizes.items():
+      weights[region] = (h * w / m.image_size ** 2 if m.local_mask_weighting == "area" else 1.0)
+    return weights
+
   def fakes_for_critic(self, gen, batch, key):
     del key
     out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
@@ -135,7 +154,7 @@ class LGPGAN(GANRecipe):
       sub = getattr(critic, name)
       gp = losses.gradient_penalty(lambda x, sub=sub: sub(x).map_BxhxWx1, real[name], fake[name],
                                    jax.random.fold_in(key, i))
-      loss = loss + self._weights()[name] * (adv + m.lambda_gp * gp) + m.lambda_cls * cls
+      loss = loss + self._weights()[name] * (adv + m.lambda_gp * gp) + self._cls_weights()[name] * cls
       metrics.update({f"critic/{name}_wasserstein": -adv, f"critic/{name}_cls": cls,
                       f"critic/{name}_gp": gp})
     return loss, metrics
@@ -152,14 +171,15 @@ class LGPGAN(GANRecipe):
     for name in CRITICS:
       terms[f"gen/{name}_adversarial"] = (
           self._weights()[name] * losses.wgan_generator_loss(judged[name].map_BxhxWx1))
-      terms[f"gen/{name}_cls"] = m.lambda_cls * classification_loss(judged[name].logits_BxK,
-                                                                    batch["target_emotion"])
+      terms[f"gen/{name}_cls"] = self._cls_weights()[name] * classification_loss(
+          judged[name].logits_BxK, batch["target_emotion"])
     terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
-    masks = [out.attention_BxHxWx1 for out in (fake, rec)]
-    masks += [out.crop_attention[r] for out in (fake, rec) for r in nets.REGIONS]
-    terms["gen/mask"] = m.lambda_mask * sum(penalty(a) for a in masks)
-    terms["gen/mask_tv"] = m.lambda_mask_tv * sum(losses.total_variation(a, m.tv_form)
-                                                  for a in masks)
+    weight = self._mask_weights()
+    masks = [(1.0, out.attention_BxHxWx1) for out in (fake, rec)]
+    masks += [(weight[r], out.crop_attention[r]) for out in (fake, rec) for r in nets.REGIONS]
+    terms["gen/mask"] = m.lambda_mask * sum(w * penalty(a) for w, a in masks)
+    terms["gen/mask_tv"] = m.lambda_mask_tv * sum(w * losses.total_variation(a, m.tv_form)
+                                                  for w, a in masks)
     metrics = {**terms, "gen/attention_mean": jnp.mean(fake.attention_BxHxWx1),
                **{f"gen/{r}_attention_mean": jnp.mean(fake.crop_attention[r])
                   for r in nets.REGIONS}}
