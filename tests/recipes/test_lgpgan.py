@@ -213,3 +213,53 @@ def test_sample_tiles_layout_and_target_order():
     np.testing.assert_allclose(tiles[:, col + 1, top:top + h, left:left + w],
                                batch["image"][:n, :h, :w] - 1.0)
     np.testing.assert_array_equal(tiles[:, col + 4], -1.0)  # attention 0 shown as -1
+
+
+@pytest.mark.parametrize("weighting", ["area", "equal"])
+def test_generator_loss_terms_by_hand(weighting):
+  """Stub networks with constant attention masks and critic outputs: every generator term is
+  the formula in the recipe's docstring, local mask penalties scaled by the crop's share of the
+  image's pixels ("area") or not ("equal"), local class terms by ``local_cls_weight``."""
+  from fxs_jax.nn.blocks import CriticOutput
+  config = lgpgan_config.get_config("smoke")
+  m = config.model
+  m.local_mask_weighting, m.local_cls_weight, m.lambda_cls = weighting, 0.25, 3.0
+  recipe = recipe_lib.LGPGAN(config)
+  s, b, sizes = m.image_size, 2, recipe.crop_sizes
+  att = {"face": 0.5, "eyes": 0.2, "mouth": 0.8}  # mean attention of each generator
+
+  def gen(image, landmarks, target):
+    del landmarks
+    cropped = {r: image[:, :h, :w] for r, (h, w) in sizes.items()}
+    return nets.LGPOutput(image * 0.5 + 0.1 * jnp.argmax(target, -1)[:, None, None, None],
+                          image, jnp.full(image.shape[:3] + (1,), att["face"]),
+                          jnp.zeros_like(image), cropped, cropped,
+                          {r: jnp.full(c.shape[:3] + (1,), att[r]) for r, c in cropped.items()},
+                          {r: jnp.zeros((b, 2), jnp.int32) for r in sizes})
+
+  map_value = {"eyes": 1.0, "mouth": -2.0, "face": 3.0}
+  logits = jnp.zeros((b, 8)).at[:, 2].set(1.0)  # CE(target 2) = log(e + 7) - 1; others log(e+7)
+
+  def critic(images):
+    return {n: CriticOutput(jnp.full((b, 2, 2, 1), map_value[n]), None, logits) for n in images}
+
+  rng = np.random.default_rng(0)
+  image = rng.uniform(-1, 1, (b, s, s, 3)).astype(np.float32)
+  batch = {"image": image, "landmarks": np.zeros((b, 68, 2), np.float32),
+           "emotion": np.array([0, 1]), "target_emotion": np.array([2, 5])}
+  _, terms = recipe.generator_loss(gen, critic, batch, jax.random.key(0))
+  ce = 0.5 * ((np.log(np.e + 7) - 1) + np.log(np.e + 7))
+  area = {r: (h * w / s ** 2 if weighting == "area" else 1.0) for r, (h, w) in sizes.items()}
+  for name in ("eyes", "mouth", "face"):
+    cls_weight = 3.0 if name == "face" else 0.75
+    np.testing.assert_allclose(terms[f"gen/{name}_cls"], cls_weight * ce, rtol=1e-5)
+    np.testing.assert_allclose(terms[f"gen/{name}_adversarial"], -map_value[name], rtol=1e-6)
+  # fake and rec passes each contribute every generator's mean attention once (l1 penalty).
+  expected_mask = m.lambda_mask * 2 * (att["face"] + area["eyes"] * att["eyes"]
+                                       + area["mouth"] * att["mouth"])
+  np.testing.assert_allclose(terms["gen/mask"], expected_mask, rtol=1e-5)
+  # rec = G(fake) = (0.5 x + 0.1 t) * 0.5 + 0.1 * label.
+  fake = image * 0.5 + 0.1 * batch["target_emotion"][:, None, None, None]
+  rec = fake * 0.5 + 0.1 * batch["emotion"][:, None, None, None]
+  np.testing.assert_allclose(terms["gen/cycle"], m.lambda_rec * np.mean(np.abs(rec - image)),
+                             rtol=1e-5)
