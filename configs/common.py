@@ -48,6 +48,7 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.optim.b2 = 0.999
   config.optim.decay_start_step = 0  # constant lr until here, then linear decay to 0
   config.optim.critic_steps = 1  # critic updates per generator update
+  config.optim.critic_lr_scale = 1.0  # critic lr = lr * this (two time-scale update rule)
 
   # How the networks compute (never what they compute: parameters and checkpoints are the same).
   config.compute = ml_collections.ConfigDict()

@@ -38,10 +38,13 @@ def optimizers(optim: ml_collections.ConfigDict, num_steps: int, critic_updates_
                ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
   """Adam for both networks; both schedules count training iterations, not their own updates:
   the generator is updated once every ``critic_steps`` iterations, and the critic
-  ``critic_updates_per_step`` times per iteration (e.g. GANimation's separate penalty update)."""
+  ``critic_updates_per_step`` times per iteration (e.g. GANimation's separate penalty update).
+  The critic's rate is ``optim.critic_lr_scale`` times the generator's (two time-scale update
+  rule; 1 in every paper config)."""
   schedule = lr_schedule(optim, num_steps)
   every = optim.critic_steps
-  critic_tx = optax.adam(lambda count: schedule(count // critic_updates_per_step),
+  scale = optim.critic_lr_scale
+  critic_tx = optax.adam(lambda count: scale * schedule(count // critic_updates_per_step),
                          b1=optim.b1, b2=optim.b2)
   gen_tx = optax.adam(lambda count: schedule(count * every), b1=optim.b1, b2=optim.b2)
   return gen_tx, critic_tx
