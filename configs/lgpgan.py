@@ -2,7 +2,7 @@
 
 Paper default: 128 px, 8 expression classes, batch 16, Adam(1e-4, 0.5, 0.999), 5 critic steps per
 generator step, lambda_cls 1, lambda_rec 10, lambda_gp 10, StarGAN's 200k iterations with linear
-decay over the last 100k. Variants: ``:demo`` (CPU, 64 px, ~20 minutes) and ``:smoke`` (tests).
+decay over the last 100k. Variants: ``:demo`` (CPU, 64 px, ~15-20 minutes) and ``:smoke`` (tests).
 """
 
 import ml_collections
@@ -71,14 +71,19 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.critic_num_layers = 5
   m.local_critic_base_channels = 32
   m.local_critic_num_layers = 3
-  # StarGAN's lambda_cls = 1 gave a critic class head still near chance (CE 2.03 vs log 8 =
-  # 2.08) after 600 iterations, the generator then learning to copy (attention -> 0.95):
-  # a short CPU run needs the classification signal stronger.
+  # A short CPU run needs a stronger classification signal than StarGAN's (lambda_cls 1: the
+  # critic's class head was still near chance after 600 iterations, the generator then learned
+  # to copy, attention -> 0.95) and a critic that learns its class heads faster (critic lr 3x:
+  # mouth-head accuracy on real crops 0.72 vs 0.20 at the same step). The local class terms are
+  # weakened (0.1): at full weight the eye and mouth generators learned striped textures that
+  # fooled the local class heads (local fake accuracy 1.0, above real) in place of expressions.
   m.lambda_cls = 10.0
+  m.local_cls_weight = 0.1
+  config.optim.critic_lr_scale = 3.0
   config.data.batch_size = 16
   config.optim.critic_steps = 5
-  config.num_train_steps = 1500
-  config.optim.decay_start_step = 1000
+  config.num_train_steps = 3000  # 600 generator updates, as GANimation's :demo
+  config.optim.decay_start_step = 2000
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 250
   config.logging.eval_examples = 128
