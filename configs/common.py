@@ -54,7 +54,9 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.compute = ml_collections.ConfigDict()
   config.compute.conv_impl = "auto"  # "auto" (fast exact forms on CPU, lax.conv on GPU/TPU),
   # "fast" or "plain"; see fxs_jax/nn/layers.py
-  config.compute.dtype = "float32"  # "bfloat16": bf16 compute with float32 params (GPU/TPU)
+  # "float32" | "bfloat16": bf16 compute, float32 params and optimiser state (GPU/TPU); any
+  # other value stops the trainer with a one-line error (fxs_jax/train/precision.py).
+  config.compute.dtype = "float32"
 
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.every_steps = 1000

@@ -222,10 +222,13 @@ class InstanceNorm(nnx.Module):
       self.bias = None
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    mean_Bx1x1xC = jnp.mean(x_BxHxWxC, axis=(1, 2), keepdims=True)
+    # Statistics and normalisation in float32 even under bfloat16 compute (a no-op in float32):
+    # bf16's 8-bit mantissa would bias the variance (fxs_jax/train/precision.py).
+    x32 = x_BxHxWxC.astype(jnp.float32)
+    mean_Bx1x1xC = jnp.mean(x32, axis=(1, 2), keepdims=True)
     # Biased variance, as PyTorch normalises with.
-    var_Bx1x1xC = jnp.mean(jnp.square(x_BxHxWxC - mean_Bx1x1xC), axis=(1, 2), keepdims=True)
-    y = (x_BxHxWxC - mean_Bx1x1xC) * jax.lax.rsqrt(var_Bx1x1xC + self.eps)
+    var_Bx1x1xC = jnp.mean(jnp.square(x32 - mean_Bx1x1xC), axis=(1, 2), keepdims=True)
+    y = (x32 - mean_Bx1x1xC) * jax.lax.rsqrt(var_Bx1x1xC + self.eps)
     if self.scale is not None:
       y = y * self.scale[...] + self.bias[...]
-    return y
+    return y.astype(x_BxHxWxC.dtype)
