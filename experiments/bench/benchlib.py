@@ -1,0 +1,145 @@
+"""Helpers shared by the benchmark scripts: machine facts, timing, tables, fresh-process runs.
+
+The scripts are run as files (``python experiments/bench/models.py``); importing this module puts
+the repository root on ``sys.path`` so that ``configs`` and ``fxs_jax`` import from anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+from fxs_jax import envtune  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MALLOC_MODES = ("default", "hugetlb")
+
+
+def cpu_model() -> str:
+  try:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+      if line.startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
+
+
+def _version(package: str) -> str:
+  try:
+    return importlib.metadata.version(package)
+  except importlib.metadata.PackageNotFoundError:
+    return "-"
+
+
+def machine_info() -> dict:
+  """What the numbers depend on: cores, CPU, load, library versions, malloc setting."""
+  return {
+      "nproc": os.cpu_count(),
+      "cpu": cpu_model(),
+      "load_avg_1m": round(os.getloadavg()[0], 2),
+      "python": platform.python_version(),
+      "glibc": "-".join(platform.libc_ver()),
+      **{pkg: _version(pkg) for pkg in ("jax", "jaxlib", "flax", "optax", "grain",
+                                         "tensorflow-datasets", "numpy", "torch")},
+      "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", ""),
+  }
+
+
+def print_machine(info: dict | None = None) -> None:
+  info = info or machine_info()
+  print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+
+
+def max_rss_mb() -> float:
+  """This process's peak resident memory so far (Linux reports KiB)."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def minor_page_faults() -> int:
+  """This process's minor page faults so far (what huge-page malloc cuts)."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def median(values) -> float:
+  values = sorted(values)
+  n = len(values)
+  if not n:
+    return float("nan")
+  return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+
+
+def timed(fn, *args):
+  """``(seconds, result)`` of one call (the caller blocks on device work inside ``fn``)."""
+  t0 = time.perf_counter()
+  result = fn(*args)
+  return time.perf_counter() - t0, result
+
+
+def matmul_peak_gflops(size: int = 4096, reps: int = 3) -> float:
+  """Best GFLOP/s of a jitted ``size``^2 float32 matmul in JAX: the yardstick for FLOP/s."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+  b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+  dot = jax.jit(jnp.dot)
+  dot(a, b).block_until_ready()
+  best = min(timed(lambda: dot(a, b).block_until_ready())[0] for _ in range(reps))
+  return 2 * size ** 3 / best / 1e9
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+  def cell(v):
+    if isinstance(v, float):
+      return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return str(v)
+  lines = ["| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+  lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def malloc_env(mode: str) -> dict[str, str]:
+  """The environment of a fresh process with glibc's default malloc or huge-page malloc.
+
+  ``FXS_NO_REEXEC=1`` keeps ``fxs_jax.envtune`` from changing the setting under test.
+  """
+  if mode not in MALLOC_MODES:
+    raise ValueError(f"malloc mode must be one of {MALLOC_MODES}, got {mode!r}")
+  env = dict(os.environ)
+  env[envtune.OPT_OUT_VAR] = "1"
+  tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":")
+              if t and not t.startswith(envtune.TUNABLE)]
+  if mode == "hugetlb":
+    tunables.append(envtune.HUGEPAGE_TUNABLES)
+  if tunables:
+    env["GLIBC_TUNABLES"] = ":".join(tunables)
+  else:
+    env.pop("GLIBC_TUNABLES", None)
+  return env
+
+
+def current_malloc_mode() -> str:
+  return "hugetlb" if f"{envtune.TUNABLE}=1" in os.environ.get("GLIBC_TUNABLES", "") else "default"
+
+
+def run_worker(script: str, args: list[str], malloc: str) -> dict:
+  """Runs ``script args --json_out=FILE`` in a fresh Python process with the ``malloc`` setting
+  and returns the JSON it wrote (its console output passes through)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    out = Path(tmp) / "result.json"
+    cmd = [sys.executable, script, *args, f"--json_out={out}"]
+    proc = subprocess.run(cmd, env=malloc_env(malloc), check=False)
+    if proc.returncode or not out.exists():
+      return {"error": f"exit {proc.returncode}: {' '.join(cmd[1:])}"}
+    return json.loads(out.read_text())

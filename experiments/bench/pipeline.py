@@ -1,0 +1,106 @@
+"""Input pipeline speed: images/s from the TFDS source through grain to device arrays.
+
+  nice -n 15 python experiments/bench/pipeline.py --data_dir=/work/runs/evaluators/tfds \
+      [--rows=ganimation:demo,ganimation:paper,lgpgan:demo,lgpgan:paper] [--batches=100] \
+      [--threads=config,1] [--train_images_per_s=ROW=N,...]
+
+Per row (the model's config at its ``:demo`` or paper shape): the trainer's path, i.e.
+``pipeline.train_iterator`` (array_record source, shuffle, decode, flip, batch; grain's reader
+threads and prefetch from ``config.data``), the recipe's ``prepare_batch`` and
+``sharding.to_device``, blocked until the arrays are on the device. The first ``--warmup``
+batches (thread start-up, prefetch fill) are not timed. ``--threads`` also runs each row with
+other reader thread counts (``config`` = the configured one). Measured alone: while training,
+the pipeline's threads share the cores with the training step.
+
+``--train_images_per_s=ganimation:paper=2.1,...`` (from ``models.py``) adds the margin column
+(pipeline images/s / training images/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchlib  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+DEFAULT_ROWS = "ganimation:demo,ganimation:paper,lgpgan:demo,lgpgan:paper"
+
+
+def measure(model: str, shape: str, threads: str, args) -> dict:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import models  # pylint: disable=g-import-not-at-top
+  from fxs_jax import recipes  # pylint: disable=g-import-not-at-top
+  from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
+  from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+
+  config = models.make_config(model, shape, data_dir=args.data_dir)
+  if threads != "config":
+    config.data.num_threads = int(threads)
+  recipe = recipes.RECIPES[config.model_name](config)
+  sources = pipeline.load(config.data, splits=(config.data.train_split,))
+  mesh = sharding.make_mesh()
+  batch = config.data.batch_size
+  t0 = time.perf_counter()
+  it = pipeline.train_iterator(config.data, sources, batch, config.seed)
+
+  def one(step):
+    host = recipe.prepare_batch(next(it), np.random.default_rng([config.seed, step]))
+    jax.block_until_ready(sharding.to_device(host, mesh))
+
+  for step in range(args.warmup):
+    one(step)
+  first_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  for step in range(args.warmup, args.warmup + args.batches):
+    one(step)
+  elapsed = time.perf_counter() - t0
+  return {"model": model, "shape": shape, "dataset": config.data.name, "batch": batch,
+          "threads": config.data.num_threads, "prefetch": config.data.prefetch,
+          "warmup_s": first_s, "batches_per_s": args.batches / elapsed,
+          "images_per_s": args.batches * batch / elapsed}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--rows", default=DEFAULT_ROWS, help="comma-separated model:shape")
+  parser.add_argument("--batches", type=int, default=100, help="timed batches per row")
+  parser.add_argument("--warmup", type=int, default=5, help="untimed first batches per row")
+  parser.add_argument("--threads", default="config,1",
+                      help="reader thread counts to run each row with (config = configured)")
+  parser.add_argument("--data_dir", default="", help="TFDS data dir (default: TFDS_DATA_DIR)")
+  parser.add_argument("--train_images_per_s", default="",
+                      help="model:shape=images/s of training, for the margin column")
+  args = parser.parse_args()
+
+  train_rate = {}
+  for item in filter(None, args.train_images_per_s.split(",")):
+    key, value = item.rsplit("=", 1)
+    train_rate[key] = float(value)
+  benchlib.print_machine()
+  results = []
+  for spec in filter(None, (s.strip() for s in args.rows.split(","))):
+    model, shape = spec.split(":")
+    for threads in args.threads.split(","):
+      r = measure(model, shape, threads.strip(), args)
+      print(f"[{spec} threads={r['threads']}] {r['images_per_s']:.0f} images/s", flush=True)
+      results.append(r)
+  headers = ["model", "shape", "dataset", "batch", "reader threads", "prefetch",
+             "first batches s", "batches/s", "images/s", "training images/s", "margin"]
+  rows = []
+  for r in results:
+    rate = train_rate.get(f"{r['model']}:{r['shape']}")
+    rows.append([r["model"], r["shape"], r["dataset"], r["batch"], r["threads"], r["prefetch"],
+                 r["warmup_s"], r["batches_per_s"], r["images_per_s"],
+                 rate if rate else "-", f"{r['images_per_s'] / rate:.0f}x" if rate else "-"])
+  print()
+  print(benchlib.markdown_table(headers, rows))
+
+
+if __name__ == "__main__":
+  main()
