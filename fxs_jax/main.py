@@ -1,6 +1,8 @@
 """Command line: ``python -m fxs_jax.main --config=configs/ganimation.py:demo --workdir=runs/demo``.
 
-Flags only; the work is done by ``fxs_jax.run.run`` (importable, e.g. from a notebook).
+Flags only; the work is done by ``fxs_jax.run.run`` (importable, e.g. from a notebook). Several
+hosts: the same command on each, plus ``--coordinator_address=HOST0:PORT --num_processes=N
+--process_id=I`` (or nothing extra under SLURM / Open MPI / a TPU pod), one shared ``--workdir``.
 """
 
 import sys
@@ -15,6 +17,7 @@ from ml_collections import config_flags
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 from fxs_jax import run  # pylint: disable=g-import-not-at-top
+from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
 from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags.FLAGS
@@ -23,6 +26,14 @@ config_flags.DEFINE_config_file(
     lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
 flags.DEFINE_enum("mode", "train", run.MODES, "What to do with the config.")
+flags.DEFINE_string("coordinator_address", None,
+                    "Several processes: HOST:PORT of process 0 (same on every process).")
+flags.DEFINE_integer("num_processes", None, "Several processes: how many in all.")
+flags.DEFINE_integer("process_id", None, "Several processes: this one's number, 0..N-1.")
+flags.DEFINE_enum("distributed", "auto", ["auto", "on", "off"],
+                  "Join a multi-process job: auto = when the three flags above are given or the "
+                  "environment is a multi-process launch (SLURM srun, Open MPI, TPU pod, "
+                  "JAX_COORDINATOR_ADDRESS); on = always (JAX detects the cluster); off = never.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -57,6 +68,8 @@ def main(argv):
     # Library logs (TFDS, Orbax) would bury the console output; --verbosity=0 shows them.
     logging.set_verbosity(logging.ERROR)
   try:
+    sharding.initialize_processes(FLAGS.coordinator_address, FLAGS.num_processes,
+                                  FLAGS.process_id, FLAGS.distributed)
     run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode)
   except UserError as e:
     sys.exit(f"error: {e}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jax
 import ml_collections
 
 from fxs_jax import recipes
@@ -26,7 +27,7 @@ def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDic
   path = Path(workdir).expanduser()
   try:
     path.mkdir(parents=True, exist_ok=True)
-    probe = path / ".write_test"
+    probe = path / f".write_test.{os.getpid()}"  # several processes may share the workdir
     probe.write_text("ok")
     probe.unlink()
   except OSError as e:
@@ -35,6 +36,8 @@ def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDic
     ) from e
   text = config.to_json_best_effort(indent=2, sort_keys=True)
   saved = path / "config.json"
+  if jax.process_index() != 0:  # one writer when several processes share the workdir
+    return path
   if saved.exists() and saved.read_text() != text:
     n = 1
     while (path / f"config.prev-{n}.json").exists():

@@ -1,6 +1,9 @@
-"""The device mesh and moving host batches onto it (jit + Mesh; runs on 1 CPU or a pod)."""
+"""The device mesh, moving host batches onto it, and multi-process start-up (jit + Mesh; runs on
+1 CPU, many GPUs or a pod)."""
 
 from __future__ import annotations
+
+import os
 
 import jax
 import numpy as np
@@ -40,8 +43,90 @@ def per_process_batch_size(global_batch_size: int) -> int:
   return global_batch_size // processes
 
 
+def process_rows(mesh: Mesh, global_batch_size: int) -> np.ndarray:
+  """Rows of each global batch that this process's devices hold, in the order
+  ``make_array_from_process_local_data`` reads them from the local batch (its addressable slices,
+  ascending). One process: all rows."""
+  index_map = batch_sharding(mesh).addressable_devices_indices_map((global_batch_size,))
+  rows = {r for (rows_slice,) in index_map.values()
+          for r in range(*rows_slice.indices(global_batch_size))}
+  return np.array(sorted(rows), np.int64)
+
+
+def local_rows(batch: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+  """This process's share (``rows``, see ``process_rows``) of a host copy of a global batch."""
+  if jax.process_count() == 1:
+    return batch
+  return {k: np.asarray(v)[rows] for k, v in batch.items()}
+
+
 def to_device(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
   """Assembles each process's local batch into global arrays sharded over 'data'."""
   sharding = batch_sharding(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
           for k, v in batch.items()}
+
+
+# ---- several processes ---------------------------------------------------------------------
+
+def _cluster_in_environment() -> str | None:
+  """The launcher whose variables say this is one of several processes, or None."""
+
+  def count(name: str) -> int:
+    try:
+      return int(os.environ.get(name, "1"))
+    except ValueError:
+      return 1
+
+  if os.environ.get("JAX_COORDINATOR_ADDRESS"):
+    return "JAX_COORDINATOR_ADDRESS"
+  if count("SLURM_NTASKS") > 1 and "SLURM_STEP_NODELIST" in os.environ:  # inside srun
+    return "SLURM"
+  if count("OMPI_COMM_WORLD_SIZE") > 1:
+    return "Open MPI"
+  if "," in os.environ.get("TPU_WORKER_HOSTNAMES", ""):
+    return "TPU pod"
+  return None
+
+
+def initialize_processes(coordinator_address: str | None = None,
+                         num_processes: int | None = None, process_id: int | None = None,
+                         mode: str = "auto") -> bool:
+  """Joins a multi-process job (``jax.distributed.initialize``) before JAX touches a device.
+
+  ``mode``: "off" never connects; "on" always does (JAX's cluster detection fills whatever the
+  arguments leave out); "auto" connects when the arguments are given or the environment is a
+  multi-process launch (SLURM ``srun``, Open MPI, a TPU pod, ``JAX_COORDINATOR_ADDRESS``), so a
+  plain single-process run never tries to reach a coordinator. Returns whether it connected.
+  Raises ``UserError`` (one line naming the fix) on inconsistent arguments.
+  """
+  given = {"--coordinator_address": coordinator_address, "--num_processes": num_processes,
+           "--process_id": process_id}
+  named = [name for name, value in given.items() if value is not None]
+  if mode not in ("auto", "on", "off"):
+    raise UserError(f"--distributed must be auto, on or off, got {mode!r}.")
+  if mode == "off":
+    if named:
+      raise UserError(f"--distributed=off contradicts {', '.join(named)}: drop one or the other.")
+    return False
+  if named and len(named) < 3:
+    missing = [name for name in given if name not in named]
+    raise UserError(
+        f"{', '.join(named)} needs {' and '.join(missing)} too: pass all three on every process "
+        "(--coordinator_address=HOST:PORT of process 0, --num_processes=N, --process_id=0..N-1), "
+        "or none of them under a launcher JAX detects (SLURM, Open MPI, TPU pod).")
+  if named:
+    host, _, port = coordinator_address.rpartition(":")
+    if not host or not port.isdigit():
+      raise UserError(f"--coordinator_address={coordinator_address!r} is not HOST:PORT: pass "
+                      "e.g. --coordinator_address=10.0.0.1:1234 (process 0's host, a free port).")
+    if num_processes < 1 or not 0 <= process_id < num_processes:
+      raise UserError(f"--process_id={process_id} is not in 0..{num_processes - 1} "
+                      f"(--num_processes={num_processes}): number the processes from 0.")
+  elif mode == "auto" and _cluster_in_environment() is None:
+    return False
+  # CPU processes exchange data through gloo (harmless where the devices are GPUs or TPUs).
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(coordinator_address=coordinator_address,
+                             num_processes=num_processes, process_id=process_id)
+  return True

@@ -15,6 +15,10 @@ class Checkpointer:
 
   Each checkpoint holds the state (replicated arrays), the grain iterator position (so a resumed
   run sees exactly the batches an uninterrupted one would) and the config as JSON.
+
+  With several processes every one of them must call ``save``/``restore`` for the same steps
+  (Orbax coordinates them; process 0 writes the replicated arrays and the config, each process
+  its own iterator position) and the directory must be shared by all hosts.
   """
 
   def __init__(self, directory: Path, config: ml_collections.ConfigDict):
@@ -49,7 +53,8 @@ class Checkpointer:
     if not start:
       return init_fn(), 0
     state = self.restore(start, abstract_state, data_iter)
-    print(f"Resumed the {what} from its checkpoint at step {start}.", flush=True)
+    if jax.process_index() == 0:
+      print(f"Resumed the {what} from its checkpoint at step {start}.", flush=True)
     return state, start
 
   def wait(self) -> None:

@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 import optax
 from flax import nnx
+from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from fxs_jax import sharding
@@ -24,7 +25,6 @@ from fxs_jax.data import augment
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.recipes.base import GANRecipe
-from fxs_jax.train import precision as precision_lib
 from fxs_jax.train import state as state_lib
 from fxs_jax.train.checkpoint import Checkpointer
 from fxs_jax.train.writers import Writer
@@ -44,7 +44,6 @@ class GANTrainer:
     self.gen_tx, self.critic_tx = state_lib.optimizers(
         config.optim, config.num_train_steps, len(recipe.critic_phases()))
     self.critic_steps = config.optim.critic_steps
-    self.precision = precision_lib.Policy(config.compute.dtype)  # f32 params, bf16 compute?
 
     def init():
       gen, critic = recipe.build(nnx.Rngs(config.seed))
@@ -72,10 +71,6 @@ class GANTrainer:
   def critic(self, state: state_lib.GANState) -> nnx.Module:
     return nnx.merge(self.critic_def, state.critic_params, state.critic_rest)
 
-  def _compute_model(self, graphdef, params, rest) -> nnx.Module:
-    """A network for the jitted steps: its float state in the compute dtype (``precision``)."""
-    return nnx.merge(graphdef, *self.precision.compute((params, rest)))
-
   def init_state(self) -> state_lib.GANState:
     return self._init()
 
@@ -85,17 +80,16 @@ class GANTrainer:
 
   # ---- jitted steps ------------------------------------------------------------------------
   def _critic_step(self, state, batch, key):
-    batch = self.precision.batch(batch)
-    fakes = jax.lax.stop_gradient(self.recipe.fakes_for_critic(
-        self._compute_model(self.gen_def, state.gen_params, state.gen_rest), batch, key))
+    fakes = jax.lax.stop_gradient(
+        self.recipe.fakes_for_critic(self.generator(state), batch, key))
     all_metrics, total = {}, 0.0
     for i, phase in enumerate(self.recipe.critic_phases()):
 
       def loss_fn(params, rest, phase=phase):
-        critic = self._compute_model(self.critic_def, params, rest)
-        loss, metrics = self.precision.float32(self.recipe.critic_loss(
-            critic, batch, fakes, jax.random.fold_in(key, i), phase))
-        return loss, (metrics, self.precision.like(nnx.state(critic, nnx.Not(nnx.Param)), rest))
+        critic = nnx.merge(self.critic_def, params, rest)
+        loss, metrics = self.recipe.critic_loss(critic, batch, fakes,
+                                                jax.random.fold_in(key, i), phase)
+        return loss, (metrics, nnx.state(critic, nnx.Not(nnx.Param)))
 
       (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           state.critic_params, state.critic_rest)
@@ -109,14 +103,12 @@ class GANTrainer:
     return state, {**all_metrics, "critic/loss": total}
 
   def _generator_step(self, state, batch, key):
-    critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
-    batch = self.precision.batch(batch)
+    critic = self.critic(state)
 
     def loss_fn(params):
-      gen = self._compute_model(self.gen_def, params, state.gen_rest)
-      loss, metrics = self.precision.float32(self.recipe.generator_loss(gen, critic, batch, key))
-      rest = nnx.state(gen, nnx.Not(nnx.Param))
-      return loss, (metrics, self.precision.like(rest, state.gen_rest))
+      gen = nnx.merge(self.gen_def, params, state.gen_rest)
+      loss, metrics = self.recipe.generator_loss(gen, critic, batch, key)
+      return loss, (metrics, nnx.state(gen, nnx.Not(nnx.Param)))
 
     (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.gen_params)
     updates, opt = self.gen_tx.update(grads, state.gen_opt, state.gen_params)
@@ -125,14 +117,10 @@ class GANTrainer:
     return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.tree.norm(grads)}
 
   def _eval_step(self, state, batch, key):
-    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
-    critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
-    return self.precision.float32(
-        self.recipe.eval_metrics(gen, critic, self.precision.batch(batch), key))
+    return self.recipe.eval_metrics(self.generator(state), self.critic(state), batch, key)
 
   def _sample_step(self, state, batch):
-    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
-    return self.precision.float32(self.recipe.sample_tiles(gen, self.precision.batch(batch)))
+    return self.recipe.sample_tiles(self.generator(state), batch)
 
   def sample_grid(self, state, batch) -> np.ndarray:
     """The recipe's sample tiles as one uint8 grid image."""
@@ -171,7 +159,7 @@ class _SigtermFlag:
   """Turns SIGTERM (pre-emption) into a flag the loop checks, so it can checkpoint and exit."""
 
   def __init__(self, enabled: bool):
-    self.raised, self._previous = False, None
+    self.raised, self._previous, self.enabled = False, None, enabled
     if enabled:
       try:
         self._previous = signal.signal(signal.SIGTERM, self._handle)
@@ -182,14 +170,29 @@ class _SigtermFlag:
     del signum, frame
     self.raised = True
 
+  def any_process(self) -> bool:
+    """Whether any process got SIGTERM. Every process must stop after the same step (Orbax saves
+    are collective; one process saving alone would wait forever), so they agree through a tiny
+    all-gather each step."""
+    if not self.enabled or jax.process_count() == 1:
+      return self.raised
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(self.raised))))
+
   def restore(self):
     if self._previous is not None:
       signal.signal(signal.SIGTERM, self._previous)
 
 
 def _host_batch(data_iter, recipe: GANRecipe, step: int, seed: int) -> dict[str, np.ndarray]:
+  """The prepared global batch of iteration ``step`` (the caller keeps this process's rows)."""
   batch = next(data_iter)
   return recipe.prepare_batch(batch, np.random.default_rng([seed, step]))
+
+
+def _device_batch(recipe: GANRecipe, host_batch: dict, rng: np.random.Generator,
+                  rows: np.ndarray, mesh) -> dict[str, jax.Array]:
+  """Prepares a host copy of a global batch and puts this process's ``rows`` of it on the mesh."""
+  return sharding.to_device(sharding.local_rows(recipe.prepare_batch(host_batch, rng), rows), mesh)
 
 
 def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
@@ -197,9 +200,14 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   """Trains from scratch or resumes from the latest checkpoint in ``workdir/checkpoints``."""
   workdir = Path(workdir)
   trainer = GANTrainer(recipe, config)
-  batch_size = sharding.per_process_batch_size(config.data.batch_size)
   data = config.data
-  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed)
+  batch_size = data.batch_size  # global
+  sharding.per_process_batch_size(batch_size)  # checks it splits over the devices
+  # Every process reads the whole global batch and prepares it with the same rng: preparation may
+  # mix examples (GANimation's target AUs are a permutation of the batch's), and so the global
+  # batch is the one a single process would see. Each then puts only its rows on its devices.
+  rows, all_rows = sharding.process_rows(trainer.mesh, batch_size), np.arange(batch_size)
+  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed, rows=all_rows)
   ckpt = Checkpointer(workdir / "checkpoints", config)
   state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state)
   num_steps = config.num_train_steps
@@ -208,14 +216,13 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   if len(eval_source) < batch_size:
     raise UserError(f"The {data.eval_split!r} split has {len(eval_source)} examples, fewer than "
                     f"one batch ({batch_size}): lower data.batch_size.")
-  eval_host = pipeline.eval_dataset(eval_source, batch_size, num_threads=1,
+  eval_host = pipeline.eval_dataset(eval_source, batch_size, num_threads=1, rows=all_rows,
                                     limit=max(config.logging.eval_examples, batch_size))
   eval_batches = [
-      sharding.to_device(recipe.prepare_batch(b, np.random.default_rng([config.seed, 7, i])),
-                         trainer.mesh) for i, b in enumerate(eval_host)]
-  sample_batch = sharding.to_device(
-      recipe.prepare_batch(sample_examples(eval_source, batch_size),
-                           np.random.default_rng([config.seed, 8])), trainer.mesh)
+      _device_batch(recipe, b, np.random.default_rng([config.seed, 7, i]), rows, trainer.mesh)
+      for i, b in enumerate(eval_host)]
+  sample_batch = _device_batch(recipe, sample_examples(eval_source, batch_size),
+                               np.random.default_rng([config.seed, 8]), rows, trainer.mesh)
   writer = Writer(workdir)
   sigterm = _SigtermFlag(config.checkpoint.on_sigterm)
   bar = tqdm(total=num_steps, initial=start, dynamic_ncols=True, unit="step",
@@ -223,7 +230,9 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   accumulated, last_saved = {}, start if start else None
   try:
     for step in range(start, num_steps):
-      batch = sharding.to_device(_host_batch(train_iter, recipe, step, config.seed), trainer.mesh)
+      batch = sharding.to_device(
+          sharding.local_rows(_host_batch(train_iter, recipe, step, config.seed), rows),
+          trainer.mesh)
       state, metrics = trainer.train_iteration(state, batch, step)
       metrics = jax.device_get(metrics)  # per-step sync: the NaN guard must see every step
       bad = _first_non_finite(metrics)
@@ -246,11 +255,13 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
         accumulated = {}
       if done % config.logging.sample_every_steps == 0 or done == num_steps:
         report(trainer, state, eval_batches, sample_batch, writer, done)
-      if done % config.checkpoint.every_steps == 0 or done == num_steps or sigterm.raised:
+      stop = sigterm.any_process()
+      if done % config.checkpoint.every_steps == 0 or done == num_steps or stop:
         ckpt.save(done, state, train_iter)
         last_saved = done
-      if sigterm.raised:
-        print(f"SIGTERM: saved the checkpoint at step {done}; stopping.", flush=True)
+      if stop:
+        if jax.process_index() == 0:
+          print(f"SIGTERM: saved the checkpoint at step {done}; stopping.", flush=True)
         break
   finally:
     bar.close()
@@ -277,7 +288,7 @@ def report(trainer: GANTrainer, state, eval_batches, sample_batch, writer: Write
   writer.image(step, "samples", grid)
   writer.image(step, "samples", grid, png_name="latest.png")
   writer.flush()
-  if metrics:
+  if metrics and writer.enabled:
     text = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
     tqdm.write(f"step {step}: {text}")
 
@@ -300,8 +311,10 @@ def load_latest(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: P
 def evaluate_split(trainer: GANTrainer, state, source, config: ml_collections.ConfigDict
                    ) -> dict[str, float]:
   """The recipe's eval metrics over a whole split (in order, no augmentation)."""
-  batch_size = sharding.per_process_batch_size(config.data.batch_size)
-  batches = (sharding.to_device(trainer.recipe.prepare_batch(b, np.random.default_rng(
-      [config.seed, 7, i])), trainer.mesh)
-             for i, b in enumerate(pipeline.eval_dataset(source, batch_size, num_threads=1)))
+  batch_size = config.data.batch_size  # global: prepared whole, as in train()
+  sharding.per_process_batch_size(batch_size)
+  rows = sharding.process_rows(trainer.mesh, batch_size)
+  host = pipeline.eval_dataset(source, batch_size, num_threads=1, rows=np.arange(batch_size))
+  batches = (_device_batch(trainer.recipe, b, np.random.default_rng([config.seed, 7, i]), rows,
+                           trainer.mesh) for i, b in enumerate(host))
   return trainer.evaluate(state, batches)

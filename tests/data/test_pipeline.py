@@ -89,3 +89,26 @@ def test_batches_shard_over_8_devices(smoke_stills, tfds_dir):
   proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                         cwd=Path(__file__).resolve().parents[2], timeout=300)
   assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_process_rows_of_global_batches_make_up_the_one_process_batches(smoke_stills):
+  # Two processes each loading half of every global batch of 4 see what one process sees,
+  # including the per-position flips and the reshuffle of every epoch; their iterators resume.
+  source = smoke_stills.as_data_source(split="train")
+  whole = _take(pipeline.train_dataset(source, 4, seed=3, num_threads=1), 15)
+  halves = [_take(pipeline.train_dataset(source, 4, seed=3, num_threads=1, rows=rows), 15)
+            for rows in ([0, 1], [2, 3])]
+  for w, a, b in zip(whole, *halves):
+    for key in w:
+      np.testing.assert_array_equal(np.concatenate([a[key], b[key]]), w[key])
+  it = iter(pipeline.train_dataset(source, 4, seed=3, num_threads=1, rows=[2, 3]))
+  _take(it, 5)
+  resumed = iter(pipeline.train_dataset(source, 4, seed=3, num_threads=1, rows=[2, 3]))
+  resumed.set_state(it.get_state())
+  np.testing.assert_array_equal(next(resumed)["image"], halves[1][5]["image"])
+  test = smoke_stills.as_data_source(split="test")
+  ordered = list(pipeline.eval_dataset(test, 4, num_threads=1, limit=10))
+  odd = list(pipeline.eval_dataset(test, 4, num_threads=1, limit=10, rows=[1, 3]))
+  assert len(ordered) == len(odd) == 2
+  for w, o in zip(ordered, odd):
+    np.testing.assert_array_equal(o["image"], w["image"][[1, 3]])
