@@ -25,6 +25,7 @@ from fxs_jax.data import augment
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.train import precision as precision_lib
 from fxs_jax.train import state as state_lib
 from fxs_jax.train.checkpoint import Checkpointer
 from fxs_jax.train.writers import Writer
@@ -44,6 +45,7 @@ class GANTrainer:
     self.gen_tx, self.critic_tx = state_lib.optimizers(
         config.optim, config.num_train_steps, len(recipe.critic_phases()))
     self.critic_steps = config.optim.critic_steps
+    self.precision = precision_lib.Policy(config.compute.dtype)  # f32 params, bf16 compute?
 
     def init():
       gen, critic = recipe.build(nnx.Rngs(config.seed))
@@ -71,6 +73,10 @@ class GANTrainer:
   def critic(self, state: state_lib.GANState) -> nnx.Module:
     return nnx.merge(self.critic_def, state.critic_params, state.critic_rest)
 
+  def _compute_model(self, graphdef, params, rest) -> nnx.Module:
+    """A network for the jitted steps: its float state in the compute dtype (``precision``)."""
+    return nnx.merge(graphdef, *self.precision.compute((params, rest)))
+
   def init_state(self) -> state_lib.GANState:
     return self._init()
 
@@ -80,16 +86,17 @@ class GANTrainer:
 
   # ---- jitted steps ------------------------------------------------------------------------
   def _critic_step(self, state, batch, key):
-    fakes = jax.lax.stop_gradient(
-        self.recipe.fakes_for_critic(self.generator(state), batch, key))
+    batch = self.precision.batch(batch)
+    fakes = jax.lax.stop_gradient(self.recipe.fakes_for_critic(
+        self._compute_model(self.gen_def, state.gen_params, state.gen_rest), batch, key))
     all_metrics, total = {}, 0.0
     for i, phase in enumerate(self.recipe.critic_phases()):
 
       def loss_fn(params, rest, phase=phase):
-        critic = nnx.merge(self.critic_def, params, rest)
-        loss, metrics = self.recipe.critic_loss(critic, batch, fakes,
-                                                jax.random.fold_in(key, i), phase)
-        return loss, (metrics, nnx.state(critic, nnx.Not(nnx.Param)))
+        critic = self._compute_model(self.critic_def, params, rest)
+        loss, metrics = self.precision.float32(self.recipe.critic_loss(
+            critic, batch, fakes, jax.random.fold_in(key, i), phase))
+        return loss, (metrics, self.precision.like(nnx.state(critic, nnx.Not(nnx.Param)), rest))
 
       (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           state.critic_params, state.critic_rest)
@@ -103,12 +110,14 @@ class GANTrainer:
     return state, {**all_metrics, "critic/loss": total}
 
   def _generator_step(self, state, batch, key):
-    critic = self.critic(state)
+    critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
+    batch = self.precision.batch(batch)
 
     def loss_fn(params):
-      gen = nnx.merge(self.gen_def, params, state.gen_rest)
-      loss, metrics = self.recipe.generator_loss(gen, critic, batch, key)
-      return loss, (metrics, nnx.state(gen, nnx.Not(nnx.Param)))
+      gen = self._compute_model(self.gen_def, params, state.gen_rest)
+      loss, metrics = self.precision.float32(self.recipe.generator_loss(gen, critic, batch, key))
+      rest = nnx.state(gen, nnx.Not(nnx.Param))
+      return loss, (metrics, self.precision.like(rest, state.gen_rest))
 
     (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.gen_params)
     updates, opt = self.gen_tx.update(grads, state.gen_opt, state.gen_params)
@@ -117,10 +126,14 @@ class GANTrainer:
     return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.tree.norm(grads)}
 
   def _eval_step(self, state, batch, key):
-    return self.recipe.eval_metrics(self.generator(state), self.critic(state), batch, key)
+    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
+    critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
+    return self.precision.float32(
+        self.recipe.eval_metrics(gen, critic, self.precision.batch(batch), key))
 
   def _sample_step(self, state, batch):
-    return self.recipe.sample_tiles(self.generator(state), batch)
+    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
+    return self.precision.float32(self.recipe.sample_tiles(gen, self.precision.batch(batch)))
 
   def sample_grid(self, state, batch) -> np.ndarray:
     """The recipe's sample tiles as one uint8 grid image."""
