@@ -159,8 +159,10 @@ def train_evaluator(config: ml_collections.ConfigDict, workdir: str | Path, sour
   _write_config(workdir, config)
   trainer = SupervisedTrainer(config)
   data, log = config.data, config.logging
-  batch_size = sharding.per_process_batch_size(data.batch_size)
-  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed)
+  sharding.per_process_batch_size(data.batch_size)  # checks it splits over the devices
+  # Global batch size: each process reads the rows of each global batch its devices hold.
+  train_iter = pipeline.train_iterator(data, sources, data.batch_size, config.seed,
+                                       rows=sharding.process_rows(trainer.mesh, data.batch_size))
   ckpt = Checkpointer(workdir / "checkpoints", config)
   state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state,
                                       trainer.kind)
