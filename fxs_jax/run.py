@@ -12,6 +12,7 @@ from fxs_jax import recipes
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
+from fxs_jax.nn import fastconv
 from fxs_jax.train import trainer as trainer_lib
 
 MODES = ("train", "eval", "generate")
@@ -51,6 +52,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
   """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+  conv_impl = config.compute.conv_impl if "compute" in config else "auto"
+  if conv_impl not in fastconv.CONV_IMPLS:
+    raise UserError(f"config.compute.conv_impl must be one of {', '.join(fastconv.CONV_IMPLS)}, "
+                    f"got {conv_impl!r}.")
+  fastconv.set_conv_impl(conv_impl)  # read when the steps are traced: set before building them
   if config.model_name in SUPERVISED:
     if mode == "generate":
       raise UserError(f"{config.model_name} is an evaluator: it has train and eval modes.")

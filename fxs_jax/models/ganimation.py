@@ -11,7 +11,6 @@ Topology, biases and norms follow the official PyTorch code (albertpumarola/GANi
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from fxs_jax.nn.blocks import ConvNormAct
@@ -52,10 +51,9 @@ class Generator(nnx.Module):
 
   def __call__(self, img_BxHxWx3: jax.Array, aus_BxA: jax.Array):
     """Returns ``(color_BxHxWx3, attention_BxHxWx1)``."""
-    batch, height, width, _ = img_BxHxWx3.shape
-    aus_BxHxWxA = jnp.broadcast_to(aus_BxA[:, None, None, :].astype(img_BxHxWx3.dtype),
-                                   (batch, height, width, aus_BxA.shape[-1]))
-    h = self.stem(jnp.concatenate([img_BxHxWx3, aus_BxHxWxA], axis=-1))
+    # The AUs are the stem's input channels 3.., tiled over the pixels; passed untiled so that
+    # the fast conv path can fold them out of the 7x7 conv (same kernel, same function).
+    h = self.stem(img_BxHxWx3, aus_BxA.astype(img_BxHxWx3.dtype))
     for block in (*self.down, *self.bottleneck, *self.up):
       h = block(h)
     return self.color_head(h), self.attention_head(h)

@@ -12,6 +12,11 @@ from fxs_jax.nn.blocks import ResidualBlock
 from fxs_jax.nn.blocks import ResizeConvUpBlock
 from fxs_jax.nn.blocks import UpBlock
 from fxs_jax.nn.blocks import compose
+from fxs_jax.nn.fastconv import CONV_IMPLS
+from fxs_jax.nn.fastconv import conv_impl
+from fxs_jax.nn.fastconv import get_conv_impl
+from fxs_jax.nn.fastconv import resolve_conv_impl
+from fxs_jax.nn.fastconv import set_conv_impl
 from fxs_jax.nn.init import gan_normal
 from fxs_jax.nn.layers import Conv2d
 from fxs_jax.nn.layers import ConvTranspose2d
@@ -22,6 +27,7 @@ from fxs_jax.nn.layers import conv_transpose_output_size
 from fxs_jax.nn.layers import spectral_normalize
 
 __all__ = [
+    "CONV_IMPLS",
     "Conv2d",
     "ConvNormAct",
     "ConvTranspose2d",
@@ -34,8 +40,12 @@ __all__ = [
     "SpectralVector",
     "UpBlock",
     "compose",
+    "conv_impl",
     "conv_output_size",
     "conv_transpose_output_size",
     "gan_normal",
+    "get_conv_impl",
+    "resolve_conv_impl",
+    "set_conv_impl",
     "spectral_normalize",
 ]

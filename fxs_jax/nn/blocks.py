@@ -58,8 +58,15 @@ class ConvNormAct(nnx.Module):
     self.activation = activation
     self.negative_slope = negative_slope
 
-  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    y = self.conv(x_BxHxWxC)
+  def __call__(self, x_BxHxWxC: jax.Array, const_BxN: jax.Array | None = None) -> jax.Array:
+    """``const_BxN``: input channels constant over the pixels (e.g. a tiled AU vector), given
+    untiled so that the conv can fold them out (see ``Conv2d``); plain convs only."""
+    if const_BxN is None:
+      y = self.conv(x_BxHxWxC)
+    elif isinstance(self.conv, Conv2d):
+      y = self.conv(x_BxHxWxC, const_BxN)
+    else:
+      raise ValueError("Constant input channels are folded into plain convs only.")
     if self.norm is not None:
       y = self.norm(y)
     return _activate(y, self.activation, self.negative_slope)

@@ -2,6 +2,8 @@
 
 The papers' reference code is PyTorch, so padding, output shapes, parameter counts and the
 normalisation formulas follow ``torch.nn`` exactly (explicit symmetric padding, never 'SAME').
+The convolutions are computed by ``fxs_jax.nn.fastconv`` (plain ``lax.conv`` or an exact faster
+formulation, per ``config.compute.conv_impl``); the parameters are the same either way.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from fxs_jax.nn import fastconv
 from fxs_jax.nn.init import gan_normal
-
-_CONV_DIMS = ("NHWC", "HWIO", "NHWC")
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
@@ -116,14 +117,15 @@ class Conv2d(_ConvBase):
     super().__init__(in_channels, out_channels, kernel_size, stride, padding, use_bias=use_bias,
                      spectral_norm=spectral_norm, kernel_init=kernel_init, rngs=rngs)
 
-  def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    if ((self.kernel_size, self.stride, self.padding) == (4, 2, 1)
-        and x_BxHxWxC.shape[1] % 2 == 0 and x_BxHxWxC.shape[2] % 2 == 0):
-      return self._add_bias(_conv_4x4_s2_space_to_depth(x_BxHxWxC, self._effective_kernel()))
-    pad = ((self.padding, self.padding), (self.padding, self.padding))
-    y = jax.lax.conv_general_dilated(x_BxHxWxC, self._effective_kernel(),
-                                     window_strides=(self.stride, self.stride), padding=pad,
-                                     dimension_numbers=_CONV_DIMS)
+  def __call__(self, x_BxHxWxC: jax.Array, const_BxN: jax.Array | None = None) -> jax.Array:
+    """``const_BxN``: extra input channels constant over the pixels (an AU or class vector), as
+    if tiled and concatenated after ``x``'s channels; the kernel has C + N input channels."""
+    kernel = self._effective_kernel()
+    if const_BxN is None:
+      y = fastconv.conv2d(x_BxHxWxC, kernel, self.stride, self.padding)
+    else:
+      y = fastconv.conv2d_with_constant_channels(x_BxHxWxC, const_BxN, kernel, self.stride,
+                                                 self.padding)
     return self._add_bias(y)
 
 
@@ -131,8 +133,7 @@ class ConvTranspose2d(_ConvBase):
   """``torch.nn.ConvTranspose2d(in, out, k, stride, padding, output_padding, bias)`` in NHWC.
 
   ``kernel[a, b, c_in, c_out]`` plays the role of PyTorch's ``weight[c_in, c_out, a, b]``: input
-  pixel i scatters into output pixel ``i * stride - padding + a``. It is computed as a
-  stride-1 correlation of the stride-dilated input with the spatially flipped kernel.
+  pixel i scatters into output pixel ``i * stride - padding + a``.
   """
 
   def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -143,64 +144,9 @@ class ConvTranspose2d(_ConvBase):
     self.output_padding = output_padding
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    if (self.kernel_size, self.stride, self.padding, self.output_padding) == (4, 2, 1, 0):
-      return self._add_bias(_conv_transpose_4x4_s2_subpixel(x_BxHxWxC, self._effective_kernel()))
-    lo = self.kernel_size - 1 - self.padding
-    pad = ((lo, lo + self.output_padding), (lo, lo + self.output_padding))
-    kernel_flipped = self._effective_kernel()[::-1, ::-1]
-    y = jax.lax.conv_general_dilated(x_BxHxWxC, kernel_flipped, window_strides=(1, 1),
-                                     padding=pad, lhs_dilation=(self.stride, self.stride),
-                                     dimension_numbers=_CONV_DIMS)
+    y = fastconv.conv_transpose2d(x_BxHxWxC, self._effective_kernel(), self.stride,
+                                  self.padding, self.output_padding)
     return self._add_bias(y)
-
-
-def _conv_4x4_s2_space_to_depth(x_BxHxWxC: jax.Array, kernel_4x4xCxO: jax.Array) -> jax.Array:
-  """PyTorch's Conv2d(4, stride=2, padding=1) on even sizes, exactly, as a stride-1 2x2 conv.
-
-  Pad by 1, fold each 2x2 pixel block into channels (space-to-depth), and rearrange the kernel to
-  match: tap (2u + du, 2v + dv) of the 4x4 kernel becomes tap (u, v) on channel block (du, dv).
-  XLA:CPU differentiates this (notably twice, in the gradient penalty) far faster than a strided
-  conv; strided slicing instead of space-to-depth was measured to give wrong gradients here.
-  """
-  b, h, w, c = x_BxHxWxC.shape
-  out = kernel_4x4xCxO.shape[-1]
-  xp = jnp.pad(x_BxHxWxC, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  hp, wp = (h + 2) // 2, (w + 2) // 2
-  x_s2d = xp.reshape(b, hp, 2, wp, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, 4 * c)
-  k = kernel_4x4xCxO.reshape(2, 2, 2, 2, c, out).transpose(0, 2, 1, 3, 4, 5).reshape(16 * c, out)
-  # im2col: the 2x2 taps as shifted views concatenated on channels, then one matmul (XLA:CPU's
-  # double backward of this is several times faster than of the equivalent conv).
-  patches = jnp.concatenate([x_s2d[:, u:u + hp - 1, v:v + wp - 1] for u in (0, 1) for v in (0, 1)],
-                            axis=-1)
-  return jnp.dot(patches, k)
-
-
-# Kernel taps used by each output phase of a 4x4 / stride 2 / pad 1 transposed conv: output row
-# 2m + 0 = x[m-1] * w[3] + x[m] * w[1]; output row 2m + 1 = x[m] * w[2] + x[m+1] * w[0].
-_SUBPIXEL_TAPS = ((3, 1), (2, 0))
-
-
-def _conv_transpose_4x4_s2_subpixel(x_BxHxWxC: jax.Array, kernel_4x4xCxO: jax.Array) -> jax.Array:
-  """PyTorch's ConvTranspose2d(4, stride=2, padding=1), exactly, as one stride-1 2x2 conv.
-
-  The four output phases (even/odd row x even/odd column) are each a 2x2 correlation of the
-  zero-padded input; their kernels are stacked on the output axis and the phases interleaved
-  (depth-to-space). Same function as the dilated-input formulation, but XLA:CPU's backward
-  pass of an input-dilated conv is ~50x slower than that of this plain conv.
-  """
-  b, h, w, _ = x_BxHxWxC.shape
-  out = kernel_4x4xCxO.shape[-1]
-  rows = [jnp.stack([kernel_4x4xCxO[jnp.array(tr)][:, jnp.array(tc)] for tc in _SUBPIXEL_TAPS],
-                    axis=-2) for tr in _SUBPIXEL_TAPS]  # each (2, 2, C, 2, O): per column phase
-  channels = kernel_4x4xCxO.shape[2]
-  kernel_2x2xCx4O = jnp.stack(rows, axis=-3).reshape(2, 2, channels, 2 * 2 * out)
-  xp = jnp.pad(x_BxHxWxC, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  y = jax.lax.conv_general_dilated(xp, kernel_2x2xCx4O, (1, 1), "VALID",
-                                   dimension_numbers=_CONV_DIMS)  # (B, H+1, W+1, 4*O)
-  y = y.reshape(b, h + 1, w + 1, 2, 2, out)
-  phases = [[y[:, r:r + h, c:c + w, r, c] for c in (0, 1)] for r in (0, 1)]
-  y = jnp.stack([jnp.stack(row, axis=3) for row in phases], axis=2)  # (B, H, 2, W, 2, O)
-  return y.reshape(b, 2 * h, 2 * w, out)
 
 
 class InstanceNorm(nnx.Module):

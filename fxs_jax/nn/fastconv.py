@@ -1,0 +1,300 @@
+"""Exact fast formulations of convolution, and the switch that picks them.
+
+Every function here computes *the same function* as the plain op (PyTorch's ``Conv2d`` /
+``ConvTranspose2d``: NHWC, kernel HWIO, explicit symmetric zero padding) from the same kernel, so
+parameters, checkpoints and PyTorch-converted weights are valid whatever the setting; only the
+floating-point summation order differs (~1e-6 relative in float32). They exist because XLA:CPU
+differentiates strided, input-dilated and large convolutions slowly, above all twice (the WGAN-GP
+gradient penalty); see ``experiments/bench/convs.py`` for the measurements behind the choices.
+
+Formulations (``x`` is (B, H, W, C), any H and W, odd included):
+
+* ``conv2d_plain`` / ``conv_transpose2d_plain``: ``lax.conv_general_dilated`` (the transposed conv
+  as a stride-1 correlation of the stride-dilated input with the flipped kernel). The oracle.
+* ``conv2d_im2col`` (stride 1): the kh*kw shifted views of the padded input concatenated on
+  channels, then one ``jnp.dot`` with the kernel reshaped to (kh*kw*C, O).
+* ``conv2d_space_to_depth`` (stride 2, any kernel, padding and size): the kernel is zero-padded
+  to even size, the padded input cropped / zero-extended to the rows and columns the outputs
+  read and folded 2x2 -> channels; a stride-1 im2col correlation with the matching kernel does
+  the rest. No strided slicing (it was measured to give wrong gradients inside im2col).
+* ``conv2d_winograd`` (3x3, stride 1): Winograd F(2x2, 3x3): overlapping 4x4 input tiles at
+  stride 2 (built from row / column pairs, again no strided slicing), ``B^T d B``, 16 batched
+  matmuls with ``G g G^T``, ``A^T m A``; odd outputs are computed on a zero-extended input and
+  cropped.
+* ``conv_transpose2d_subpixel`` (stride 2, any kernel, padding, output_padding): the 2x2 output
+  phases are each a stride-1 correlation of the input with every other (flipped) kernel tap;
+  the four kernels are stacked on the output axis (one im2col correlation), the phases
+  interleaved (depth-to-space) and the result cropped by the padding.
+* ``conv2d_with_constant_channels``: conv of ``concat(x, tile(c))`` where ``c`` (B, N) is the same
+  at every pixel (GANimation's AU vector, LGP-GAN's class vector). The tiled part contributes, at
+  each output pixel, the sum over the kernel taps that land inside the image of ``c @ K_c[tap]``:
+  a per-channel constant except near the zero-padded border. Computed from the (B, kh, kw, O)
+  tap products and 0/1 masks, so the conv itself only sees the image channels.
+
+What "fast" uses (``conv2d`` / ``conv_transpose2d`` dispatch; measured at GANimation 128 px,
+batch 8, on the 2-core CPU this project develops on):
+
+* stride 2 conv: space-to-depth; transposed stride 2: sub-pixel phases;
+* 3x3 stride 1 with outputs of at least ``WINOGRAD_MIN_SIZE`` pixels a side: Winograd (the
+  residual blocks);
+* stride 1 with a single output pixel (a head whose kernel covers the map): im2col, one matmul;
+* other stride-1 convs: plain ``lax.conv`` (measured faster for the 7x7 convs, whose im2col
+  matrix would be 1.6 GB at 128 px, and for the critic's 3x3 map head on 2x2 maps);
+* a conv given constant channels: folded, the image part dispatched as above;
+* anything else (stride 3+, dilation): plain.
+
+The setting is process-wide and read when a function is TRACED: set it before building the jitted
+steps (``fxs_jax.run`` sets it from ``config.compute.conv_impl``). A function jitted under one
+setting keeps it in its compile cache; changing the setting afterwards does not retrace it.
+``"auto"`` is fast on the CPU backend and plain on GPU/TPU, whose convolution libraries need no
+help (unless measured otherwise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+CONV_IMPLS = ("auto", "fast", "plain")
+# Below this output side Winograd's tiles are mostly zero padding and its transforms cost more
+# than the products they save (the critic's 3x3 map head on 2x2 maps: plain was 8x faster).
+WINOGRAD_MIN_SIZE = 4
+
+_DIMS = ("NHWC", "HWIO", "NHWC")
+_conv_impl = "auto"
+
+
+def _check_impl(impl: str) -> str:
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"conv_impl must be one of {', '.join(CONV_IMPLS)}, got {impl!r}.")
+  return impl
+
+
+def set_conv_impl(impl: str) -> None:
+  """Sets the process-wide convolution implementation ("auto", "fast" or "plain")."""
+  global _conv_impl
+  _conv_impl = _check_impl(impl)
+
+
+def get_conv_impl() -> str:
+  """The process-wide setting, unresolved ("auto", "fast" or "plain")."""
+  return _conv_impl
+
+
+@contextlib.contextmanager
+def conv_impl(impl: str) -> Iterator[None]:
+  """``with conv_impl("plain"): ...`` traces the enclosed code with ``impl``, then restores."""
+  previous = _conv_impl
+  set_conv_impl(impl)
+  try:
+    yield
+  finally:
+    set_conv_impl(previous)
+
+
+def resolve_conv_impl(impl: str | None = None) -> str:
+  """"fast" or "plain": ``impl`` (default: the process-wide setting) with "auto" resolved."""
+  impl = _check_impl(_conv_impl if impl is None else impl)
+  if impl == "auto":
+    return "fast" if jax.default_backend() == "cpu" else "plain"
+  return impl
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain ops (the oracle).
+
+
+def conv2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride: int = 1, padding: int = 0):
+  """``torch.nn.Conv2d`` with ``lax.conv_general_dilated``."""
+  return jax.lax.conv_general_dilated(x_BxHxWxC, kernel_KhxKwxCxO, (stride, stride),
+                                      ((padding, padding), (padding, padding)),
+                                      dimension_numbers=_DIMS)
+
+
+def conv_transpose2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride: int = 1, padding: int = 0,
+                           output_padding: int = 0):
+  """``torch.nn.ConvTranspose2d``: input pixel i scatters into ``i * stride - padding + a``.
+
+  A stride-1 correlation of the stride-dilated input with the spatially flipped kernel.
+  """
+  kh, kw = kernel_KhxKwxCxO.shape[:2]
+  pad = ((kh - 1 - padding, kh - 1 - padding + output_padding),
+         (kw - 1 - padding, kw - 1 - padding + output_padding))
+  return jax.lax.conv_general_dilated(x_BxHxWxC, kernel_KhxKwxCxO[::-1, ::-1], (1, 1), pad,
+                                      lhs_dilation=(stride, stride), dimension_numbers=_DIMS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast exact formulations.
+
+
+def _correlate_valid_im2col(x_BxHxWxC, kernel_KhxKwxCxO):
+  """Stride-1 'VALID' correlation: shifted views concatenated on channels, one matmul."""
+  kh, kw, c, o = kernel_KhxKwxCxO.shape
+  ho, wo = x_BxHxWxC.shape[1] - kh + 1, x_BxHxWxC.shape[2] - kw + 1
+  views = [x_BxHxWxC[:, a:a + ho, b:b + wo] for a in range(kh) for b in range(kw)]
+  patches = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
+  return jnp.dot(patches, kernel_KhxKwxCxO.reshape(kh * kw * c, o))
+
+
+def _pad_hw(x_BxHxWxC, top: int, bottom: int, left: int, right: int):
+  """Zero-pads (positive) or crops (negative) H and W."""
+  h, w = x_BxHxWxC.shape[1:3]
+  x = x_BxHxWxC[:, :h + min(bottom, 0), :w + min(right, 0)]
+  return jnp.pad(x, ((0, 0), (top, max(bottom, 0)), (left, max(right, 0)), (0, 0)))
+
+
+def conv2d_im2col(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
+  """Stride-1 ``torch.nn.Conv2d`` as one matmul over the im2col patch matrix."""
+  p = padding
+  return _correlate_valid_im2col(_pad_hw(x_BxHxWxC, p, p, p, p), kernel_KhxKwxCxO)
+
+
+def conv2d_space_to_depth(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
+  """Stride-2 ``torch.nn.Conv2d`` as a stride-1 im2col correlation after space-to-depth."""
+  b, h, w, c = x_BxHxWxC.shape
+  kh, kw, _, o = kernel_KhxKwxCxO.shape
+  p = padding
+  ho, wo = (h + 2 * p - kh) // 2 + 1, (w + 2 * p - kw) // 2 + 1
+  th, tw = -(-kh // 2), -(-kw // 2)  # taps per 2x2 cell
+  # Output m reads padded rows 2m .. 2m + 2th - 1 (the extra row of an odd kernel meets a zero
+  # tap): exactly 2 (ho + th - 1) rows, cropped from or zero-extended past the padded input.
+  rows, cols = 2 * (ho + th - 1), 2 * (wo + tw - 1)
+  xp = _pad_hw(x_BxHxWxC, p, rows - h - p, p, cols - w - p)
+  x_s2d = xp.reshape(b, rows // 2, 2, cols // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+  x_s2d = x_s2d.reshape(b, rows // 2, cols // 2, 4 * c)
+  k = jnp.pad(kernel_KhxKwxCxO, ((0, 2 * th - kh), (0, 2 * tw - kw), (0, 0), (0, 0)))
+  # Tap (2u + du, 2v + dv) becomes tap (u, v) on channel block (du, dv), as x_s2d's channels.
+  k = k.reshape(th, 2, tw, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(th, tw, 4 * c, o)
+  return _correlate_valid_im2col(x_s2d, k)
+
+
+# Winograd F(2x2, 3x3) (Lavin & Gray, 2016): y = A^T [(G g G^T) * (B^T d B)] A per 4x4 tile d.
+_WINOGRAD_G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
+
+
+def _winograd_input_transform(d, axis: int):
+  """``B^T d`` along ``axis`` (size 4): rows d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
+  d0, d1, d2, d3 = (jax.lax.index_in_dim(d, i, axis, keepdims=False) for i in range(4))
+  return jnp.stack([d0 - d2, d1 + d2, d2 - d1, d1 - d3], axis=axis)
+
+
+def _winograd_output_transform(m, axis: int):
+  """``A^T m`` along ``axis`` (size 4): rows m0 + m1 + m2, m1 - m2 - m3."""
+  m0, m1, m2, m3 = (jax.lax.index_in_dim(m, i, axis, keepdims=False) for i in range(4))
+  return jnp.stack([m0 + m1 + m2, m1 - m2 - m3], axis=axis)
+
+
+def conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding: int = 1):
+  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(2x2, 3x3), any size (odd: extend, crop)."""
+  b, h, w, c = x_BxHxWxC.shape
+  o = kernel_3x3xCxO.shape[-1]
+  if kernel_3x3xCxO.shape[:2] != (3, 3):
+    raise ValueError(f"Winograd F(2x2, 3x3) needs a 3x3 kernel, got {kernel_3x3xCxO.shape}.")
+  p = padding
+  ho, wo = h + 2 * p - 2, w + 2 * p - 2
+  th, tw = -(-ho // 2), -(-wo // 2)  # 2x2 output tiles
+  # Tile t reads padded rows 2t .. 2t + 3: rows (t, t + 1) of the row pairs.
+  xp = _pad_hw(x_BxHxWxC, p, 2 * th + 2 - h - p, p, 2 * tw + 2 - w - p)
+  pairs = xp.reshape(b, th + 1, 2, tw + 1, 2, c)
+  tiles = jnp.concatenate([pairs[:, :-1], pairs[:, 1:]], axis=2)  # (B, th, 4, tw+1, 2, C)
+  tiles = jnp.concatenate([tiles[:, :, :, :-1], tiles[:, :, :, 1:]], axis=4)  # (B,th,4,tw,4,C)
+  v = _winograd_input_transform(_winograd_input_transform(tiles, 2), 4)
+  v_16xNxC = v.transpose(2, 4, 0, 1, 3, 5).reshape(16, b * th * tw, c)
+  g = jnp.asarray(_WINOGRAD_G, kernel_3x3xCxO.dtype)
+  u_16xCxO = jnp.einsum("ia,abco,jb->ijco", g, kernel_3x3xCxO, g).reshape(16, c, o)
+  m = jnp.matmul(v_16xNxC, u_16xCxO).reshape(4, 4, b, th, tw, o)
+  y = _winograd_output_transform(_winograd_output_transform(m, 0), 1)  # (2, 2, B, th, tw, O)
+  y = y.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * th, 2 * tw, o)
+  return y[:, :ho, :wo]
+
+
+def conv_transpose2d_subpixel(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0,
+                              output_padding: int = 0):
+  """Stride-2 ``torch.nn.ConvTranspose2d`` as 4 sub-pixel phases of one stride-1 correlation.
+
+  Uncropped output row ``2m + r`` (phase r) is ``sum_j x[m - j] k[2j + r]``: a full correlation
+  of x with phase r's taps reversed. PyTorch's output is rows ``padding ..`` of it.
+  """
+  b, h, w, c = x_BxHxWxC.shape
+  kh, kw, _, o = kernel_KhxKwxCxO.shape
+  ho = (h - 1) * 2 - 2 * padding + kh + output_padding
+  wo = (w - 1) * 2 - 2 * padding + kw + output_padding
+  th, tw = -(-kh // 2), -(-kw // 2)
+  k = jnp.pad(kernel_KhxKwxCxO, ((0, 2 * th - kh), (0, 2 * tw - kw), (0, 0), (0, 0)))
+  # k[2t + r, 2u + s] -> phase (r, s), tap (th-1-t, tw-1-u): reversed, phases on the output axis.
+  k = k.reshape(th, 2, tw, 2, c, o)[::-1, :, ::-1].transpose(0, 2, 4, 1, 3, 5)
+  xp = _pad_hw(x_BxHxWxC, th - 1, th - 1, tw - 1, tw - 1)
+  y = _correlate_valid_im2col(xp, k.reshape(th, tw, c, 4 * o))  # (B, h+th-1, w+tw-1, 4 O)
+  hf, wf = h + th - 1, w + tw - 1
+  full = y.reshape(b, hf, wf, 2, 2, o).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * hf, 2 * wf, o)
+  return _pad_hw(full[:, padding:, padding:], 0, ho - (2 * hf - padding), 0,
+                 wo - (2 * wf - padding))
+
+
+def _constant_channels_contribution(const_BxN, kernel_KhxKwxNxO, size_hw, stride, padding):
+  """Conv of ``const`` tiled over an (h, w) image with zero padding, without tiling it."""
+  kh, kw = kernel_KhxKwxNxO.shape[:2]
+  masks = []
+  for size, k in zip(size_hw, (kh, kw)):
+    out = (size + 2 * padding - k) // stride + 1
+    row = np.arange(out)[:, None] * stride - padding + np.arange(k)[None, :]
+    masks.append(jnp.asarray((row >= 0) & (row < size), kernel_KhxKwxNxO.dtype))  # (out, k)
+  taps_BxKhxKwxO = jnp.einsum("bn,hwno->bhwo", const_BxN.astype(kernel_KhxKwxNxO.dtype),
+                              kernel_KhxKwxNxO)
+  cols_BxKhxWoxO = jnp.einsum("xw,bhwo->bhxo", masks[1], taps_BxKhxKwxO)
+  return jnp.einsum("yh,bhxo->byxo", masks[0], cols_BxKhxWoxO)
+
+
+def conv2d_with_constant_channels(x_BxHxWxC, const_BxN, kernel_KhxKwxCNxO, stride: int = 1,
+                                  padding: int = 0, *, impl: str | None = None):
+  """``torch.nn.Conv2d`` of ``concat(x, const tiled over every pixel)`` (kernel: C + N inputs).
+
+  "plain" concatenates and convolves; "fast" convolves only x and adds the constant channels'
+  exact contribution (see the module docstring).
+  """
+  c = x_BxHxWxC.shape[-1]
+  if resolve_conv_impl(impl) == "plain":
+    b, h, w, _ = x_BxHxWxC.shape
+    tiled = jnp.broadcast_to(const_BxN[:, None, None, :].astype(x_BxHxWxC.dtype),
+                             (b, h, w, const_BxN.shape[-1]))
+    return conv2d_plain(jnp.concatenate([x_BxHxWxC, tiled], axis=-1), kernel_KhxKwxCNxO,
+                        stride, padding)
+  y = conv2d(x_BxHxWxC, kernel_KhxKwxCNxO[:, :, :c], stride, padding, impl="fast")
+  return y + _constant_channels_contribution(const_BxN, kernel_KhxKwxCNxO[:, :, c:],
+                                             x_BxHxWxC.shape[1:3], stride, padding)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch.
+
+
+def conv2d(x_BxHxWxC, kernel_KhxKwxCxO, stride: int = 1, padding: int = 0, *,
+           impl: str | None = None):
+  """``torch.nn.Conv2d(stride, padding)`` (zero padding, no bias) with the chosen formulation."""
+  if resolve_conv_impl(impl) == "plain":
+    return conv2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride, padding)
+  h, w = x_BxHxWxC.shape[1:3]
+  kh, kw = kernel_KhxKwxCxO.shape[:2]
+  if stride == 2:
+    return conv2d_space_to_depth(x_BxHxWxC, kernel_KhxKwxCxO, padding)
+  if stride != 1:
+    return conv2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride, padding)
+  ho, wo = h + 2 * padding - kh + 1, w + 2 * padding - kw + 1
+  if (kh, kw) == (3, 3) and min(ho, wo) >= WINOGRAD_MIN_SIZE:
+    return conv2d_winograd(x_BxHxWxC, kernel_KhxKwxCxO, padding)
+  if ho == wo == 1:
+    return conv2d_im2col(x_BxHxWxC, kernel_KhxKwxCxO, padding)
+  return conv2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride, padding)
+
+
+def conv_transpose2d(x_BxHxWxC, kernel_KhxKwxCxO, stride: int = 1, padding: int = 0,
+                     output_padding: int = 0, *, impl: str | None = None):
+  """``torch.nn.ConvTranspose2d(stride, padding, output_padding)`` with the chosen formulation."""
+  if resolve_conv_impl(impl) == "fast" and stride == 2:
+    return conv_transpose2d_subpixel(x_BxHxWxC, kernel_KhxKwxCxO, padding, output_padding)
+  return conv_transpose2d_plain(x_BxHxWxC, kernel_KhxKwxCxO, stride, padding, output_padding)
