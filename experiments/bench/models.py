@@ -32,8 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SHAPES = ("paper", "demo", "b8_128")
+# Every model at both shapes, the PyTorch comparison's shape, glibc's default malloc against
+# huge-page malloc (the default) and plain against the default (fast) convolutions.
 DEFAULT_ROWS = ("ganimation:paper,ganimation:demo,ganimation:b8_128,lgpgan:paper,lgpgan:demo,"
-                "ganimation:b8_128:default,ganimation:demo:default")
+                "ganimation:b8_128:default,ganimation:demo:default,ganimation:demo:plain")
 GEN_BATCH = 64
 
 
