@@ -13,6 +13,7 @@ from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
 from fxs_jax.nn import fastconv
+from fxs_jax.train import precision
 from fxs_jax.train import trainer as trainer_lib
 
 MODES = ("train", "eval", "generate")
@@ -57,6 +58,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
     raise UserError(f"config.compute.conv_impl must be one of {', '.join(fastconv.CONV_IMPLS)}, "
                     f"got {conv_impl!r}.")
   fastconv.set_conv_impl(conv_impl)  # read when the steps are traced: set before building them
+  if "compute" in config:
+    precision.compute_dtype(config.compute.dtype)  # a bad name fails before anything is written
   if config.model_name in SUPERVISED:
     if mode == "generate":
       raise UserError(f"{config.model_name} is an evaluator: it has train and eval modes.")
@@ -72,11 +75,13 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
   path = prepare_workdir(workdir, config)
   sources = pipeline.load(config.data)
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
-  print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)
+  if jax.process_index() == 0:
+    print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)
   if mode == "train":
     trainer_lib.train(recipe, config, path, sources)
-    print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
-          f"TensorBoard logs in {path / 'tb'}.", flush=True)
+    if jax.process_index() == 0:
+      print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
+            f"TensorBoard logs in {path / 'tb'}.", flush=True)
     return
   trainer, state, step = trainer_lib.load_latest(recipe, config, path)
   if mode == "eval":

@@ -51,6 +51,15 @@ def test_unwritable_workdir(tmp_path):
   assert "workdir" in msg and str(blocker) in msg
 
 
+@pytest.mark.parametrize("key,value", [("compute.dtype", "float16"),
+                                       ("compute.conv_impl", "winograd")])
+def test_bad_compute_setting_stops_before_writing(tmp_path, key, value):
+  msg = _one_line_error(_main("--config=configs/ganimation.py:smoke", f"--config.{key}={value}",
+                              f"--workdir={tmp_path / 'w'}"))
+  assert f"config.{key}" in msg and value in msg
+  assert not (tmp_path / "w").exists()  # nothing written
+
+
 def test_corrupt_dataset_folder(tmp_path, smoke_stills):
   # A copy of the built dataset with its data files truncated.
   import shutil
