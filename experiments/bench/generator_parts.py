@@ -1,6 +1,7 @@
 """Where a GANimation generator update spends its time (128 px, batch 8, paper networks).
 
-  PYTHONPATH=. python experiments/bench/generator_parts.py [fast|plain]
+  PYTHONPATH=. python experiments/bench/generator_parts.py [fast|plain] [WINOGRAD_TILE: 2|4]
+  NRES=0 ... (environment): the generator without residual blocks
 
 Prints the median of 3 jitted runs of: one generator forward; its forward + backward; the
 generator applied twice (edit, then cycle) forward + backward; generator + critic forward +
@@ -19,7 +20,10 @@ from fxs_jax.recipes.ganimation import GANimation
 from fxs_jax.nn import fastconv
 impl = sys.argv[1] if len(sys.argv) > 1 else "fast"
 fastconv.set_conv_impl(impl)
+if len(sys.argv) > 2: fastconv.WINOGRAD_TILE = int(sys.argv[2])
 config = cfg.get_config()
+import os
+if os.environ.get("NRES"): config.model.gen_num_res_blocks = int(os.environ["NRES"])
 recipe = GANimation(config)
 gen, critic = recipe.build(nnx.Rngs(0))
 gdef, gp = nnx.split(gen); cdef, cp = nnx.split(critic)

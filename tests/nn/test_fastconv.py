@@ -83,6 +83,13 @@ def test_winograd_is_3x3_conv(h, w, p):
                         lambda x, kk: _oracle_conv(x, kk, 1, p), x, kernel)
 
 
+@pytest.mark.parametrize("h, w, p", [(7, 5, 1), (3, 2, 1), (9, 10, 0), (12, 12, 1)])
+def test_winograd4_is_3x3_conv(h, w, p):
+  x, kernel = _rand((2, h, w, 3), 8), _rand((3, 3, 3, 5), 9)
+  _assert_same_function(lambda x, kk: fastconv.conv2d_winograd4(x, kk, p),
+                        lambda x, kk: _oracle_conv(x, kk, 1, p), x, kernel)
+
+
 @pytest.mark.parametrize("h, w, k, p, op", [(4, 4, 4, 1, 0), (3, 5, 4, 1, 1), (5, 4, 3, 1, 1),
                                             (4, 3, 5, 2, 0), (3, 3, 4, 0, 1)])
 def test_subpixel_is_stride_2_transposed_conv(h, w, k, p, op):
