@@ -176,81 +176,54 @@ def conv2d_space_to_depth(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
   return _correlate_valid_im2col(x_s2d, k)
 
 
-# Winograd F(2x2, 3x3) (Lavin & Gray, 2016): y = A^T [(G g G^T) * (B^T d B)] A per 4x4 tile d.
-_WINOGRAD_G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
+# Winograd F(m x m, 3x3) (Lavin & Gray, 2016): y = A^T [(G g G^T) * (B^T d B)] A per
+# (m + 2) x (m + 2) input tile d. F(2x2): 16 products per 4 outputs (direct: 36); F(4x4): 36 per
+# 16 (direct: 144), with larger transform entries (float32 error ~1e-6 relative, tested).
+_WINOGRAD = {
+    2: (np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32),
+        np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32),
+        np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float32)),
+    4: (np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float32),
+        np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                  [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float32),
+        np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                  [0, 1, -1, 8, -8, 1]], np.float32)),
+}  # output tile m -> (B^T, G, A^T)
 
 
-def _winograd_input_transform(d, axis: int):
-  """``B^T d`` along ``axis`` (size 4): rows d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
-  d0, d1, d2, d3 = (jax.lax.index_in_dim(d, i, axis, keepdims=False) for i in range(4))
-  return jnp.stack([d0 - d2, d1 + d2, d2 - d1, d1 - d3], axis=axis)
-
-
-def _winograd_output_transform(m, axis: int):
-  """``A^T m`` along ``axis`` (size 4): rows m0 + m1 + m2, m1 - m2 - m3."""
-  m0, m1, m2, m3 = (jax.lax.index_in_dim(m, i, axis, keepdims=False) for i in range(4))
-  return jnp.stack([m0 + m1 + m2, m1 - m2 - m3], axis=axis)
+def _conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding: int, m: int):
+  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(m x m, 3x3), any size (extend, crop)."""
+  b, h, w, c = x_BxHxWxC.shape
+  o = kernel_3x3xCxO.shape[-1]
+  if kernel_3x3xCxO.shape[:2] != (3, 3):
+    raise ValueError(f"Winograd F({m}x{m}, 3x3) needs a 3x3 kernel, got {kernel_3x3xCxO.shape}.")
+  bt, g, at = (jnp.asarray(a, x_BxHxWxC.dtype) for a in _WINOGRAD[m])
+  p = padding
+  ho, wo = h + 2 * p - 2, w + 2 * p - 2
+  th, tw = -(-ho // m), -(-wo // m)  # m x m output tiles
+  # Tile t reads padded rows m t .. m t + m + 1: group t and the first two rows of group t + 1
+  # (reshapes and slices only: strided slicing was measured to give wrong gradients).
+  xp = _pad_hw(x_BxHxWxC, p, m * th + m - h - p, p, m * tw + m - w - p)
+  groups = xp.reshape(b, th + 1, m, tw + 1, m, c)
+  tiles = jnp.concatenate([groups[:, :-1], groups[:, 1:, :2]], axis=2)  # (B, th, m+2, tw+1, m, C)
+  tiles = jnp.concatenate([tiles[:, :, :, :-1], tiles[:, :, :, 1:, :2]], axis=4)
+  n = (m + 2) ** 2
+  v_NxTxC = jnp.einsum("ia,jb,xtaubc->ijxtuc", bt, bt, tiles).reshape(n, b * th * tw, c)
+  u_NxCxO = jnp.einsum("ia,abco,jb->ijco", g, kernel_3x3xCxO.astype(g.dtype), g).reshape(n, c, o)
+  prod = jnp.matmul(v_NxTxC, u_NxCxO).reshape(m + 2, m + 2, b, th, tw, o)
+  y = jnp.einsum("ri,sj,ijxtuo->xtruso", at, at, prod)  # (B, th, m, tw, m, O)
+  return y.reshape(b, m * th, m * tw, o)[:, :ho, :wo]
 
 
 def conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding: int = 1):
-  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(2x2, 3x3), any size (odd: extend, crop)."""
-  b, h, w, c = x_BxHxWxC.shape
-  o = kernel_3x3xCxO.shape[-1]
-  if kernel_3x3xCxO.shape[:2] != (3, 3):
-    raise ValueError(f"Winograd F(2x2, 3x3) needs a 3x3 kernel, got {kernel_3x3xCxO.shape}.")
-  p = padding
-  ho, wo = h + 2 * p - 2, w + 2 * p - 2
-  th, tw = -(-ho // 2), -(-wo // 2)  # 2x2 output tiles
-  # Tile t reads padded rows 2t .. 2t + 3: rows (t, t + 1) of the row pairs.
-  xp = _pad_hw(x_BxHxWxC, p, 2 * th + 2 - h - p, p, 2 * tw + 2 - w - p)
-  pairs = xp.reshape(b, th + 1, 2, tw + 1, 2, c)
-  tiles = jnp.concatenate([pairs[:, :-1], pairs[:, 1:]], axis=2)  # (B, th, 4, tw+1, 2, C)
-  tiles = jnp.concatenate([tiles[:, :, :, :-1], tiles[:, :, :, 1:]], axis=4)  # (B,th,4,tw,4,C)
-  v = _winograd_input_transform(_winograd_input_transform(tiles, 2), 4)
-  v_16xNxC = v.transpose(2, 4, 0, 1, 3, 5).reshape(16, b * th * tw, c)
-  g = jnp.asarray(_WINOGRAD_G, kernel_3x3xCxO.dtype)
-  u_16xCxO = jnp.einsum("ia,abco,jb->ijco", g, kernel_3x3xCxO, g).reshape(16, c, o)
-  m = jnp.matmul(v_16xNxC, u_16xCxO).reshape(4, 4, b, th, tw, o)
-  y = _winograd_output_transform(_winograd_output_transform(m, 0), 1)  # (2, 2, B, th, tw, O)
-  y = y.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * th, 2 * tw, o)
-  return y[:, :ho, :wo]
-
-
-# Winograd F(4x4, 3x3) (Lavin & Gray, 2016): 6x6 input tiles, 4x4 outputs, 36 products per
-# 16 outputs (direct: 144). Its transforms have larger entries than F(2x2, 3x3): float32 error
-# ~1e-6 relative at these sizes (tested).
-_WINOGRAD4_BT = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-                          [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
-                         np.float32)
-_WINOGRAD4_G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
-                         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
-                        np.float32)
-_WINOGRAD4_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
-                          [0, 1, -1, 8, -8, 1]], np.float32)
+  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(2x2, 3x3)."""
+  return _conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding, 2)
 
 
 def conv2d_winograd4(x_BxHxWxC, kernel_3x3xCxO, padding: int = 1):
-  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(4x4, 3x3), any size (extend, crop)."""
-  b, h, w, c = x_BxHxWxC.shape
-  o = kernel_3x3xCxO.shape[-1]
-  if kernel_3x3xCxO.shape[:2] != (3, 3):
-    raise ValueError(f"Winograd F(4x4, 3x3) needs a 3x3 kernel, got {kernel_3x3xCxO.shape}.")
-  p = padding
-  ho, wo = h + 2 * p - 2, w + 2 * p - 2
-  th, tw = -(-ho // 4), -(-wo // 4)  # 4x4 output tiles
-  # Tile t reads padded rows 4t .. 4t + 5: group t and the first two rows of group t + 1.
-  xp = _pad_hw(x_BxHxWxC, p, 4 * th + 4 - h - p, p, 4 * tw + 4 - w - p)
-  groups = xp.reshape(b, th + 1, 4, tw + 1, 4, c)
-  tiles = jnp.concatenate([groups[:, :-1], groups[:, 1:, :2]], axis=2)  # (B, th, 6, tw+1, 4, C)
-  tiles = jnp.concatenate([tiles[:, :, :, :-1], tiles[:, :, :, 1:, :2]], axis=4)  # (.., 6, C)
-  bt = jnp.asarray(_WINOGRAD4_BT, x_BxHxWxC.dtype)
-  v_36xNxC = jnp.einsum("ia,jb,xtaubc->ijxtuc", bt, bt, tiles).reshape(36, b * th * tw, c)
-  g = jnp.asarray(_WINOGRAD4_G, kernel_3x3xCxO.dtype)
-  u_36xCxO = jnp.einsum("ia,abco,jb->ijco", g, kernel_3x3xCxO, g).reshape(36, c, o)
-  m = jnp.matmul(v_36xNxC, u_36xCxO).reshape(6, 6, b, th, tw, o)
-  at = jnp.asarray(_WINOGRAD4_AT, m.dtype)
-  y = jnp.einsum("ri,sj,ijxtuo->xtruso", at, at, m)  # (B, th, 4, tw, 4, O)
-  return y.reshape(b, 4 * th, 4 * tw, o)[:, :ho, :wo]
+  """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(4x4, 3x3)."""
+  return _conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding, 4)
 
 
 def conv_transpose2d_subpixel(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0,
