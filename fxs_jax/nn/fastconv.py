@@ -13,10 +13,11 @@ Formulations (``x`` is (B, H, W, C), any H and W, odd included):
   as a stride-1 correlation of the stride-dilated input with the flipped kernel). The oracle.
 * ``conv2d_im2col`` (stride 1): the kh*kw shifted views of the padded input concatenated on
   channels, then one ``jnp.dot`` with the kernel reshaped to (kh*kw*C, O).
-* ``conv2d_space_to_depth`` (stride 2, any kernel, padding and size): the kernel is zero-padded
-  to even size, the padded input cropped / zero-extended to the rows and columns the outputs
-  read and folded 2x2 -> channels; a stride-1 im2col correlation with the matching kernel does
-  the rest. No strided slicing (it was measured to give wrong gradients inside im2col).
+* ``conv2d_space_to_depth`` (stride 2, any kernel, padding and size): the padded input is
+  cropped / zero-extended to the rows and columns the outputs read and folded 2x2 (a reshape);
+  each tap is then a plain slice of the fold, the patches are concatenated in the kernel's
+  (kh, kw, C) order and multiplied by the kernel reshaped to (kh*kw*C, O), never transposed. No
+  strided slicing (it was measured to give wrong gradients inside im2col).
 * ``conv2d_winograd`` (3x3, stride 1): Winograd F(2x2, 3x3): overlapping 4x4 input tiles at
   stride 2 (built from row / column pairs, again no strided slicing), ``B^T d B``, 16 batched
   matmuls with ``G g G^T``, ``A^T m A``; odd outputs are computed on a zero-extended input and
@@ -55,6 +56,7 @@ help (unless measured otherwise).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import jax
@@ -158,7 +160,14 @@ def conv2d_im2col(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
 
 
 def conv2d_space_to_depth(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
-  """Stride-2 ``torch.nn.Conv2d`` as a stride-1 im2col correlation after space-to-depth."""
+  """Stride-2 ``torch.nn.Conv2d`` as one matmul over patches gathered after a 2x2 fold.
+
+  The padded input is viewed as (B, H/2, 2, W/2, 2, C) (a reshape: no strided slicing, which was
+  measured to give wrong gradients inside im2col); tap (2a + p, 2b + q) of output (i, j) is
+  element (i + a, p, j + b, q). The patches are concatenated in the kernel's own (kh, kw, C)
+  order, so the kernel is only reshaped: the critic's largest kernels (134 MB at 128 px) are not
+  copied at every step.
+  """
   b, h, w, c = x_BxHxWxC.shape
   kh, kw, _, o = kernel_KhxKwxCxO.shape
   p = padding
@@ -168,12 +177,11 @@ def conv2d_space_to_depth(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0):
   # tap): exactly 2 (ho + th - 1) rows, cropped from or zero-extended past the padded input.
   rows, cols = 2 * (ho + th - 1), 2 * (wo + tw - 1)
   xp = _pad_hw(x_BxHxWxC, p, rows - h - p, p, cols - w - p)
-  x_s2d = xp.reshape(b, rows // 2, 2, cols // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-  x_s2d = x_s2d.reshape(b, rows // 2, cols // 2, 4 * c)
-  k = jnp.pad(kernel_KhxKwxCxO, ((0, 2 * th - kh), (0, 2 * tw - kw), (0, 0), (0, 0)))
-  # Tap (2u + du, 2v + dv) becomes tap (u, v) on channel block (du, dv), as x_s2d's channels.
-  k = k.reshape(th, 2, tw, 2, c, o).transpose(0, 2, 1, 3, 4, 5).reshape(th, tw, 4 * c, o)
-  return _correlate_valid_im2col(x_s2d, k)
+  folded = xp.reshape(b, rows // 2, 2, cols // 2, 2, c)
+  views = [folded[:, a:a + ho, dy % 2, bb:bb + wo, dx % 2]
+           for dy in range(kh) for dx in range(kw) for a, bb in [(dy // 2, dx // 2)]]
+  patches = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
+  return jnp.dot(patches, kernel_KhxKwxCxO.reshape(kh * kw * c, o))
 
 
 # Winograd F(m x m, 3x3) (Lavin & Gray, 2016): y = A^T [(G g G^T) * (B^T d B)] A per
@@ -192,13 +200,53 @@ _WINOGRAD = {
 }  # output tile m -> (B^T, G, A^T)
 
 
+def _combine(matrix, x, in_axis: int, out_axis: int):
+  """``y[i] = sum_a matrix[i][a] * x[a]`` over ``x``'s axis ``in_axis``, the rows i stacked as
+  ``y``'s axis ``out_axis``: written out as adds of slices (the Winograd matrices are small and
+  sparse), which XLA fuses into one loop, where an einsum became narrow matmuls and transposes."""
+  rows = []
+  for row in matrix:
+    terms = []
+    for a, coef in enumerate(row):
+      if coef:
+        term = jax.lax.index_in_dim(x, a, in_axis, keepdims=False)
+        terms.append(term if coef == 1 else -term if coef == -1
+                     else term * jnp.asarray(coef, x.dtype))
+    rows.append(functools.reduce(jnp.add, terms) if terms
+                else jnp.zeros_like(jax.lax.index_in_dim(x, 0, in_axis, keepdims=False)))
+  return jnp.stack(rows, axis=out_axis)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 2, 3))
+def _linear_combine(matrix, x, in_axis: int, out_axis: int):
+  """``_combine`` with its transpose as the gradient (again adds of slices: autodiff's own
+  transpose of the stacked slices is pads and full-size adds, 4x slower)."""
+  return _combine(matrix, x, in_axis, out_axis)
+
+
+def _linear_combine_fwd(matrix, x, in_axis, out_axis):
+  return _combine(matrix, x, in_axis, out_axis), None
+
+
+def _linear_combine_bwd(matrix, in_axis, out_axis, _, ct):
+  return (_linear_combine(tuple(zip(*matrix)), ct, out_axis, in_axis),)
+
+
+_linear_combine.defvjp(_linear_combine_fwd, _linear_combine_bwd)
+
+
+def _as_tuple(matrix) -> tuple[tuple[float, ...], ...]:
+  return tuple(tuple(float(v) for v in row) for row in np.asarray(matrix))
+
+
 def _conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding: int, m: int):
   """3x3 stride-1 ``torch.nn.Conv2d`` by Winograd F(m x m, 3x3), any size (extend, crop)."""
   b, h, w, c = x_BxHxWxC.shape
   o = kernel_3x3xCxO.shape[-1]
   if kernel_3x3xCxO.shape[:2] != (3, 3):
     raise ValueError(f"Winograd F({m}x{m}, 3x3) needs a 3x3 kernel, got {kernel_3x3xCxO.shape}.")
-  bt, g, at = (jnp.asarray(a, x_BxHxWxC.dtype) for a in _WINOGRAD[m])
+  bt, g, at = _WINOGRAD[m]
+  bt, at = _as_tuple(bt), _as_tuple(at)
   p = padding
   ho, wo = h + 2 * p - 2, w + 2 * p - 2
   th, tw = -(-ho // m), -(-wo // m)  # m x m output tiles
@@ -209,10 +257,13 @@ def _conv2d_winograd(x_BxHxWxC, kernel_3x3xCxO, padding: int, m: int):
   tiles = jnp.concatenate([groups[:, :-1], groups[:, 1:, :2]], axis=2)  # (B, th, m+2, tw+1, m, C)
   tiles = jnp.concatenate([tiles[:, :, :, :-1], tiles[:, :, :, 1:, :2]], axis=4)
   n = (m + 2) ** 2
-  v_NxTxC = jnp.einsum("ia,jb,xtaubc->ijxtuc", bt, bt, tiles).reshape(n, b * th * tw, c)
-  u_NxCxO = jnp.einsum("ia,abco,jb->ijco", g, kernel_3x3xCxO.astype(g.dtype), g).reshape(n, c, o)
+  v = _linear_combine(bt, tiles, 2, 0)  # B^T d: (i, B, th, tw, m+2, C)
+  v_NxTxC = _linear_combine(bt, v, 4, 1).reshape(n, b * th * tw, c)  # B^T d B: (i, j, ...)
+  gk = jnp.asarray(g, x_BxHxWxC.dtype)
+  u_NxCxO = jnp.einsum("ia,abco,jb->ijco", gk, kernel_3x3xCxO.astype(gk.dtype), gk).reshape(n, c, o)
   prod = jnp.matmul(v_NxTxC, u_NxCxO).reshape(m + 2, m + 2, b, th, tw, o)
-  y = jnp.einsum("ri,sj,ijxtuo->xtruso", at, at, prod)  # (B, th, m, tw, m, O)
+  y = _linear_combine(at, prod, 0, 3)  # A^T M: (j, B, th, r, tw, O)
+  y = _linear_combine(at, y, 0, 4)  # A^T M A: (B, th, r, tw, s, O)
   return y.reshape(b, m * th, m * tw, o)[:, :ho, :wo]
 
 
