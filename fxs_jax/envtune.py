@@ -1,20 +1,27 @@
-"""Process-level settings that speed up XLA:CPU, applied by re-executing the interpreter.
+"""glibc malloc settings that speed up XLA:CPU training, applied by re-executing the interpreter.
 
-glibc's malloc returns freed memory to the kernel and maps it back in 4 KiB pages; XLA:CPU frees
-and reallocates large temporaries every step, so a training step spends much of its time in page
-faults. ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` (glibc >= 2.35) makes malloc ask for
-transparent huge pages (``madvise``) instead: on the 2-core benchmark machine it cut page faults
-27x and a GANimation iteration (128 px, batch 8) by ~15% (``experiments/bench/RESULTS.md``).
-glibc reads tunables only at process start, hence the re-exec.
+A training step allocates and frees hundreds of MB of temporaries (XLA's buffers, the GEMM
+library's packing buffers) from XLA's worker threads. glibc's default malloc serves them from
+per-thread arenas and ``mmap`` and gives the memory back to the kernel as soon as it is freed
+(``munmap``, ``MADV_DONTNEED`` when a thread heap shrinks), so the next step faults every page in
+again: ~0.9 million page faults and ~2 s of system time per GANimation iteration at 128 px, batch
+8 on the 2-core benchmark machine (``experiments/bench/RESULTS.md``). The "reuse" setting keeps
+the memory in the process instead::
 
-Call ``reexec_with_hugepage_malloc()`` first thing in a command-line entry point, before the
-heavy imports (they would be paid twice)::
+    GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2^36
+
+one arena (the main heap), no ``mmap`` for large blocks, no trimming: after the first steps a
+step page-faults ~0 times. The process keeps its peak memory (it reaches it every step anyway).
+The same setting with huge pages (``glibc.malloc.hugetlb=1``) was measured slower here.
+
+glibc reads tunables only at process start, hence the re-exec. Call ``reexec_with_tuned_malloc()``
+first thing in a command-line entry point, before the heavy imports (they would be paid twice)::
 
     from fxs_jax import envtune
-    envtune.reexec_with_hugepage_malloc()
+    envtune.reexec_with_tuned_malloc()
 
-It does nothing when ``FXS_NO_REEXEC=1``, off Linux/glibc, when transparent huge pages are
-disabled, when the tunable is already set, when this process is already the re-executed one, or
+It does nothing when ``FXS_NO_REEXEC=1``, off Linux/glibc, when ``GLIBC_TUNABLES`` already sets
+any malloc tunable (the user's choice wins), when this process is already the re-executed one, or
 when JAX is told to run on an accelerator (the host allocator matters little there).
 """
 
@@ -25,16 +32,18 @@ import os
 import platform
 import sys
 
-TUNABLE = "glibc.malloc.hugetlb"
-HUGEPAGE_TUNABLES = f"{TUNABLE}=1"
+MALLOC_PREFIX = "glibc.malloc."
+REUSE_TUNABLES = (f"{MALLOC_PREFIX}arena_max=1:{MALLOC_PREFIX}mmap_max=0:"
+                  f"{MALLOC_PREFIX}trim_threshold={2 ** 36}")
+HUGEPAGE_TUNABLES = f"{MALLOC_PREFIX}hugetlb=1"
 OPT_OUT_VAR = "FXS_NO_REEXEC"  # "1": never re-execute
 MARKER_VAR = "FXS_REEXECED"  # set in the re-executed process, so it happens at most once
-_THP_PATH = "/sys/kernel/mm/transparent_hugepage/enabled"
 _ACCELERATOR_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin",
                         "jax_rocm7_plugin", "libtpu")
 
 
-def _glibc_supports_hugetlb() -> bool:
+def _glibc_with_tunables() -> bool:
+  """glibc >= 2.26 (malloc tunables)."""
   libc, version = platform.libc_ver()
   if libc != "glibc" or not version:
     return False
@@ -42,54 +51,49 @@ def _glibc_supports_hugetlb() -> bool:
     major, minor = (int(part) for part in version.split(".")[:2])
   except ValueError:
     return False
-  return (major, minor) >= (2, 35)
+  return (major, minor) >= (2, 26)
 
 
-def _transparent_hugepages_enabled() -> bool:
-  try:
-    with open(_THP_PATH, encoding="ascii") as f:
-      return "[never]" not in f.read()
-  except OSError:
-    return False
-
-
-def _cpu_backend_expected() -> bool:
+def _cpu_backend_expected(env) -> bool:
   """True unless JAX is pointed at an accelerator (by JAX_PLATFORMS or an installed plugin)."""
-  platforms = os.environ.get("JAX_PLATFORMS", "").strip().lower()
+  platforms = env.get("JAX_PLATFORMS", "").strip().lower()
   if platforms:
     return platforms.split(",")[0].strip() == "cpu"
   return not any(importlib.util.find_spec(name) is not None for name in _ACCELERATOR_PLUGINS)
 
 
-def hugepage_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-  """A copy of ``environ`` (default ``os.environ``) with the huge-page malloc tunable added to
-  ``GLIBC_TUNABLES`` (other tunables kept)."""
+def with_tunables(tunables: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+  """A copy of ``environ`` (default ``os.environ``) whose ``GLIBC_TUNABLES`` has ``tunables``
+  instead of any malloc tunables it had (other tunables kept); ``""`` removes them."""
   env = dict(os.environ if environ is None else environ)
-  current = env.get("GLIBC_TUNABLES", "")
-  if TUNABLE not in current:
-    env["GLIBC_TUNABLES"] = f"{current}:{HUGEPAGE_TUNABLES}" if current else HUGEPAGE_TUNABLES
+  kept = [t for t in env.get("GLIBC_TUNABLES", "").split(":")
+          if t and not t.startswith(MALLOC_PREFIX)]
+  merged = ":".join(kept + ([tunables] if tunables else []))
+  if merged:
+    env["GLIBC_TUNABLES"] = merged
+  else:
+    env.pop("GLIBC_TUNABLES", None)
   return env
 
 
 def should_reexec(environ: dict[str, str] | None = None) -> bool:
-  """Whether ``reexec_with_hugepage_malloc`` would re-execute this process."""
+  """Whether ``reexec_with_tuned_malloc`` would re-execute this process."""
   env = os.environ if environ is None else environ
   return (env.get(OPT_OUT_VAR) != "1" and MARKER_VAR not in env
-          and TUNABLE not in env.get("GLIBC_TUNABLES", "")
-          and sys.platform.startswith("linux") and _glibc_supports_hugetlb()
-          and _transparent_hugepages_enabled() and _cpu_backend_expected()
-          and bool(getattr(sys, "orig_argv", None)))
+          and MALLOC_PREFIX not in env.get("GLIBC_TUNABLES", "")
+          and sys.platform.startswith("linux") and _glibc_with_tunables()
+          and _cpu_backend_expected(env) and bool(getattr(sys, "orig_argv", None)))
 
 
-def reexec_with_hugepage_malloc() -> None:
-  """Re-executes the current Python command line with huge-page malloc enabled, if useful.
+def reexec_with_tuned_malloc() -> None:
+  """Re-executes the current Python command line with the "reuse" malloc setting, if useful.
 
   Replaces this process (``os.execve``: same PID, same arguments, including ``-m module``), so
   nothing after the call runs in the original process. Returns normally when nothing is to do.
   """
   if not should_reexec():
     return
-  env = hugepage_env()
+  env = with_tunables(REUSE_TUNABLES)
   env[MARKER_VAR] = "1"
   sys.stdout.flush()
   sys.stderr.flush()

@@ -23,7 +23,10 @@ if str(REPO) not in sys.path:
 
 from fxs_jax import envtune  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-MALLOC_MODES = ("default", "hugetlb")
+# glibc malloc settings (GLIBC_TUNABLES): "reuse" is what `python -m fxs_jax.main` runs with.
+MALLOC_TUNABLES = {"default": "", "reuse": envtune.REUSE_TUNABLES,
+                   "hugetlb": envtune.HUGEPAGE_TUNABLES}
+MALLOC_MODES = tuple(MALLOC_TUNABLES)
 
 
 def cpu_model() -> str:
@@ -110,27 +113,25 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 
 def malloc_env(mode: str) -> dict[str, str]:
-  """The environment of a fresh process with glibc's default malloc or huge-page malloc.
+  """The environment of a fresh process with glibc's default malloc, the "reuse" setting
+  ``python -m fxs_jax.main`` applies (``fxs_jax.envtune``) or huge-page malloc.
 
   ``FXS_NO_REEXEC=1`` keeps ``fxs_jax.envtune`` from changing the setting under test.
   """
   if mode not in MALLOC_MODES:
     raise ValueError(f"malloc mode must be one of {MALLOC_MODES}, got {mode!r}")
-  env = dict(os.environ)
+  env = envtune.with_tunables(MALLOC_TUNABLES[mode])
   env[envtune.OPT_OUT_VAR] = "1"
-  tunables = [t for t in env.get("GLIBC_TUNABLES", "").split(":")
-              if t and not t.startswith(envtune.TUNABLE)]
-  if mode == "hugetlb":
-    tunables.append(envtune.HUGEPAGE_TUNABLES)
-  if tunables:
-    env["GLIBC_TUNABLES"] = ":".join(tunables)
-  else:
-    env.pop("GLIBC_TUNABLES", None)
   return env
 
 
 def current_malloc_mode() -> str:
-  return "hugetlb" if f"{envtune.TUNABLE}=1" in os.environ.get("GLIBC_TUNABLES", "") else "default"
+  tunables = ":".join(t for t in os.environ.get("GLIBC_TUNABLES", "").split(":")
+                      if t.startswith(envtune.MALLOC_PREFIX))
+  for mode, setting in MALLOC_TUNABLES.items():
+    if tunables == setting:
+      return mode
+  return tunables
 
 
 def run_worker(script: str, args: list[str], malloc: str) -> dict:

@@ -5,7 +5,8 @@
 
 A row is ``model:shape[:malloc][:conv_impl]``: shape ``paper`` (the config's default), ``demo``
 (``:demo``) or ``b8_128`` (the paper's 128 px at batch 8: the PyTorch comparison's shape);
-malloc ``hugetlb`` (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``) or ``default``; conv_impl as in
+malloc ``reuse`` (the setting ``python -m fxs_jax.main`` applies: ``fxs_jax.envtune``), ``default``
+(glibc's) or ``hugetlb`` (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``); conv_impl as in
 ``config.compute.conv_impl``. Each row runs in a fresh process (clean peak RSS, malloc settings
 only apply at start) on one real batch of its dataset (built on first use).
 
@@ -33,7 +34,7 @@ import benchlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SHAPES = ("paper", "demo", "b8_128")
 # Every model at both shapes, the PyTorch comparison's shape, glibc's default malloc against
-# huge-page malloc (the default) and plain against the default (fast) convolutions.
+# the "reuse" setting (the default, as fxs_jax.main) and plain against fast convolutions.
 DEFAULT_ROWS = ("ganimation:paper,ganimation:demo,ganimation:b8_128,lgpgan:paper,lgpgan:demo,"
                 "ganimation:b8_128:default,ganimation:demo:default,ganimation:demo:plain")
 GEN_BATCH = 64
@@ -236,7 +237,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--rows", default=DEFAULT_ROWS, help="comma-separated row specs")
-  parser.add_argument("--malloc", default="hugetlb", choices=benchlib.MALLOC_MODES,
+  parser.add_argument("--malloc", default="reuse", choices=benchlib.MALLOC_MODES,
                       help="malloc of rows that do not name one")
   parser.add_argument("--conv_impl", default="auto",
                       help="config.compute.conv_impl of rows that do not name one")

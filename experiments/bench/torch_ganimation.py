@@ -1,7 +1,7 @@
 """A PyTorch reference of GANimation's training iteration, timed in the same run as fxs_jax's.
 
   nice -n 15 python experiments/bench/torch_ganimation.py [--rounds=5] [--warmup=1] \
-      [--malloc=default,hugetlb] [--conv_impl=auto] [--batch=8] [--image_size=128]
+      [--malloc=reuse,default] [--conv_impl=auto] [--batch=8] [--image_size=128]
 
 Needs the ``bench`` extra (``pip install -e .[bench]``: torch, CPU). The networks follow the
 official GANimation code's topology (the same as ``fxs_jax.models.ganimation``, parameter counts
@@ -259,8 +259,9 @@ def main():
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--rounds", type=int, default=5, help="timed iterations of each")
   parser.add_argument("--warmup", type=int, default=1, help="untimed iterations of each")
-  parser.add_argument("--malloc", default="default,hugetlb",
-                      help="comma-separated: default, hugetlb (each in a fresh process), or "
+  parser.add_argument("--malloc", default="reuse,default",
+                      help="comma-separated: reuse (as fxs_jax.main), default, hugetlb (each in a fresh "
+                           "process), or "
                            "'current' (this process as it is)")
   parser.add_argument("--conv_impl", default="auto", help="fxs_jax's config.compute.conv_impl; "
                       "comma-separated to compare several")
