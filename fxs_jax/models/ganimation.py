@@ -15,6 +15,7 @@ from flax import nnx
 
 from fxs_jax.nn.blocks import ConvNormAct
 from fxs_jax.nn.blocks import DownBlock
+from fxs_jax.nn.blocks import fused_heads
 from fxs_jax.nn.blocks import PatchCritic
 from fxs_jax.nn.blocks import ResidualBlock
 from fxs_jax.nn.blocks import UpBlock
@@ -56,7 +57,7 @@ class Generator(nnx.Module):
     h = self.stem(img_BxHxWx3, aus_BxA.astype(img_BxHxWx3.dtype))
     for block in (*self.down, *self.bottleneck, *self.up):
       h = block(h)
-    return self.color_head(h), self.attention_head(h)
+    return fused_heads(h, self.color_head, self.attention_head)
 
 
 class Critic(nnx.Module):

@@ -12,6 +12,7 @@ from fxs_jax.nn.blocks import ResidualBlock
 from fxs_jax.nn.blocks import ResizeConvUpBlock
 from fxs_jax.nn.blocks import UpBlock
 from fxs_jax.nn.blocks import compose
+from fxs_jax.nn.blocks import fused_heads
 from fxs_jax.nn.fastconv import CONV_IMPLS
 from fxs_jax.nn.fastconv import conv_impl
 from fxs_jax.nn.fastconv import get_conv_impl
@@ -28,6 +29,7 @@ from fxs_jax.nn.layers import spectral_normalize
 
 __all__ = [
     "CONV_IMPLS",
+    "fused_heads",
     "Conv2d",
     "ConvNormAct",
     "ConvTranspose2d",

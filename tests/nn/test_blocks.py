@@ -224,3 +224,45 @@ def test_spectral_critic_jitted_grad_step_returns_updated_vectors():
   assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
   assert not np.allclose(new_vectors["trunk"][0]["conv"]["sn_u"][...],
                          vectors["trunk"][0]["conv"]["sn_u"][...])
+
+
+@pytest.mark.parametrize("impl", ["plain", "fast"])
+def test_fused_heads_are_each_head_on_its_own(impl):
+  """One conv with the concatenated kernels == each head applied alone (values and gradients
+  w.r.t. every head's kernel and bias), against the literal numpy correlation."""
+  rngs = _rngs(3)
+  heads = [fnn.ConvNormAct(5, 3, 7, 1, 3, norm="none", activation="tanh", use_bias=True,
+                           rngs=rngs),
+           fnn.ConvNormAct(5, 1, 7, 1, 3, norm="none", activation="sigmoid", use_bias=False,
+                           rngs=rngs)]
+  heads[0].conv.bias.set_value(jnp.asarray([0.1, -0.2, 0.3]))
+  x = _rand((2, 9, 8, 5), 4) * 10.0
+  with fnn.conv_impl(impl):
+    fused = fnn.fused_heads(jnp.asarray(x), *heads)
+  k0, k1 = (np.asarray(h.conv.kernel[...]) for h in heads)
+  want = (np.tanh(_numpy_conv(x, k0, 1, 3) + np.asarray([0.1, -0.2, 0.3])),
+          1 / (1 + np.exp(-_numpy_conv(x, k1, 1, 3))))
+  for got, w in zip(fused, want):
+    np.testing.assert_allclose(np.asarray(got), w, rtol=1e-4, atol=1e-5)
+
+  def loss(params, fuse):
+    graph, _ = nnx.split(heads)
+    hs = nnx.merge(graph, params)
+    outs = fnn.fused_heads(jnp.asarray(x), *hs) if fuse else tuple(h(jnp.asarray(x)) for h in hs)
+    return sum(jnp.sum(o * jnp.arange(o.size).reshape(o.shape) / o.size) for o in outs)
+
+  params = nnx.state(heads, nnx.Param)
+  with fnn.conv_impl(impl):
+    g_fused = jax.grad(loss)(params, True)
+    g_apart = jax.grad(loss)(params, False)
+  for a, b in zip(jax.tree.leaves(g_fused), jax.tree.leaves(g_apart)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_fused_heads_fall_back_for_normalised_heads():
+  rngs = _rngs(4)
+  heads = [fnn.ConvNormAct(4, 2, 3, 1, 1, norm="instance", activation="relu", rngs=rngs),
+           fnn.ConvNormAct(4, 1, 3, 1, 1, norm="none", activation="sigmoid", rngs=rngs)]
+  x = jnp.asarray(_rand((2, 6, 6, 4), 5))
+  for got, head in zip(fnn.fused_heads(x, *heads), heads):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(head(x)), rtol=1e-6, atol=1e-6)
