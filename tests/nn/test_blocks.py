@@ -58,6 +58,54 @@ def test_instance_norm_matches_literal_formula():
   np.testing.assert_allclose(norm(jnp.asarray(x)), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_instance_norm_gradients_match_central_differences():
+  """The hand-written backward (and its own derivative) against float64 central differences
+  of the literal formula: d/dx, d/dscale, d/dbias, and the gradient of a gradient norm."""
+  x = _rand((2, 4, 3, 2), 7) * 2.0 + 0.5
+  scale, bias = np.array([0.7, 1.3]), np.array([0.2, -0.1])
+  weights = _rand((2, 4, 3, 2), 8)
+
+  def literal(x, scale, bias):  # float64 numpy
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=(1, 2), keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-5) * scale + bias
+
+  def numeric_grad(f, args, i, h=1e-5):
+    args = [np.asarray(a, np.float64) for a in args]
+    grad = np.zeros_like(args[i])
+    for idx in np.ndindex(grad.shape):
+      up, down = [a.copy() for a in args], [a.copy() for a in args]
+      up[i][idx] += h
+      down[i][idx] -= h
+      grad[idx] = (f(*up) - f(*down)) / (2 * h)
+    return grad
+
+  norm = fnn.InstanceNorm(2)
+  norm.scale.set_value(jnp.asarray(scale, jnp.float32))
+  norm.bias.set_value(jnp.asarray(bias, jnp.float32))
+  graph, params = nnx.split(norm)
+
+  def loss(x, params):
+    return jnp.sum(nnx.merge(graph, params)(x) * weights)
+
+  gx, gp = jax.grad(loss, argnums=(0, 1))(jnp.asarray(x), params)
+  f = lambda x, s, b: float(np.sum(literal(x, s, b) * weights))
+  np.testing.assert_allclose(gx, numeric_grad(f, (x, scale, bias), 0), rtol=2e-3, atol=2e-4)
+  np.testing.assert_allclose(gp["scale"][...], numeric_grad(f, (x, scale, bias), 1), rtol=2e-3)
+  np.testing.assert_allclose(gp["bias"][...], numeric_grad(f, (x, scale, bias), 2), rtol=2e-3)
+
+  # Second order (a gradient-penalty-like term): d/dscale of ||d loss / dx||^2.
+  penalty = lambda params: jnp.sum(jax.grad(loss)(jnp.asarray(x), params) ** 2)
+  g2 = jax.grad(penalty)(params)["scale"][...]
+
+  def literal_penalty(x, s, b):
+    dx = numeric_grad(lambda xx, ss, bb: float(np.sum(literal(xx, ss, bb) * weights)),
+                      (x, s, b), 0, h=1e-4)
+    return float(np.sum(dx ** 2))
+  np.testing.assert_allclose(g2, numeric_grad(literal_penalty, (x, scale, bias), 1, h=1e-3),
+                             rtol=2e-2, atol=1e-3)
+
+
 @pytest.mark.parametrize("size,k,s,p", [(128, 7, 1, 3), (128, 4, 2, 1), (9, 3, 1, 1),
                                         (8, 2, 1, 0), (7, 4, 2, 1), (4, 4, 1, 0), (2, 3, 1, 1)])
 def test_conv_output_shape_matches_pytorch_formula(size, k, s, p):
