@@ -9,6 +9,7 @@ import jax
 import ml_collections
 
 from fxs_jax import recipes
+from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
@@ -83,16 +84,24 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
       print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
             f"TensorBoard logs in {path / 'tb'}.", flush=True)
     return
+  # Several processes: all restore (Orbax is collective) and evaluate the critic over the split
+  # (batches split over the global mesh); the edit metrics, images and files are then process 0's
+  # work on its own copy of the replicated generator.
   trainer, state, step = trainer_lib.load_latest(recipe, config, path)
+  critic_metrics = {}
+  if mode == "eval":
+    critic_metrics = trainer_lib.evaluate_split(trainer, state, sources[config.data.eval_split],
+                                                config)
+  if jax.process_index() != 0:
+    return
+  gen = trainer.generator(sharding.local_copy(state) if jax.process_count() > 1 else state)
   if mode == "eval":
     from fxs_jax.eval import harness, suite  # pylint: disable=g-import-not-at-top
-    source = sources[config.data.eval_split]
-    critic_metrics = trainer_lib.evaluate_split(trainer, state, source, config)
-    result = suite.run_eval(recipe, trainer.generator(state), source, config, path, step,
+    result = suite.run_eval(recipe, gen, sources[config.data.eval_split], config, path, step,
                             extra_rows={f"critic_{k}": v for k, v in critic_metrics.items()})
     print(harness.format_table(result))
     print(f"Eval of step {step} on {result['num_pairs']} held-out pairs written to "
           f"{path / 'eval.json'}.", flush=True)
   else:
-    paths = recipe.generate(trainer.generator(state), sources, path / f"generate_step_{step}")
+    paths = recipe.generate(gen, sources, path / f"generate_step_{step}")
     print("Wrote " + ", ".join(str(p) for p in paths), flush=True)

@@ -67,6 +67,18 @@ def to_device(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
           for k, v in batch.items()}
 
 
+def local_copy(tree):
+  """``tree`` with every replicated global array replaced by this process's own copy (numpy),
+  for work one process does alone (eval metrics, generation) after a multi-process restore."""
+  def one(leaf):
+    if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
+      return leaf
+    if not leaf.is_fully_replicated:
+      raise ValueError(f"local_copy needs replicated arrays; got one sharded as {leaf.sharding}.")
+    return np.asarray(leaf.addressable_data(0))
+  return jax.tree.map(one, tree)
+
+
 # ---- several processes ---------------------------------------------------------------------
 
 def _cluster_in_environment() -> str | None:

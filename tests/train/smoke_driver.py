@@ -3,9 +3,11 @@ device count. Not a test module (pytest collects only test_*.py).
 
   python tests/train/smoke_driver.py WORKDIR DATA_DIR STEPS [--kill-at=N] [--sigterm-at=N]
       [--batch=B] [--coordinator=HOST:PORT --num-processes=N --process-id=I] [--params-out=NPZ]
+      [--then=eval,generate]
 
 With ``--params-out`` it then restores the final checkpoint (from every process) and writes its
 generator and critic params to ``NPZ`` (process I writes ``NPZ`` with ``.I`` before the suffix).
+``--then`` runs those modes of ``fxs_jax.run`` on the trained workdir afterwards.
 """
 
 import argparse
@@ -41,6 +43,7 @@ def main():
   parser.add_argument("--num-processes", type=int, default=None)
   parser.add_argument("--process-id", type=int, default=None)
   parser.add_argument("--params-out", default=None)
+  parser.add_argument("--then", default="")
   args = parser.parse_args()
   sharding.initialize_processes(args.coordinator, args.num_processes, args.process_id)
   config = ganimation_config.get_config("smoke")
@@ -76,6 +79,8 @@ def main():
     if jax.process_count() > 1:
       out = out.with_suffix(f".{jax.process_index()}{out.suffix}")
     np.savez(out, **flat)
+  for mode in filter(None, args.then.split(",")):
+    run.run(config, args.workdir, mode)
 
 
 if __name__ == "__main__":

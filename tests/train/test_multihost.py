@@ -1,4 +1,5 @@
-"""Two processes on localhost (gloo, one CPU device each) train like one process with two devices."""
+"""Two processes on localhost (gloo, one CPU device each) train, evaluate and generate like one
+process with two devices."""
 
 import json
 import os
@@ -44,10 +45,12 @@ def test_two_processes_match_one_process_with_two_devices(smoke_stills, tfds_dir
   multi = tmp_path / "multi"
   procs = [subprocess.Popen(
       _driver(multi, tfds_dir, f"--coordinator={coordinator}", "--num-processes=2",
-              f"--process-id={i}", f"--params-out={tmp_path / 'multi.npz'}"),
+              f"--process-id={i}", f"--params-out={tmp_path / 'multi.npz'}",
+              "--then=eval,generate"),
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()) for i in range(2)]
   single = subprocess.run(
-      _driver(tmp_path / "single", tfds_dir, f"--params-out={tmp_path / 'single.npz'}"),
+      _driver(tmp_path / "single", tfds_dir, f"--params-out={tmp_path / 'single.npz'}",
+              "--then=eval,generate"),
       capture_output=True, text=True, timeout=600,
       env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
   outputs = []
@@ -76,6 +79,23 @@ def test_two_processes_match_one_process_with_two_devices(smoke_stills, tfds_dir
   for a, b in zip(multi_rows, single_rows):
     np.testing.assert_allclose([a[k] for k in sorted(b)], [b[k] for k in sorted(b)],
                                rtol=1e-4, atol=1e-6)
+  # --mode=eval / generate: the critic metrics over the split computed by both processes, the
+  # edit metrics and images by process 0; the same numbers and files as one process.
+  multi_eval, single_eval = (json.loads((path / "eval.json").read_text())
+                             for path in (multi, tmp_path / "single"))
+  rows = {(r["method"], r["metric"]): r["value"] for r in single_eval["rows"]}
+  got = {(r["method"], r["metric"]): r["value"] for r in multi_eval["rows"]}
+  assert sorted(got) == sorted(rows) and any(m.startswith("critic_") for _, m in rows), rows
+  for key, value in rows.items():
+    np.testing.assert_allclose(got[key], value, rtol=1e-3, atol=1e-5, err_msg=str(key))
+  generated = sorted(p.name for p in (multi / f"generate_step_{STEPS}").iterdir())
+  assert generated == sorted(p.name for p in (tmp_path / "single" / f"generate_step_{STEPS}").iterdir())
+  assert "edits.png" in generated
+  for _, err in outputs:
+    assert "Traceback" not in err, err[-3000:]
+  # One writer: process 0 reports the eval and the generated files, process 1 stays quiet.
+  assert "Eval of step" in outputs[0][0] and "Wrote " in outputs[0][0]
+  assert "Eval of step" not in outputs[1][0] and "Wrote " not in outputs[1][0], outputs[1][0]
 
 
 @pytest.mark.parametrize("kwargs, fix", [
