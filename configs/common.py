@@ -57,6 +57,10 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   # "float32" | "bfloat16": bf16 compute, float32 params and optimiser state (GPU/TPU); any
   # other value stops the trainer with a one-line error (fxs_jax/train/precision.py).
   config.compute.dtype = "float32"
+  # glibc malloc of `python -m fxs_jax.main` on CPU (fxs_jax/envtune.py): "reuse" keeps freed
+  # memory in the process (no per-step page faults; measured 9-20% faster at 128 px, 12% slower
+  # at 64 px), "glibc" leaves glibc's default, "auto" = reuse from 128 px up.
+  config.compute.malloc = "auto"
 
   config.checkpoint = ml_collections.ConfigDict()
   config.checkpoint.every_steps = 1000

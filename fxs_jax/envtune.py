@@ -14,11 +14,17 @@ one arena (the main heap), no ``mmap`` for large blocks, no trimming: after the 
 step page-faults ~0 times. The process keeps its peak memory (it reaches it every step anyway).
 The same setting with huge pages (``glibc.malloc.hugetlb=1``) was measured slower here.
 
+It pays where the temporaries are large: measured on the whole ``python -m fxs_jax.main`` run
+(2-core machine), GANimation at 128 px batch 25 took 224 s instead of 247 s for 25 steps, but
+its ``:demo`` (64 px) 91 s instead of 81 s for 150 steps (one arena: XLA's threads contend for
+it, and the few page faults it saves cost less). ``config.compute.malloc`` picks: ``"auto"``
+(reuse from ``AUTO_MIN_IMAGE_SIZE`` px up), ``"reuse"`` or ``"glibc"``.
+
 glibc reads tunables only at process start, hence the re-exec. Call ``reexec_with_tuned_malloc()``
-first thing in a command-line entry point, before the heavy imports (they would be paid twice)::
+in a command-line entry point as soon as the config is known, before JAX initialises a backend::
 
     from fxs_jax import envtune
-    envtune.reexec_with_tuned_malloc()
+    envtune.reexec_with_tuned_malloc(envtune.malloc_choice(config))
 
 It does nothing when ``FXS_NO_REEXEC=1``, off Linux/glibc, when ``GLIBC_TUNABLES`` already sets
 any malloc tunable (the user's choice wins), when this process is already the re-executed one, or
@@ -36,6 +42,8 @@ MALLOC_PREFIX = "glibc.malloc."
 REUSE_TUNABLES = (f"{MALLOC_PREFIX}arena_max=1:{MALLOC_PREFIX}mmap_max=0:"
                   f"{MALLOC_PREFIX}trim_threshold={2 ** 36}")
 HUGEPAGE_TUNABLES = f"{MALLOC_PREFIX}hugetlb=1"
+MALLOC_CHOICES = ("auto", "reuse", "glibc")
+AUTO_MIN_IMAGE_SIZE = 128
 OPT_OUT_VAR = "FXS_NO_REEXEC"  # "1": never re-execute
 MARKER_VAR = "FXS_REEXECED"  # set in the re-executed process, so it happens at most once
 _ACCELERATOR_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "jax_rocm60_plugin",
@@ -85,13 +93,27 @@ def should_reexec(environ: dict[str, str] | None = None) -> bool:
           and _cpu_backend_expected(env) and bool(getattr(sys, "orig_argv", None)))
 
 
-def reexec_with_tuned_malloc() -> None:
-  """Re-executes the current Python command line with the "reuse" malloc setting, if useful.
+def malloc_choice(config) -> str:
+  """``config.compute.malloc`` resolved to "reuse" or "glibc" (ValueError naming the fix)."""
+  compute = config.get("compute") or {}
+  choice = compute.get("malloc", "auto")
+  if choice not in MALLOC_CHOICES:
+    raise ValueError(f"config.compute.malloc must be one of {', '.join(MALLOC_CHOICES)}, got "
+                     f"{choice!r}: e.g. --config.compute.malloc=auto.")
+  if choice == "auto":
+    size = (config.get("model") or {}).get("image_size", 0) or 0
+    return "reuse" if size >= AUTO_MIN_IMAGE_SIZE else "glibc"
+  return choice
+
+
+def reexec_with_tuned_malloc(choice: str = "reuse") -> None:
+  """Re-executes the current Python command line with the "reuse" malloc setting when ``choice``
+  is "reuse" and ``should_reexec()``.
 
   Replaces this process (``os.execve``: same PID, same arguments, including ``-m module``), so
   nothing after the call runs in the original process. Returns normally when nothing is to do.
   """
-  if not should_reexec():
+  if choice != "reuse" or not should_reexec():
     return
   env = with_tunables(REUSE_TUNABLES)
   env[MARKER_VAR] = "1"

@@ -8,13 +8,7 @@ hosts: the same command on each, plus ``--coordinator_address=HOST0:PORT --num_p
 import sys
 from pathlib import Path
 
-if __name__ == "__main__":
-  # glibc malloc tuned for XLA:CPU (page faults -> ~0 per step): re-executes this command once
-  # with GLIBC_TUNABLES set, before the heavy imports. FXS_NO_REEXEC=1 opts out.
-  from fxs_jax import envtune  # pylint: disable=g-import-not-at-top
-  envtune.reexec_with_tuned_malloc()
-
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
@@ -22,6 +16,7 @@ from ml_collections import config_flags
 # Model configs import `configs.common`: make the repository's configs/ importable from anywhere.
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
+from fxs_jax import envtune  # pylint: disable=g-import-not-at-top
 from fxs_jax import run  # pylint: disable=g-import-not-at-top
 from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
 from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
@@ -73,6 +68,12 @@ def main(argv):
   if not FLAGS["verbosity"].present:
     # Library logs (TFDS, Orbax) would bury the console output; --verbosity=0 shows them.
     logging.set_verbosity(logging.ERROR)
+  try:
+    # glibc malloc tuned for XLA:CPU (config.compute.malloc): re-executes this command once with
+    # GLIBC_TUNABLES set, before any backend starts. FXS_NO_REEXEC=1 opts out.
+    envtune.reexec_with_tuned_malloc(envtune.malloc_choice(FLAGS.config))
+  except ValueError as e:
+    sys.exit(f"error: {e}")
   try:
     sharding.initialize_processes(FLAGS.coordinator_address, FLAGS.num_processes,
                                   FLAGS.process_id, FLAGS.distributed)

@@ -66,3 +66,31 @@ def test_tuned_malloc_stops_page_faults_on_reallocation():
   # 64 MB = 16,384 pages of 4 KiB: faulted in every time by default, once with the tuning.
   assert last_round_faults(CLEAN) > 8000
   assert last_round_faults(envtune.with_tunables(envtune.REUSE_TUNABLES, CLEAN)) < 500
+
+
+def test_malloc_choice_auto_follows_image_size_and_rejects_typos():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  config = ml_collections.ConfigDict({"model": {"image_size": 128},
+                                      "compute": {"malloc": "auto"}})
+  assert envtune.malloc_choice(config) == "reuse"
+  config.model.image_size = 64
+  assert envtune.malloc_choice(config) == "glibc"
+  config.compute.malloc = "reuse"
+  assert envtune.malloc_choice(config) == "reuse"
+  config.compute.malloc = "glibc"
+  assert envtune.malloc_choice(config) == "glibc"
+  config.compute.malloc = "hugepages"
+  with pytest.raises(ValueError, match="compute.malloc must be one of auto, reuse, glibc"):
+    envtune.malloc_choice(config)
+  # Configs without the field (evaluators) keep glibc's default below 128 px.
+  assert envtune.malloc_choice(ml_collections.ConfigDict({"model": {"image_size": 64}})) == "glibc"
+
+
+def test_main_reports_a_bad_malloc_choice_in_one_line(tmp_path):
+  proc = subprocess.run(
+      [sys.executable, "-m", "fxs_jax.main", "--config=configs/ganimation.py:smoke",
+       f"--workdir={tmp_path / 'w'}", "--config.compute.malloc=fast"],
+      cwd=ROOT, capture_output=True, text=True, timeout=300, env=CLEAN)
+  lines = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert proc.returncode != 0 and len(lines) == 1 and "compute.malloc" in lines[0], proc.stderr
+  assert not (tmp_path / "w").exists()
