@@ -94,7 +94,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
                                                 config)
   if jax.process_index() != 0:
     return
-  gen = trainer.generator(sharding.local_copy(state) if jax.process_count() > 1 else state)
+  gen = trainer.generator(sharding.local_copy(state))  # one process: unchanged
   if mode == "eval":
     from fxs_jax.eval import harness, suite  # pylint: disable=g-import-not-at-top
     result = suite.run_eval(recipe, gen, sources[config.data.eval_split], config, path, step,
