@@ -75,6 +75,9 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval.evaluator_dir = ""  # "" = ~/.cache/fxs_jax/evaluators
   config.eval.identity = True  # ACD-I with dlib's face embedding (needs the `faces` extra)
   config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (see README)
+  # Which evaluators --mode=eval runs, on which of the recipe's predictions: name -> spec
+  # (eval_spec below; fxs_jax/eval/suite.py). config.eval holds the settings they share.
+  config.evals = ml_collections.ConfigDict()
 
   config.logging = ml_collections.ConfigDict()
   config.logging.every_steps = 50
@@ -122,3 +125,17 @@ def smoke_sections(config: ml_collections.ConfigDict) -> None:
   config.eval.num_examples = 8
   config.eval.batch_size = 4
   config.eval.evaluators = False  # training the evaluators takes minutes: tests cover them apart
+
+
+def eval_spec(kind: str, **fields) -> ml_collections.ConfigDict:
+  """One entry of ``config.evals``: evaluator ``kind`` (see ``fxs_jax/eval/suite.py``) with its
+  fields; ``--config.evals.<name>.enabled=False`` turns it off."""
+  return ml_collections.ConfigDict({"type": kind, "enabled": True, **fields})
+
+
+def editing_evals(config: ml_collections.ConfigDict, target: str) -> None:
+  """``config.evals`` of an image editor: the critic's own metrics, and the held-out pairs
+  harness on the ``edit`` prediction with the target example's ``target`` (``aus`` or
+  ``emotion``) as the condition."""
+  config.evals.critic = eval_spec("critic")
+  config.evals.pairs = eval_spec("pairs", predict="edit", target=target)

@@ -45,6 +45,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   g.num_images = 6  # test images to edit
   g.interpolation_steps = 7  # neutral (own AUs) -> target strip
   g.interpolation_emotion = "happy"
+  common.editing_evals(config, target="aus")
   return common.finalize(config, arg, VARIANTS, "configs/ganimation.py")
 
 

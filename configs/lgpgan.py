@@ -54,6 +54,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   g = config.generate = ml_collections.ConfigDict()
   g.emotions = "neutral,happy,sad,surprised,angry,fearful,disgusted,contemptuous"
   g.num_images = 6  # test images to edit
+  common.editing_evals(config, target="emotion")
   return common.finalize(config, arg, VARIANTS, "configs/lgpgan.py")
 
 

@@ -27,6 +27,8 @@ config_flags.DEFINE_config_file(
     lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and samples.")
 flags.DEFINE_enum("mode", "train", run.MODES, "What to do with the config.")
+flags.DEFINE_integer("step", None, "eval / generate: the checkpoint step to use (default: the "
+                     "newest).")
 flags.DEFINE_string("coordinator_address", None,
                     "Several processes: HOST:PORT of process 0 (same on every process).")
 flags.DEFINE_integer("num_processes", None, "Several processes: how many in all.")
@@ -77,7 +79,7 @@ def main(argv):
   try:
     sharding.initialize_processes(FLAGS.coordinator_address, FLAGS.num_processes,
                                   FLAGS.process_id, FLAGS.distributed)
-    run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode)
+    run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode, FLAGS.step)
   except UserError as e:
     sys.exit(f"error: {e}")
 

@@ -8,12 +8,16 @@ from pathlib import Path
 import jax
 import ml_collections
 
+from fxs_jax import inference
 from fxs_jax import recipes
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
+from fxs_jax.eval import harness
+from fxs_jax.eval import suite
 from fxs_jax.nn import fastconv
+from fxs_jax.train import checkpoint
 from fxs_jax.train import precision
 from fxs_jax.train import trainer as trainer_lib
 
@@ -23,10 +27,9 @@ SUPERVISED = ("au_regressor", "expression_classifier")
 
 
 def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -> Path:
-  """Creates ``workdir`` if needed, checks it is writable and saves the config beside the run.
-
-  A different config already saved there is kept as ``config.prev-N.json``, never overwritten.
-  """
+  """Creates ``workdir`` if needed, checks it is writable and saves the config beside the run
+  (``checkpoint.write_config``: a different config already there is kept as
+  ``config.prev-N.json``, never overwritten)."""
   path = Path(workdir).expanduser()
   try:
     path.mkdir(parents=True, exist_ok=True)
@@ -37,21 +40,14 @@ def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDic
     raise WorkdirError(
         f"Cannot write to workdir {str(path)!r} ({e.strerror or e}): pass a writable --workdir."
     ) from e
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
-  saved = path / "config.json"
-  if jax.process_index() != 0:  # one writer when several processes share the workdir
-    return path
-  if saved.exists() and saved.read_text() != text:
-    n = 1
-    while (path / f"config.prev-{n}.json").exists():
-      n += 1
-    saved.rename(path / f"config.prev-{n}.json")
-  saved.write_text(text)
+  checkpoint.write_config(path, config)
   return path
 
 
-def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") -> None:
-  """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``."""
+def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
+        step: int | None = None) -> None:
+  """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``; eval and
+  generate use checkpoint ``step`` (default: the newest)."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
   conv_impl = config.compute.conv_impl if "compute" in config else "auto"
@@ -68,11 +64,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
     path = prepare_workdir(workdir, config)
     supervised.run(config, path, mode, pipeline.load(config.data))
     return
-  recipe_cls = recipes.RECIPES.get(config.model_name)
-  if recipe_cls is None:
+  if config.model_name not in recipes.RECIPES:
     raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
                     f"{', '.join(sorted(recipes.RECIPES) + list(SUPERVISED))}.")
-  recipe = recipe_cls(config)  # validates the model's settings before anything is written
+  recipe = inference.recipe_for(config)  # validates the model's settings before any writing
+  if mode == "eval":
+    suite.enabled_evals(config)  # a bad evaluator name fails before anything is written
   path = prepare_workdir(workdir, config)
   sources = pipeline.load(config.data)
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
@@ -84,24 +81,28 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train") ->
       print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
             f"TensorBoard logs in {path / 'tb'}.", flush=True)
     return
+  source = sources[config.data.eval_split]
   # Several processes: all restore (Orbax is collective) and evaluate the critic over the split
-  # (batches split over the global mesh); the edit metrics, images and files are then process 0's
-  # work on its own copy of the replicated generator.
-  trainer, state, step = trainer_lib.load_latest(recipe, config, path)
-  critic_metrics = {}
-  if mode == "eval":
-    critic_metrics = trainer_lib.evaluate_split(trainer, state, sources[config.data.eval_split],
-                                                config)
+  # (batches split over the global mesh); the other evaluators, images and files are then
+  # process 0's work on its own copy of the generator.
+  critic_metrics = None
+  if mode == "eval" and suite.needs_critic(config):
+    trainer, state, step = trainer_lib.load_latest(recipe, config, path, step)
+    critic_metrics = trainer_lib.evaluate_split(trainer, state, source, config)
+    gen_params, gen_rest = sharding.local_copy((state.gen_params, state.gen_rest))
+    model = inference.TrainedModel(recipe, trainer.gen_def, gen_params, gen_rest, step, str(path))
+  else:
+    model = inference.load(path, step)
+    step = model.step
   if jax.process_index() != 0:
     return
-  gen = trainer.generator(sharding.local_copy(state))  # one process: unchanged
   if mode == "eval":
-    from fxs_jax.eval import harness, suite  # pylint: disable=g-import-not-at-top
-    result = suite.run_eval(recipe, gen, sources[config.data.eval_split], config, path, step,
-                            extra_rows={f"critic_{k}": v for k, v in critic_metrics.items()})
+    ctx = suite.EvalContext(config=config, recipe=recipe, model=model, source=source,
+                            critic_metrics=critic_metrics)
+    result = suite.run_evals(ctx, path, step)
     print(harness.format_table(result))
-    print(f"Eval of step {step} on {result['num_pairs']} held-out pairs written to "
-          f"{path / 'eval.json'}.", flush=True)
+    pairs = f" on {result['num_pairs']} held-out pairs" if "num_pairs" in result else ""
+    print(f"Eval of step {step}{pairs} written to {path / 'eval.json'}.", flush=True)
   else:
-    paths = recipe.generate(gen, sources, path / f"generate_step_{step}")
+    paths = recipe.generate(model, source, path / f"generate_step_{step}")
     print("Wrote " + ", ".join(str(p) for p in paths), flush=True)

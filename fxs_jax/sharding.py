@@ -142,3 +142,27 @@ def initialize_processes(coordinator_address: str | None = None,
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes, process_id=process_id)
   return True
+
+
+def apply_in_chunks(fn, batch, chunk: int, multiple: int = 1):
+  """``fn(batch)`` computed over chunks of at most ``chunk`` rows (the first axis of every leaf of
+  the pytree ``batch``), the results' rows concatenated back (numpy).
+
+  Each chunk is zero-padded to a power of two (then to a multiple of ``multiple``, e.g. the
+  device count), so that a jitted ``fn`` compiles for a handful of shapes whatever the batch.
+  """
+  leaves = jax.tree.leaves(batch)
+  if not leaves:
+    raise ValueError("apply_in_chunks needs a batch with at least one array.")
+  total = len(leaves[0])
+  chunk = max(chunk // multiple, 1) * multiple
+  outputs = []
+  for start in range(0, total, chunk):
+    part = jax.tree.map(lambda x: np.asarray(x)[start:start + chunk], batch)
+    rows = len(jax.tree.leaves(part)[0])
+    padded = min(max(multiple, 1 << (rows - 1).bit_length()), chunk)
+    padded = -(-padded // multiple) * multiple
+    part = jax.tree.map(
+        lambda x: np.concatenate([x, np.zeros((padded - rows,) + x.shape[1:], x.dtype)]), part)
+    outputs.append(jax.tree.map(lambda y: np.asarray(jax.device_get(y))[:rows], fn(part)))
+  return jax.tree.map(lambda *ys: np.concatenate(ys), *outputs)

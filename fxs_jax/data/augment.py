@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 
@@ -36,20 +38,50 @@ def flip_landmarks(landmarks_Nx2: np.ndarray, width: int) -> np.ndarray:
   return mirrored
 
 
-def flip_example(example: dict) -> dict:
-  """Mirrors every image ('image' HxWxC or 'frames' TxHxWxC) and the landmarks of one example.
+@dataclasses.dataclass(frozen=True)
+class Fields:
+  """Which entries of an example are images and which are landmarks (a recipe declares them).
 
-  AU intensities are bilateral (the 17 GANimation AUs carry no side), so they are unchanged.
+  ``images``: uint8 arrays (..., H, W, C), e.g. a still (H, W, 3), a sequence (T, H, W, 3), or
+  several images of one paired example; ``landmarks``: (..., 68, 2) pixel coordinates in those
+  images. Other entries (AU intensities, emotion, identity) are labels: the 17 FACS AUs used here
+  are bilateral and the emotions have no side, so a mirror leaves them unchanged.
+  """
+
+  images: tuple[str, ...] = ("image", "frames")
+  landmarks: tuple[str, ...] = ("landmarks",)
+
+
+def flip_example(example: dict, fields: Fields = Fields()) -> dict:
+  """Mirrors every image and every landmark set of one example named in ``fields``, together.
+
+  The images of one example must share their width (the landmarks are mirrored across it).
   """
   out = dict(example)
-  width = None
-  for key in ("image", "frames"):
+  widths = {np.shape(out[key])[-2] for key in fields.images if key in out}
+  if len(widths) > 1:
+    raise ValueError(f"Cannot mirror one example whose images differ in width: {sorted(widths)}.")
+  for key in fields.images:
     if key in out:
       out[key] = np.ascontiguousarray(np.flip(out[key], axis=-2))
-      width = out[key].shape[-2]
-  if "landmarks" in out and width is not None:
-    out["landmarks"] = flip_landmarks(out["landmarks"], width)
+  if widths:
+    width = widths.pop()
+    for key in fields.landmarks:
+      if key in out:
+        out[key] = flip_landmarks(out[key], width)
   return out
+
+
+def preprocess(example: dict, fields: Fields = Fields(), flip: bool = False) -> dict:
+  """The stills preprocessing: numpy arrays, ``flip_example`` if ``flip``, then every image in
+  ``fields`` scaled to float32 [-1, 1]."""
+  example = {k: np.asarray(v) for k, v in example.items()}
+  if flip:
+    example = flip_example(example, fields)
+  for key in fields.images:
+    if key in example:
+      example[key] = to_signed_unit(example[key])
+  return example
 
 
 def to_signed_unit(img_uint8: np.ndarray) -> np.ndarray:

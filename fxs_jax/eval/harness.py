@@ -58,10 +58,10 @@ def same_identity_pairs(source, limit: int | None = None, seed: int = 0
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
-def _batches(source, indices: np.ndarray, batch_size: int) -> Iterator[Batch]:
+def _batches(source, indices: np.ndarray, batch_size: int,
+             preprocess: pipeline.PreprocessFn) -> Iterator[Batch]:
   for start in range(0, len(indices), batch_size):
-    examples = [pipeline.Preprocess().random_map(source[int(i)], None)
-                for i in indices[start:start + batch_size]]
+    examples = [preprocess(source[int(i)], None) for i in indices[start:start + batch_size]]
     yield {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
 
 
@@ -78,7 +78,8 @@ class _Mean:
 
 
 def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size: int = 16,
-                    limit: int | None = None, seed: int = 0) -> dict:
+                    limit: int | None = None, seed: int = 0,
+                    preprocess: pipeline.PreprocessFn | None = None) -> dict:
   """Metrics of ``model`` / ``copy_input`` / ``ground_truth`` on same-identity pairs.
 
   Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
@@ -95,20 +96,23 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
       "expression_accuracy", "acd_i")}
   generated = {m: [] for m in METHODS} if evaluators.distribution else None
   reals = []
-  for inp, tgt in zip(_batches(source, inputs, batch_size), _batches(source, targets, batch_size)):
+  for inp, tgt in zip(_batches(source, inputs, batch_size, preprocess),
+                      _batches(source, targets, batch_size, preprocess)):
     outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
                "ground_truth": tgt["image"]}
     size = tgt["image"].shape[1]
-    boxes = image_metrics.region_boxes(tgt["landmarks"], size)
+    boxes = image_metrics.region_boxes(tgt["landmarks"], size) if "landmarks" in tgt else None
     input_embedding = None
-    if evaluators.face_embedder is not None:
+    if evaluators.face_embedder is not None and "landmarks" in inp:
       input_embedding = evaluators.face_embedder(augment.to_uint8(inp["image"]), inp["landmarks"])
     for method, out in outputs.items():
       means[method, "ssim_vs_truth"].add(image_metrics.ssim(out, tgt["image"]))
       means[method, "psnr_vs_truth"].add(image_metrics.psnr(out, tgt["image"]))
-      means[method, "ssim_eyes"].add(image_metrics.region_ssim(out, tgt["image"], boxes["eyes"]))
-      means[method, "ssim_mouth"].add(image_metrics.region_ssim(out, tgt["image"], boxes["mouth"]))
-      if evaluators.au_regressor is not None:
+      if boxes is not None:
+        for region in ("eyes", "mouth"):
+          means[method, f"ssim_{region}"].add(
+              image_metrics.region_ssim(out, tgt["image"], boxes[region]))
+      if evaluators.au_regressor is not None and "aus" in tgt:
         means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
       if evaluators.expression_classifier is not None:
         predicted = np.argmax(evaluators.expression_classifier(out), axis=-1)
@@ -133,12 +137,15 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
 
 
 def format_table(result: dict) -> str:
-  """Metrics as rows, methods as columns (markdown)."""
+  """Metrics as rows, methods as columns (markdown): the editing methods first, then any other
+  method the rows name (e.g. a motion evaluator's reference)."""
   metrics = list(dict.fromkeys(r["metric"] for r in result["rows"]))
+  present = dict.fromkeys(r["method"] for r in result["rows"])
+  methods = [m for m in METHODS if m in present] + [m for m in present if m not in METHODS]
   value = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
-  lines = ["| metric | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+  lines = ["| metric | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
   for metric in metrics:
-    cells = [f"{value[m, metric]:.4f}" if (m, metric) in value else "-" for m in METHODS]
+    cells = [f"{value[m, metric]:.4f}" if (m, metric) in value else "-" for m in methods]
     lines.append(f"| {metric} | " + " | ".join(cells) + " |")
   for name, reason in result.get("skipped", {}).items():
     lines.append(f"\n{name}: skipped ({reason})")

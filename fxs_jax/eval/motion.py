@@ -38,3 +38,17 @@ def motion_metrics(generated_NxTxD: np.ndarray, real_NxTxD: np.ndarray) -> dict:
   return {"geodesic_paired": float(np.mean(np.diagonal(pairwise))),
           "geodesic_nearest_real": float(np.mean(pairwise.min(axis=1))),
           "n": int(len(generated_NxTxD))}
+
+
+def real_reference(real_NxTxD: np.ndarray) -> dict:
+  """``motion_metrics``' scale: each real motion against the *other* real ones (paired: the next
+  example in order; nearest: its nearest other real motion). A model whose paired distance is
+  far above this one has not learnt the motions the conditions ask for."""
+  pairwise = pairwise_geodesic(real_NxTxD, real_NxTxD)
+  n = len(pairwise)
+  if n < 2:
+    return {"n": n}
+  paired = pairwise[np.arange(n), (np.arange(n) + 1) % n]
+  np.fill_diagonal(pairwise, np.inf)
+  return {"geodesic_paired": float(np.mean(paired)),
+          "geodesic_nearest_real": float(np.mean(pairwise.min(axis=1))), "n": int(n)}

@@ -1,42 +1,116 @@
-"""``--mode=eval`` for editing models: build the independent evaluators, run the harness, save.
+"""``--mode=eval``: the evaluators ``config.evals`` selects, run on what the recipe predicts.
 
-Writes ``<workdir>/eval.json``: the step, the dataset, every (method, metric, value, n) row,
-the evaluators used (with their own held-out quality) and what was skipped and why.
+``config.evals`` maps a name to a spec (big_vision's ``config.evals`` pattern)::
+
+    config.evals.pairs = {"type": "pairs", "predict": "edit", "target": "aus", "enabled": True}
+
+``type`` picks the evaluator in ``EVALUATORS``; ``predict`` names one of the recipe's
+``predictors``; the other fields are the evaluator's. What an evaluator needs from the data (true
+targets, landmarks, AUs, emotion labels) is checked against the examples themselves; what is
+missing is skipped with its reason. Settings shared by the evaluators stay in ``config.eval``.
+
+Writes ``<workdir>/eval.json``: the step, the dataset, every (method, metric, value, n) row, the
+evaluators' versions and held-out quality, and what was skipped and why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import ml_collections
+import numpy as np
 
 from fxs_jax.errors import UserError
 from fxs_jax.eval import harness
+from fxs_jax.eval import motion
 
 
-def build_evaluators(config: ml_collections.ConfigDict, image_size: int) -> harness.Evaluators:
-  """The judges ``config.eval`` asks for; each one that cannot be had is skipped with a reason."""
+@dataclasses.dataclass
+class EvalContext:
+  """What an evaluator may use: the config, the recipe, the trained model (``TrainedModel``), the
+  eval split and, if the ``critic`` evaluator ran, its metrics."""
+
+  config: ml_collections.ConfigDict
+  recipe: Any
+  model: Any
+  source: Any
+  critic_metrics: dict | None = None
+
+
+def enabled_evals(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
+  """The enabled specs of ``config.evals``, each checked to name a known evaluator."""
+  specs = {}
+  for name, spec in (config.get("evals") or {}).items():
+    if "type" not in spec:
+      raise UserError(f"config.evals.{name} has no type: choose from {', '.join(EVALUATORS)}.")
+    if spec.type not in EVALUATORS:
+      raise UserError(f"config.evals.{name}.type = {spec.type!r} is not an evaluator: choose "
+                      f"from {', '.join(EVALUATORS)}.")
+    if spec.get("enabled", True):
+      specs[name] = spec
+  return specs
+
+
+def needs_critic(config: ml_collections.ConfigDict) -> bool:
+  """Whether an enabled evaluator needs the critic (restored only then)."""
+  return any(spec.type == "critic" for spec in enabled_evals(config).values())
+
+
+def _first_example(source) -> dict:
+  if not len(source):
+    raise UserError("The eval split is empty: nothing to evaluate.")
+  return source[0]
+
+
+def _predict_fn(ctx: EvalContext, spec) -> Callable:
+  if spec.predict not in ctx.model.predictions:
+    raise UserError(f"config.evals: {ctx.config.model_name} has no prediction {spec.predict!r}; "
+                    f"it has {', '.join(ctx.model.predictions) or 'none'}.")
+  return getattr(ctx.model, spec.predict)
+
+
+# ---- evaluators --------------------------------------------------------------------------------
+def critic_rows(name: str, spec, ctx: EvalContext) -> dict:
+  """The recipe's ``eval_metrics`` (the critic's judgement) over the split, as model rows."""
+  del name, spec
+  n = len(ctx.source)
+  return {"rows": [{"method": "model", "metric": f"critic_{k}", "value": v, "n": n}
+                   for k, v in (ctx.critic_metrics or {}).items()]}
+
+
+def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields: set[str]
+                     ) -> harness.Evaluators:
+  """The judges ``config.eval`` asks for, given the data's ``fields``; each one that cannot be
+  had is skipped with a reason."""
   ev = harness.Evaluators()
-  dataset = config.data.name
-  if not config.eval.evaluators:
-    ev.skipped["au_mae, expression_accuracy"] = "config.eval.evaluators=False"
-  elif not dataset.startswith("synth_faces/stills"):
-    ev.skipped["au_mae, expression_accuracy"] = (
-        f"evaluators are trained on SynthFaces; {dataset} has no matching trained evaluator")
-  else:
-    from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top
-    from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
-    for kind in ("au_regressor", "expression_classifier"):
+  wanted = {"au_regressor": "aus", "expression_classifier": "emotion"}
+  metric = {"au_regressor": "au_mae", "expression_classifier": "expression_accuracy"}
+  for kind, label in wanted.items():
+    if not config.eval.evaluators:
+      ev.skipped[metric[kind]] = "config.eval.evaluators=False"
+    elif label not in fields:
+      ev.skipped[metric[kind]] = f"the data have no {label!r} labels to train the {kind} on"
+    else:
+      from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (trains JAX nets)
+      from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
       workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
-                                          config.eval.evaluator_dir or None, dataset=dataset)
+                                          config.eval.evaluator_dir or None,
+                                          dataset=config.data.name)
       predict, step = supervised.load_evaluator(None, workdir)
       setattr(ev, kind, predict)
       quality = json.loads((workdir / "eval.json").read_text())
       ev.versions[kind] = {"workdir": str(workdir), "step": step,
                            "held_out": {k: v for k, v in quality.items()
                                         if k in ("accuracy", "au_mae")}}
-  if config.eval.identity:
+  if not config.eval.identity:
+    ev.skipped["acd_i"] = "config.eval.identity=False"
+  elif "landmarks" not in fields:
+    ev.skipped["acd_i"] = "the data have no 'landmarks' to align faces for the embedding"
+  else:
     from fxs_jax.eval import identity  # pylint: disable=g-import-not-at-top
     try:
       embedder = identity.FaceEmbedder()
@@ -45,8 +119,6 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int) -> harn
       ev.versions["face_embedder"] = "dlib_face_recognition_resnet_model_v1 (128-d)"
     except UserError as e:
       ev.skipped["acd_i"] = str(e)
-  else:
-    ev.skipped["acd_i"] = "config.eval.identity=False"
   if config.eval.inception_weights:
     from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
     from fxs_jax.eval import inception  # pylint: disable=g-import-not-at-top
@@ -61,17 +133,69 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int) -> harn
   return ev
 
 
-def run_eval(recipe, gen, source, config: ml_collections.ConfigDict, workdir: Path, step: int,
-             extra_rows: dict | None = None) -> dict:
-  """Evaluates ``recipe.editor(gen)`` on ``source`` and writes ``workdir/eval.json``."""
-  evaluators = build_evaluators(config, config.model.image_size)
-  result = harness.evaluate_editor(recipe.editor(gen), source, evaluators,
-                                   batch_size=config.eval.batch_size,
-                                   limit=config.eval.num_examples or None, seed=config.seed)
-  for metric, value in (extra_rows or {}).items():
-    result["rows"].append({"method": "model", "metric": metric, "value": value,
-                           "n": result["num_pairs"]})
-  result = {"step": step, "model": config.model_name, "dataset": config.data.name,
-            "split": config.data.eval_split, **result}
+def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
+  """Edits of held-out faces towards a same-identity example of another expression (the exact
+  truth on SynthFaces), beside copy-the-input and ground-truth rows (``harness``)."""
+  fields = set(_first_example(ctx.source))
+  missing = sorted({"image", "identity", "emotion", spec.target} - fields)
+  if missing:
+    return {"skipped": {name: f"the data have no {', '.join(map(repr, missing))}: no "
+                              "same-identity target pairs"}}
+  edit = _predict_fn(ctx, spec)
+  config = ctx.config
+  evaluators = build_evaluators(config, config.model.image_size, fields)
+
+  def edit_fn(inp, tgt):
+    return edit(inp["image"], landmarks=inp.get("landmarks"), **{spec.target: tgt[spec.target]})
+
+  return harness.evaluate_editor(edit_fn, ctx.source, evaluators,
+                                 batch_size=config.eval.batch_size,
+                                 limit=config.eval.num_examples or None, seed=config.seed,
+                                 preprocess=ctx.recipe.preprocess)
+
+
+def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
+  """Geodesic distances on the SRVF hypersphere between predicted motions and the real ones of
+  the same examples (``motion.motion_metrics``), beside real-vs-other-real reference rows."""
+  from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  config = ctx.config
+  if spec.real not in ctx.recipe.preprocess(_first_example(ctx.recipe.examples(
+      ctx.source, config.data.eval_split)), None):
+    return {"skipped": {name: f"the recipe's examples have no {spec.real!r}"}}
+  _predict_fn(ctx, spec)  # checks the name
+  generated, real = [], []
+  for batch in trainer_lib.eval_batches(ctx.recipe, ctx.source, config.data.eval_split,
+                                        config.eval.batch_size, config.seed,
+                                        limit=config.eval.num_examples or None):
+    generated.append(np.asarray(ctx.model.predict(spec.predict, batch)))
+    real.append(np.asarray(batch[spec.real]))
+  if not generated:
+    return {"skipped": {name: "fewer eval examples than config.eval.batch_size"}}
+  generated, real = np.concatenate(generated), np.concatenate(real)
+  rows = []
+  for method, metrics in (("model", motion.motion_metrics(generated, real)),
+                          ("other_real", motion.real_reference(real))):
+    rows += [{"method": method, "metric": k, "value": v, "n": metrics["n"]}
+             for k, v in metrics.items() if k != "n"]
+  return {"rows": rows}
+
+
+EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {
+    "critic": critic_rows, "pairs": edit_pairs, "motion": motion_geodesic}
+
+
+def run_evals(ctx: EvalContext, workdir: Path, step: int) -> dict:
+  """Runs every enabled evaluator and writes ``workdir/eval.json``; returns its content."""
+  result = {"step": step, "model": ctx.config.model_name, "dataset": ctx.config.data.name,
+            "split": ctx.config.data.eval_split, "rows": [], "evaluators": {}, "skipped": {},
+            "evals": {}}
+  for name, spec in enabled_evals(ctx.config).items():
+    out = EVALUATORS[spec.type](name, spec, ctx)
+    result["evals"][name] = spec.type
+    result["rows"] += out.get("rows", [])
+    result["evaluators"].update(out.get("evaluators", {}))
+    result["skipped"].update(out.get("skipped", {}))
+    if "num_pairs" in out:
+      result["num_pairs"] = out["num_pairs"]
   (Path(workdir) / "eval.json").write_text(json.dumps(result, indent=2, sort_keys=True))
   return result

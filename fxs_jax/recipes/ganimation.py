@@ -11,35 +11,28 @@ AUs are divided by 5 (to [0, 1]); targets are another example's AUs + U(-0.1, 0.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from flax import nnx
 
+from fxs_jax import facs
 from fxs_jax import losses
-from fxs_jax import viz
-from fxs_jax.data import augment
-from fxs_jax.data import pipeline
-from fxs_jax.data import synth_faces
 from fxs_jax.errors import UserError
 from fxs_jax.models import ganimation as nets
 from fxs_jax.nn.blocks import compose
-from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.recipes import editing
+from fxs_jax.recipes.base import Predictor
+from fxs_jax.recipes.editing import SAMPLE_EMOTIONS
 
-AU_SCALE = 5.0  # OpenFace intensities 0-5 -> [0, 1]
-# Targets shown in sample grids besides each input's own AUs.
-SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
+AU_SCALE = facs.AU_MAX  # OpenFace intensities 0-5 -> [0, 1]
 
 
 def emotion_targets(names) -> np.ndarray:
   """EMFACS prototype AU vectors (scaled to [0, 1]) of emotion names, (len(names), 17)."""
-  return np.stack([synth_faces.emotion_aus(n) for n in names]).astype(np.float32) / AU_SCALE
+  return np.stack([facs.emotion_aus(n) for n in names]).astype(np.float32) / AU_SCALE
 
 
-class GANimation(GANRecipe):
+class GANimation(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out AU error."""
 
   def __init__(self, config: ml_collections.ConfigDict):
@@ -50,13 +43,15 @@ class GANimation(GANRecipe):
     # Parsed now so that a bad target fails before any work, in every mode.
     self.targets = self.generation_targets()
 
-  def build(self, rngs: nnx.Rngs):
+  def build_generator(self, rngs):
     m = self.config.model
-    gen = nets.Generator(m.image_size, m.num_aus, m.gen_base_channels, m.gen_num_res_blocks,
-                         rngs=rngs)
-    critic = nets.Critic(m.image_size, m.num_aus, m.critic_base_channels, m.critic_num_layers,
-                         rngs=rngs)
-    return gen, critic
+    return nets.Generator(m.image_size, m.num_aus, m.gen_base_channels, m.gen_num_res_blocks,
+                          rngs=rngs)
+
+  def build_critic(self, rngs):
+    m = self.config.model
+    return nets.Critic(m.image_size, m.num_aus, m.critic_base_channels, m.critic_num_layers,
+                       rngs=rngs)
 
   def prepare_batch(self, batch, rng):
     """Real AUs to [0, 1]; target AUs = a shuffled batch's AUs + U(-noise, noise)."""
@@ -121,7 +116,7 @@ class GANimation(GANRecipe):
     return sum(terms.values()), metrics
 
   # ---- reports -------------------------------------------------------------------------------
-  def sample_tiles(self, gen, batch):
+  def sample(self, gen, batch):
     """Tiles (rows, cols, H, W, 3) in [-1, 1]: input | for each target: attention, colour, output.
 
     Targets: the input's own AUs (should reproduce the input), then the EMFACS prototypes of
@@ -154,65 +149,72 @@ class GANimation(GANRecipe):
     }
 
 
-  def editor(self, gen):
-    """``(inputs, targets) -> outputs`` for the eval harness: edit each input towards its target
-    example's AUs (jitted once)."""
-    graphdef, state = nnx.split(gen)
-    edit = jax.jit(lambda st, x, a: self.edit(nnx.merge(graphdef, st), x, a)[0])
-    return lambda inp, tgt: np.asarray(edit(state, inp["image"], tgt["aus"] / AU_SCALE))
+  # ---- use -----------------------------------------------------------------------------------
+  def predictors(self):
+    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs)}
+
+  def _edit_outputs(self, gen, batch):
+    image, attention, color = self.edit(gen, batch["image"], batch["target_aus"])
+    return {"image": image, "attention": attention, "color": color}
+
+  def edit_inputs(self, images, aus=None, emotion=None, intensity=1.0, landmarks=None) -> dict:
+    """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards ``aus`` (17
+    intensities on the 0-5 scale, once or per image) or towards the EMFACS prototype of
+    ``emotion`` (a name or index, once or per image) scaled by ``intensity``. ``landmarks`` are
+    not needed (accepted so that every editor takes the same arguments)."""
+    del landmarks
+    image = editing.check_images(images, self.config.model.image_size)
+    n = len(image)
+    if (aus is None) == (emotion is None):
+      raise UserError("GANimation.edit needs exactly one target: aus=(17 intensities 0-5) or "
+                      "emotion=name (with intensity=).")
+    if aus is not None:
+      target = editing.per_example(aus, n, "aus")
+      if target.shape != (n, facs.NUM_AUS):
+        raise UserError(f"aus must hold {facs.NUM_AUS} intensities (once or per image) in the "
+                        f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(aus)}.")
+      check_au_range(target, "aus")
+    else:
+      labels = editing.emotion_labels(emotion, n)
+      scale = editing.per_example(intensity, n, "intensity")
+      if np.any(scale < 0):
+        raise UserError(f"intensity must be >= 0, got {np.asarray(intensity).tolist()}.")
+      prototypes = np.stack([facs.emotion_aus(facs.EMOTIONS[k]) for k in labels])
+      target = np.clip(prototypes * scale.reshape(-1, 1), 0.0, AU_SCALE)
+    return {"image": image, "target_aus": target.astype(np.float32) / AU_SCALE}
 
   # ---- generate mode -------------------------------------------------------------------------
-  def generation_targets(self) -> list[tuple[str, np.ndarray]]:
-    """(name, AUs in [0, 1]) for ``config.generate.emotions`` and ``config.generate.aus``."""
+  def generation_targets(self) -> list[tuple[str, dict]]:
+    """(column name, edit arguments) for ``config.generate.emotions`` and ``.aus``."""
     g = self.config.generate
-    names = [e.strip() for e in g.emotions.split(",") if e.strip()]
+    targets = [(name, {"emotion": name}) for name in editing.emotion_names(g.emotions)]
     if g.interpolation_emotion:
-      names_to_check = names + [g.interpolation_emotion]
-    else:
-      names_to_check = names
-    for name in names_to_check:
-      if name not in synth_faces.EMOTIONS:
-        raise UserError(f"Unknown emotion {name!r} in config.generate: choose from "
-                        f"{', '.join(synth_faces.EMOTIONS)}.")
-    targets = [(name, emotion_targets([name])[0]) for name in names]
+      facs.emotion_index(g.interpolation_emotion, "config.generate.interpolation_emotion")
     for i, text in enumerate(v for v in g.aus.split(";") if v.strip()):
-      targets.append((f"aus{i}", parse_aus(text, f"generate.aus vector {i + 1}") / AU_SCALE))
+      targets.append((f"aus{i}", {"aus": parse_aus(text, f"generate.aus vector {i + 1}")}))
     return targets
 
-  def generate(self, gen, sources, out_dir: Path) -> list[Path]:
-    """Edits of test images towards each target, and a neutral -> target interpolation strip."""
+  def extra_strips(self, model, batch):
+    """The interpolation strip: input, then own AUs -> ``generate.interpolation_emotion`` (or
+    the first target) in ``generate.interpolation_steps`` steps."""
     g = self.config.generate
-    targets = self.targets
-    if not targets:
-      raise UserError("Nothing to generate: set --config.generate.emotions and/or "
-                      "--config.generate.aus.")
-    source = sources[self.config.data.eval_split]
-    examples = [source[int(i)]
-                for i in pipeline.spread_indices(len(source), min(g.num_images, len(source)))]
-    image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
-    own = np.stack([e["aus"] for e in examples]).astype(np.float32) / AU_SCALE
-    graphdef, state = nnx.split(gen)
-    edit = jax.jit(lambda st, x, a: self.edit(nnx.merge(graphdef, st), x, a)[0])
-    n = len(examples)
-    columns = [image] + [np.asarray(edit(state, image, np.broadcast_to(t, own.shape)))
-                         for _, t in targets]
-    _, goal = (targets[0] if not g.interpolation_emotion else
-               (g.interpolation_emotion, emotion_targets([g.interpolation_emotion])[0]))
-    strip = [image]
-    for alpha in np.linspace(0.0, 1.0, g.interpolation_steps):
-      strip.append(np.asarray(edit(state, image, (1 - alpha) * own + alpha * goal)))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, cols in (("edits", columns), ("interpolation", strip)):
-      tiles = np.stack(cols, axis=1).reshape(n * len(cols), *image.shape[1:])
-      path = out_dir / f"{name}.png"
-      viz.save_png(path, viz.make_grid(augment.to_uint8(tiles), len(cols)))
-      paths.append(path)
-    (out_dir / "targets.txt").write_text(
-        "edits.png columns: input, " + ", ".join(name for name, _ in targets) + "\n"
-        f"interpolation.png: input, then own AUs -> {g.interpolation_emotion or targets[0][0]} "
-        f"in {g.interpolation_steps} steps\n")
-    return paths
+    image, own = batch["image"], np.asarray(batch["aus"], np.float32)
+    if g.interpolation_emotion:
+      name, goal = g.interpolation_emotion, facs.emotion_aus(g.interpolation_emotion)
+    else:
+      name, arguments = self.targets[0]
+      goal = (facs.emotion_aus(arguments["emotion"]) if "emotion" in arguments
+              else arguments["aus"])
+    columns = [image] + [model.edit(image, aus=(1 - alpha) * own + alpha * np.asarray(goal))
+                         for alpha in np.linspace(0.0, 1.0, g.interpolation_steps)]
+    return [("interpolation", columns,
+             f"input, then own AUs -> {name} in {g.interpolation_steps} steps")]
+
+
+def check_au_range(values: np.ndarray, what: str) -> None:
+  if not np.all((values >= 0) & (values <= AU_SCALE)):
+    raise UserError(f"{what}: AU intensities must lie in [0, 5], got "
+                    f"{np.round(values, 3).tolist()}.")
 
 
 def parse_aus(text: str, what: str = "AU vector") -> np.ndarray:
@@ -221,10 +223,9 @@ def parse_aus(text: str, what: str = "AU vector") -> np.ndarray:
     values = np.array([float(v) for v in text.replace(" ", "").split(",") if v], np.float32)
   except ValueError as e:
     raise UserError(f"{what}: {text!r} is not a list of numbers ({e}).") from e
-  if values.shape != (synth_faces.NUM_AUS,):
+  if values.shape != (facs.NUM_AUS,):
     raise UserError(
-        f"{what} has {values.size} values; GANimation needs {synth_faces.NUM_AUS} AU "
-        f"intensities in the order {' '.join(synth_faces.AU_NAMES)}, each 0-5.")
-  if not np.all((values >= 0) & (values <= AU_SCALE)):
-    raise UserError(f"{what}: AU intensities must lie in [0, 5], got {values.tolist()}.")
+        f"{what} has {values.size} values; GANimation needs {facs.NUM_AUS} AU "
+        f"intensities in the order {' '.join(facs.AU_NAMES)}, each 0-5.")
+  check_au_range(values, what)
   return values

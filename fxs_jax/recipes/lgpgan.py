@@ -17,26 +17,20 @@ Targets: uniform over the 7 classes other than the example's own.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from flax import nnx
 
+from fxs_jax import facs
 from fxs_jax import losses
-from fxs_jax import viz
-from fxs_jax.data import augment
-from fxs_jax.data import pipeline
-from fxs_jax.data import synth_faces
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
-from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.recipes import editing
+from fxs_jax.recipes.base import Predictor
+from fxs_jax.recipes.editing import SAMPLE_EMOTIONS
 
-# Targets shown in sample grids.
-SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
 CRITICS = ("eyes", "mouth", "face")
 LOCAL_MASK_WEIGHTINGS = ("area", "equal")
 
@@ -46,13 +40,6 @@ def classification_loss(logits_BxK: jax.Array, labels_B: jax.Array) -> jax.Array
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B))
 
 
-def emotion_index(name: str) -> int:
-  if name not in synth_faces.EMOTIONS:
-    raise UserError(f"Unknown emotion {name!r} in config.generate: choose from "
-                    f"{', '.join(synth_faces.EMOTIONS)}.")
-  return synth_faces.EMOTIONS.index(name)
-
-
 def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> jax.Array:
   """``patch`` in the middle of a ``size`` x ``size`` tile filled with ``fill`` (grey at 0)."""
   b, h, w, c = patch_Bxhxwx3.shape
@@ -60,7 +47,7 @@ def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> ja
   return jax.lax.dynamic_update_slice(tile, patch_Bxhxwx3, (0, (size - h) // 2, (size - w) // 2, 0))
 
 
-class LGPGAN(GANRecipe):
+class LGPGAN(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
 
   def __init__(self, config: ml_collections.ConfigDict):
@@ -84,17 +71,19 @@ class LGPGAN(GANRecipe):
                       f"got {m.local_mask_weighting!r}.")
     self.targets = self.generation_targets()  # a bad name fails before any work
 
-  def build(self, rngs: nnx.Rngs):
+  def build_generator(self, rngs):
     m = self.config.model
-    gen = nets.LGPGenerator(
+    return nets.LGPGenerator(
         m.image_size, self.crop_sizes, m.num_classes, base_channels=m.gen_base_channels,
         num_res_blocks=m.gen_num_res_blocks, local_base_channels=m.local_gen_base_channels,
         local_num_res_blocks=m.local_gen_num_res_blocks, rngs=rngs)
-    critic = nets.LGPCritic(
+
+  def build_critic(self, rngs):
+    m = self.config.model
+    return nets.LGPCritic(
         m.image_size, self.crop_sizes, m.num_classes, base_channels=m.critic_base_channels,
         num_layers=m.critic_num_layers, local_base_channels=m.local_critic_base_channels,
         local_num_layers=m.local_critic_num_layers, rngs=rngs)
-    return gen, critic
 
   def prepare_batch(self, batch, rng):
     """Target class per example: uniform over the 7 classes other than its own."""
@@ -186,14 +175,14 @@ class LGPGAN(GANRecipe):
     return sum(terms.values()), metrics
 
   # ---- reports -------------------------------------------------------------------------------
-  def sample_tiles(self, gen, batch):
+  def sample(self, gen, batch):
     """Tiles (rows, cols, H, W, 3) in [-1, 1]: input | per target in ``SAMPLE_EMOTIONS``: eye
     crop before, after; mouth crop before, after (centred on grey); global attention; output."""
     n = min(self.config.logging.num_samples, batch["image"].shape[0])
     image, landmarks = batch["image"][:n], batch["landmarks"][:n]
     size, t = image.shape[1], len(SAMPLE_EMOTIONS)
     # All targets in one batched pass (target-major): one network call to compile, not t.
-    labels = jnp.repeat(jnp.asarray([synth_faces.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
+    labels = jnp.repeat(jnp.asarray([facs.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
                                     jnp.int32), n)
     out = self.edit(gen, jnp.tile(image, (t, 1, 1, 1)), jnp.tile(landmarks, (t, 1, 1)), labels)
     per_target = []
@@ -227,40 +216,36 @@ class LGPGAN(GANRecipe):
       metrics[f"{region}_attention_mean"] = jnp.mean(fake.crop_attention[region])
     return metrics
 
-  def editor(self, gen):
-    """``(inputs, targets) -> outputs`` for the eval harness: edit each input towards its target
-    example's emotion, with crops at the input's landmarks (jitted once)."""
-    graphdef, state = nnx.split(gen)
-    edit = jax.jit(lambda st, x, lm, c: self.edit(nnx.merge(graphdef, st), x, lm, c).output_BxHxWx3)
-    return lambda inp, tgt: np.asarray(edit(state, inp["image"],
-                                            np.asarray(inp["landmarks"], np.float32),
-                                            np.asarray(tgt["emotion"], np.int32)))
+  # ---- use -----------------------------------------------------------------------------------
+  def predictors(self):
+    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs)}
+
+  def _edit_outputs(self, gen, batch):
+    out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
+    return {"image": out.output_BxHxWx3, "attention": out.attention_BxHxWx1,
+            "stage1": out.stage1_BxHxWx3}
+
+  def edit_inputs(self, images, emotion=None, landmarks=None) -> dict:
+    """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards the expression class
+    ``emotion`` (a name or index, once or per image); ``landmarks`` ((B, 68, 2) pixel (x, y) in
+    the images) locate the eye and mouth crops."""
+    image = editing.check_images(images, self.config.model.image_size)
+    n = len(image)
+    if emotion is None:
+      raise UserError("LGP-GAN.edit needs a target: emotion=name or index "
+                      f"({', '.join(facs.EMOTIONS)}).")
+    if landmarks is None:
+      raise UserError("LGP-GAN.edit needs the faces' 68 landmarks (landmarks=, (B, 68, 2) pixel "
+                      "x, y) to place its eye and mouth crops.")
+    lms = np.asarray(landmarks, np.float32).reshape(-1, 68, 2) if np.size(landmarks) else None
+    if lms is None or len(lms) != n:
+      raise UserError(f"landmarks must be (B, 68, 2) for {n} images, got shape "
+                      f"{np.shape(landmarks)}.")
+    return {"image": image, "landmarks": lms,
+            "target_emotion": editing.emotion_labels(emotion, n)}
 
   # ---- generate mode -------------------------------------------------------------------------
-  def generation_targets(self) -> list[tuple[str, int]]:
-    """(name, class index) for ``config.generate.emotions``."""
-    names = [e.strip() for e in self.config.generate.emotions.split(",") if e.strip()]
-    return [(name, emotion_index(name)) for name in names]
-
-  def generate(self, gen, sources, out_dir: Path) -> list[Path]:
-    """``edits.png``: rows = test faces, columns = input + each target emotion."""
-    if not self.targets:
-      raise UserError("Nothing to generate: set --config.generate.emotions (e.g. happy,sad).")
-    g = self.config.generate
-    source = sources[self.config.data.eval_split]
-    examples = [source[int(i)]
-                for i in pipeline.spread_indices(len(source), min(g.num_images, len(source)))]
-    image = augment.to_signed_unit(np.stack([e["image"] for e in examples]))
-    landmarks = np.stack([e["landmarks"] for e in examples]).astype(np.float32)
-    edit = self.editor(gen)
-    n = len(examples)
-    columns = [image] + [
-        edit({"image": image, "landmarks": landmarks}, {"emotion": np.full((n,), k, np.int32)})
-        for _, k in self.targets]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tiles = np.stack(columns, axis=1).reshape(n * len(columns), *image.shape[1:])
-    path = out_dir / "edits.png"
-    viz.save_png(path, viz.make_grid(augment.to_uint8(tiles), len(columns)))
-    (out_dir / "targets.txt").write_text(
-        "edits.png columns: input, " + ", ".join(name for name, _ in self.targets) + "\n")
-    return [path]
+  def generation_targets(self) -> list[tuple[str, dict]]:
+    """(column name, edit arguments) for ``config.generate.emotions``."""
+    return [(name, {"emotion": name})
+            for name in editing.emotion_names(self.config.generate.emotions)]

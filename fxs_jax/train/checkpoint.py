@@ -1,61 +1,227 @@
-"""Orbax checkpoints of the train state and the data iterator, with the config beside them."""
+"""Orbax checkpoints of named state items and the data iterator, with the config beside them.
+
+A checkpoint step holds one Orbax item per named part of the state (the GAN trainer saves the
+generator apart from the training-only rest, so a trained model loads without its critic and
+optimiser state), the grain iterator position (a resumed run sees exactly the batches an
+uninterrupted one would) and the config as JSON. ``write_config`` writes the workdir's
+``config.json`` for every trainer.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Any
 
 import grain
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+
+from fxs_jax.errors import UserError
+
+UNREADABLE_DIR = "unreadable_checkpoints"  # beside checkpoints/: steps set aside, never deleted
+
+
+class CheckpointMismatch(UserError):
+  """A checkpoint's arrays do not fit the networks the config builds."""
+
+
+class UnreadableCheckpoint(UserError):
+  """A checkpoint's files cannot be read (truncated, half-synced, corrupt)."""
+
+
+def path_name(path) -> str:
+  """``a/b/0/kernel``: a pytree key path as plain names (the same for nnx.State and Orbax's
+  metadata trees, whose key types differ)."""
+  parts = []
+  for key in path:
+    for attr in ("key", "idx", "name"):
+      if hasattr(key, attr):
+        parts.append(str(getattr(key, attr)))
+        break
+    else:
+      parts.append(str(key))
+  return "/".join(parts)
+
+
+def shapes_by_path(tree) -> dict[str, tuple]:
+  """``{path_name: shape}`` of every array leaf of ``tree`` (arrays or their metadata)."""
+  return {path_name(p).removesuffix("/value"): tuple(leaf.shape)
+          for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0] if hasattr(leaf, "shape")}
+
+
+def check_same_shapes(expected: dict[str, tuple], found: dict[str, tuple], what: str) -> None:
+  """Raises ``CheckpointMismatch`` naming the first parameter path whose shape differs (or that
+  only one side has) between the networks the config builds and what ``what`` holds."""
+  for name in sorted(set(expected) | set(found)):
+    want, have = expected.get(name), found.get(name)
+    if want != have:
+      want_text = "absent" if want is None else f"shape {want}"
+      have_text = "absent" if have is None else f"shape {have}"
+      raise CheckpointMismatch(
+          f"{what} does not fit the networks this config builds: first difference at {name!r} "
+          f"(config: {want_text}; saved: {have_text}). Load it with the config it was trained "
+          "with (the default) or train a new run.")
+
+
+def write_config(workdir: Path, config: ml_collections.ConfigDict) -> Path:
+  """Writes ``workdir/config.json``; a different one already there is kept as
+  ``config.prev-N.json``, never overwritten. One writer: process 0."""
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  saved = Path(workdir) / "config.json"
+  if jax.process_index() != 0:
+    return saved
+  if saved.exists() and saved.read_text() != text:
+    n = 1
+    while (saved.parent / f"config.prev-{n}.json").exists():
+      n += 1
+    saved.rename(saved.parent / f"config.prev-{n}.json")
+  saved.write_text(text)
+  return saved
+
+
+def _first_line(error: BaseException) -> str:
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
 class Checkpointer:
-  """Saves every N steps (and on demand), keeps the last K, resumes from the latest.
-
-  Each checkpoint holds the state (replicated arrays), the grain iterator position (so a resumed
-  run sees exactly the batches an uninterrupted one would) and the config as JSON.
+  """Saves every N steps (and on demand), keeps the last K, resumes from the newest readable.
 
   With several processes every one of them must call ``save``/``restore`` for the same steps
   (Orbax coordinates them; process 0 writes the replicated arrays and the config, each process
   its own iterator position) and the directory must be shared by all hosts.
   """
 
-  def __init__(self, directory: Path, config: ml_collections.ConfigDict):
+  def __init__(self, directory: Path, config: ml_collections.ConfigDict | None = None,
+               keep: int | None = None, create: bool = True):
     self.config = config
-    options = ocp.CheckpointManagerOptions(max_to_keep=config.checkpoint.keep, create=True)
-    self.manager = ocp.CheckpointManager(Path(directory).absolute(), options=options)
+    self.directory = Path(directory).absolute()
+    keep = keep if keep is not None else (config.checkpoint.keep if config else None)
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create)
+    self.manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
-  def save(self, step: int, state, data_iter) -> None:
-    args = {"state": ocp.args.StandardSave(state),
-            "config": ocp.args.JsonSave(self.config.to_dict())}
+  def all_steps(self) -> list[int]:
+    return sorted(self.manager.all_steps())
+
+  def items(self, step: int) -> set[str]:
+    """The names of the items saved at ``step``."""
+    return {p.name for p in (self.directory / str(step)).iterdir() if p.is_dir()}
+
+  def save(self, step: int, items: dict[str, Any], data_iter=None) -> None:
+    args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
+    args["config"] = ocp.args.JsonSave(self.config.to_dict())
     if data_iter is not None:
       args["data"] = grain.checkpoint.CheckpointSave(data_iter)
     self.manager.save(step, args=ocp.args.Composite(**args), force=True)
 
-  def restore(self, step: int, abstract_state, data_iter=None):
-    """The state saved at ``step`` (placed like ``abstract_state``); advances ``data_iter``."""
-    abstract = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), abstract_state)
-    args = {"state": ocp.args.StandardRestore(abstract)}
-    if data_iter is not None:
-      args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
-    restored = self.manager.restore(step, args=ocp.args.Composite(**args))
-    return restored["state"]
+  def saved_shapes(self, step: int, item: str) -> dict[str, tuple]:
+    """``{path: shape}`` of the arrays of ``item`` at ``step``, from its metadata alone."""
+    metadata = ocp.StandardCheckpointHandler().metadata(self.directory / str(step) / item)
+    return shapes_by_path(metadata)
 
-  def restore_or_init(self, abstract_state, data_iter, init_fn, what: str = "run"):
-    """``(state, start_step)``: the newest checkpoint (also advancing ``data_iter``) or, if
-    there is none, ``init_fn()`` at step 0."""
-    start = self.latest_step() or 0
-    if not start:
-      return init_fn(), 0
-    state = self.restore(start, abstract_state, data_iter)
+  def restore(self, step: int, abstract_items: dict[str, Any], data_iter=None) -> dict[str, Any]:
+    """The items saved at ``step``, placed like ``abstract_items`` (trees of
+    ``jax.ShapeDtypeStruct`` with shardings); advances ``data_iter`` to the saved position.
+
+    Raises ``CheckpointMismatch`` if the arrays do not fit, ``UnreadableCheckpoint`` (one line:
+    the step, the directory and the reason) if the files cannot be read.
+    """
+    where = f"The checkpoint at step {step} in {self.directory}"
+    try:
+      for name, tree in abstract_items.items():
+        check_same_shapes(shapes_by_path(tree), self.saved_shapes(step, name), where)
+      args = {name: ocp.args.StandardRestore(tree) for name, tree in abstract_items.items()}
+      if data_iter is not None:
+        args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
+      return dict(self.manager.restore(step, args=ocp.args.Composite(**args)))
+    except CheckpointMismatch:
+      raise
+    except Exception as e:  # pylint: disable=broad-except  # Orbax/tensorstore/json/asyncio
+      raise UnreadableCheckpoint(f"{where} cannot be read ({_first_line(e)}).") from e
+
+  def restore_config(self, step: int) -> ml_collections.ConfigDict:
+    """The config saved with ``step`` (the one that trained it)."""
+    try:
+      text = (self.directory / str(step) / "config" / "metadata").read_text()
+      return ml_collections.ConfigDict(json.loads(text))
+    except (OSError, ValueError) as e:
+      raise UnreadableCheckpoint(f"The config of the checkpoint at step {step} in "
+                                 f"{self.directory} cannot be read ({_first_line(e)}).") from e
+
+  def restore_newest_readable(self, abstract_items_for, data_iter=None, what: str = "run"
+                              ) -> tuple[dict[str, Any] | None, int]:
+    """``(items, step)`` of the newest checkpoint that can be read, or ``(None, 0)``.
+
+    ``abstract_items_for(step)`` gives the abstract items to restore at ``step``. An unreadable
+    checkpoint is reported in one line and moved to ``<workdir>/unreadable_checkpoints/`` (so
+    the next saves of those step numbers do not collide with it); it is never deleted.
+    """
+    for step in reversed(self.all_steps()):
+      try:
+        items = self.restore(step, abstract_items_for(step), data_iter)
+      except UnreadableCheckpoint as e:
+        aside = self._set_aside(step)
+        if jax.process_index() == 0:
+          print(f"Warning: skipped the checkpoint at step {step}: {e} Moved it to {aside}; "
+                "trying the next older one.", flush=True)
+        continue
+      if jax.process_index() == 0:
+        print(f"Resumed the {what} from its checkpoint at step {step}.", flush=True)
+      return items, step
+    return None, 0
+
+  @classmethod
+  def load(cls, directory: Path, step: int | None, abstract_items_for) -> tuple[dict, int]:
+    """``(items, step)`` of checkpoint ``step`` (None: the newest) in ``directory``, read-only,
+    for eval, generate and ``fxs_jax.load``. ``abstract_items_for(ckpt, step)`` gives the
+    abstract items to restore from ``step`` (``ckpt.items(step)`` names what it holds,
+    ``ckpt.restore_config(step)`` is the config that trained it). A missing or unreadable
+    checkpoint stops with a one-line error naming it and the way out; nothing is moved."""
+    directory = Path(directory)
+    if not directory.is_dir():
+      raise UserError(f"No checkpoints in {directory}: train first (--mode=train) or point at "
+                      "a trained run's workdir.")
+    ckpt = cls(directory, keep=None, create=False)
+    try:
+      steps = ckpt.all_steps()
+      if not steps:
+        raise UserError(f"No checkpoint in {directory}: train first (--mode=train) or point at "
+                        "a trained run's workdir.")
+      if step is None:
+        step = steps[-1]
+      elif step not in steps:
+        raise UserError(f"No checkpoint at step {step} in {directory}; saved steps: "
+                        f"{', '.join(map(str, steps))}.")
+      try:
+        return ckpt.restore(step, abstract_items_for(ckpt, step)), step
+      except UnreadableCheckpoint as e:
+        older = [s for s in steps if s < step]
+        way_out = (f"load an older one with step={older[-1]} (command line: --step={older[-1]}; "
+                   f"saved: {', '.join(map(str, older))})" if older else
+                   "no older checkpoint is saved")
+        raise UnreadableCheckpoint(f"{e} It is left as it is; {way_out}.") from None
+    finally:
+      ckpt.close()
+
+  def _set_aside(self, step: int) -> Path:
+    aside = self.directory.parent / UNREADABLE_DIR / str(step)
     if jax.process_index() == 0:
-      print(f"Resumed the {what} from its checkpoint at step {start}.", flush=True)
-    return state, start
+      n = 1
+      while aside.exists():
+        aside, n = aside.with_name(f"{step}.{n}"), n + 1
+      aside.parent.mkdir(parents=True, exist_ok=True)
+      shutil.move(str(self.directory / str(step)), str(aside))
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f"fxs_jax set aside checkpoint {step}")
+    self.manager.reload()
+    return aside
 
   def wait(self) -> None:
     self.manager.wait_until_finished()

@@ -53,13 +53,13 @@ class Policy:
     """Float leaves (parameters, non-parameter state) in the compute dtype."""
     return cast_floats(tree, self.dtype) if self.mixed else tree
 
-  def batch(self, batch: dict) -> dict:
-    """The batch's images (float arrays with spatial axes, ``ndim >= 4``) in the compute dtype.
-    Lower-rank float inputs (landmark coordinates, which locate crops; AU vectors) stay float32:
-    the networks cast what they tile over the pixels to the image's dtype."""
+  def batch(self, batch: dict, keys: tuple[str, ...]) -> dict:
+    """The batch with its entries named in ``keys`` (the recipe's ``compute_dtype_inputs``, e.g.
+    images) in the compute dtype. Every other entry keeps its type: landmark coordinates locate
+    crops, AU vectors and SRVFs are small, and none of them is guessed from its rank."""
     if not self.mixed:
       return batch
-    return {k: v.astype(self.dtype) if _is_float(v) and v.ndim >= 4 else v
+    return {k: v.astype(self.dtype) if k in keys and _is_float(v) else v
             for k, v in batch.items()}
 
   def float32(self, tree: Any) -> Any:

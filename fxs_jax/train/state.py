@@ -61,3 +61,30 @@ def init_state(gen: nnx.Module, critic: nnx.Module, gen_tx, critic_tx) -> GANSta
       step=jnp.zeros((), jnp.int32), gen_params=gen_params, gen_rest=gen_rest,
       critic_params=critic_params, critic_rest=critic_rest,
       gen_opt=gen_tx.init(gen_params), critic_opt=critic_tx.init(critic_params))
+
+
+# ---- checkpoint items -------------------------------------------------------------------------
+# The generator is its own checkpoint item, so a trained model loads without the critic and the
+# optimiser states (for GANimation at 128 px: 8.5 M of about 160 M saved floats).
+GENERATOR_ITEM, TRAIN_ITEM = "generator", "train"
+LEGACY_ITEM = "state"  # checkpoints written before the split: the whole GANState in one item
+
+
+def generator_item(params: nnx.State, rest: nnx.State) -> dict:
+  return {"params": params, "rest": rest}
+
+
+def to_items(state: GANState) -> dict:
+  """The state as checkpoint items: ``generator`` (params + rest) and ``train`` (the rest)."""
+  return {GENERATOR_ITEM: generator_item(state.gen_params, state.gen_rest),
+          TRAIN_ITEM: {"step": state.step, "critic_params": state.critic_params,
+                       "critic_rest": state.critic_rest, "gen_opt": state.gen_opt,
+                       "critic_opt": state.critic_opt}}
+
+
+def from_items(items: dict) -> GANState:
+  """Inverse of ``to_items``; also accepts the one-item layout of older checkpoints."""
+  if LEGACY_ITEM in items:
+    return items[LEGACY_ITEM]
+  gen, train = items[GENERATOR_ITEM], items[TRAIN_ITEM]
+  return GANState(gen_params=gen["params"], gen_rest=gen["rest"], **train)

@@ -27,6 +27,7 @@ from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.eval import evaluators
 from fxs_jax.train import state as state_lib
+from fxs_jax.train import checkpoint
 from fxs_jax.train.checkpoint import Checkpointer
 
 MODES = ("train", "eval")
@@ -122,29 +123,17 @@ class SupervisedTrainer:
     ``config.eval.batch_size``) so a handful of shapes are ever compiled. Every process must
     pass the same images.
     """
-    devices = jax.device_count()
-    chunk = max(self.config.eval.batch_size // devices, 1) * devices
     data = sharding.batch_sharding(self.mesh)
 
     def predict(img_BxHxWx3: np.ndarray) -> np.ndarray:
       img_BxHxWx3 = np.asarray(img_BxHxWx3, np.float32)
-      outputs = []
-      for start in range(0, len(img_BxHxWx3), chunk):
-        part = img_BxHxWx3[start:start + chunk]
-        padded = min(max(devices, 1 << (len(part) - 1).bit_length()), chunk)
-        padded = -(-padded // devices) * devices
-        part_padded = np.concatenate([part, np.zeros((padded - len(part),) + part.shape[1:],
-                                                     np.float32)])
-        out = self.predict_step(state.params, jax.device_put(part_padded, data))
-        outputs.append(np.asarray(jax.device_get(out))[:len(part)])
-      return np.concatenate(outputs) if outputs else np.zeros((0,), np.float32)
+      if not len(img_BxHxWx3):
+        return np.zeros((0,), np.float32)
+      return sharding.apply_in_chunks(
+          lambda part: self.predict_step(state.params, jax.device_put(part, data)),
+          img_BxHxWx3, self.config.eval.batch_size, multiple=jax.device_count())
 
     return predict
-
-
-def _write_config(workdir: Path, config: ml_collections.ConfigDict) -> None:
-  # Same format as fxs_jax.run.prepare_workdir, so the two never disagree about "changed".
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def _device_batch(batch: dict, kind: str, mesh) -> dict:
@@ -156,16 +145,18 @@ def train_evaluator(config: ml_collections.ConfigDict, workdir: str | Path, sour
   """Trains ``config.model_name`` from scratch, or resumes from ``workdir/checkpoints``."""
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  _write_config(workdir, config)
+  checkpoint.write_config(workdir, config)
   trainer = SupervisedTrainer(config)
   data, log = config.data, config.logging
   sharding.per_process_batch_size(data.batch_size)  # checks it splits over the devices
   # Global batch size: each process reads the rows of each global batch its devices hold.
-  train_iter = pipeline.train_iterator(data, sources, data.batch_size, config.seed,
+  train_iter = pipeline.train_iterator(data, sources[data.train_split], data.batch_size,
+                                       config.seed,
                                        rows=sharding.process_rows(trainer.mesh, data.batch_size))
   ckpt = Checkpointer(workdir / "checkpoints", config)
-  state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state,
-                                      trainer.kind)
+  items, start = ckpt.restore_newest_readable(lambda step: {"state": trainer.abstract_state},
+                                              train_iter, trainer.kind)
+  state = items["state"] if items is not None else trainer.init_state()
   num_steps, accumulated, tic = config.num_train_steps, [], time.perf_counter()
   try:
     for step in range(start, num_steps):
@@ -188,7 +179,7 @@ def train_evaluator(config: ml_collections.ConfigDict, workdir: str | Path, sour
         print(f"step {done}: held-out ({log.eval_examples} examples) {_headline(held_out)}",
               flush=True)
       if done % config.checkpoint.every_steps == 0 or done == num_steps:
-        ckpt.save(done, state, train_iter)
+        ckpt.save(done, {"state": state}, train_iter)
   finally:
     ckpt.close()
   if num_steps > start:
@@ -209,16 +200,9 @@ def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path
       raise UserError(f"No config.json in {workdir}: not an evaluator workdir.")
     config = ml_collections.ConfigDict(json.loads(saved.read_text()))
   trainer = SupervisedTrainer(config)
-  ckpt = Checkpointer(workdir / "checkpoints", config)
-  try:
-    step = ckpt.latest_step()
-    if step is None:
-      raise UserError(f"No checkpoint in {workdir / 'checkpoints'}: train the evaluator first "
-                      f"(--mode=train with configs/{config.model_name}.py).")
-    state = ckpt.restore(step, trainer.abstract_state)
-  finally:
-    ckpt.close()
-  return trainer.predict_fn(state), step
+  items, step = Checkpointer.load(workdir / "checkpoints", None,
+                                  lambda ckpt, step: {"state": trainer.abstract_state})
+  return trainer.predict_fn(items["state"]), step
 
 
 def evaluate_evaluator(predict_fn: PredictFn, kind: str, source, batch_size: int = 64,
@@ -230,10 +214,10 @@ def evaluate_evaluator(predict_fn: PredictFn, kind: str, source, batch_size: int
   ``confusion_matrix`` (rows true, columns predicted), ``per_class_recall``.
   """
   n = len(source) if limit is None else min(limit, len(source))
-  preprocess = pipeline.Preprocess(flip=False)
+  preprocess = pipeline.stills_preprocess(flip=False)
   outputs, labels = [], []
   for start in range(0, n, batch_size):
-    examples = [preprocess.random_map(source[i], None) for i in range(start, min(start + batch_size, n))]
+    examples = [preprocess(source[i], None) for i in range(start, min(start + batch_size, n))]
     outputs.append(predict_fn(np.stack([e["image"] for e in examples])))
     labels.append(np.stack([e[_label_key(kind)] for e in examples]))
   outputs, labels = np.concatenate(outputs), np.concatenate(labels)

@@ -20,8 +20,6 @@ from jax.experimental import multihost_utils
 from tqdm import tqdm
 
 from fxs_jax import sharding
-from fxs_jax import viz
-from fxs_jax.data import augment
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.recipes.base import GANRecipe
@@ -73,6 +71,16 @@ class GANTrainer:
   def critic(self, state: state_lib.GANState) -> nnx.Module:
     return nnx.merge(self.critic_def, state.critic_params, state.critic_rest)
 
+  def abstract_items(self, items: set[str] | None = None) -> dict:
+    """The abstract checkpoint items of the state (``state_lib.to_items``); ``items`` = the names
+    a saved step holds, for checkpoints of the older one-item layout."""
+    if items is not None and state_lib.LEGACY_ITEM in items:
+      return {state_lib.LEGACY_ITEM: self.abstract_state}
+    return state_lib.to_items(self.abstract_state)
+
+  def _batch(self, batch):
+    return self.precision.batch(batch, self.recipe.compute_dtype_inputs)
+
   def _compute_model(self, graphdef, params, rest) -> nnx.Module:
     """A network for the jitted steps: its float state in the compute dtype (``precision``)."""
     return nnx.merge(graphdef, *self.precision.compute((params, rest)))
@@ -86,7 +94,7 @@ class GANTrainer:
 
   # ---- jitted steps ------------------------------------------------------------------------
   def _critic_step(self, state, batch, key):
-    batch = self.precision.batch(batch)
+    batch = self._batch(batch)
     fakes = jax.lax.stop_gradient(self.recipe.fakes_for_critic(
         self._compute_model(self.gen_def, state.gen_params, state.gen_rest), batch, key))
     all_metrics, total = {}, 0.0
@@ -111,7 +119,7 @@ class GANTrainer:
 
   def _generator_step(self, state, batch, key):
     critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
-    batch = self.precision.batch(batch)
+    batch = self._batch(batch)
 
     def loss_fn(params):
       gen = self._compute_model(self.gen_def, params, state.gen_rest)
@@ -129,17 +137,17 @@ class GANTrainer:
     gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
     critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
     return self.precision.float32(
-        self.recipe.eval_metrics(gen, critic, self.precision.batch(batch), key))
+        self.recipe.eval_metrics(gen, critic, self._batch(batch), key))
 
   def _sample_step(self, state, batch):
     gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
-    return self.precision.float32(self.recipe.sample_tiles(gen, self.precision.batch(batch)))
+    return self.precision.float32(self.recipe.sample(gen, self._batch(batch)))
 
-  def sample_grid(self, state, batch) -> np.ndarray:
-    """The recipe's sample tiles as one uint8 grid image."""
-    tiles = np.asarray(jax.device_get(self.sample_step(state, batch)))
-    rows, cols = tiles.shape[:2]
-    return viz.make_grid(augment.to_uint8(tiles.reshape(rows * cols, *tiles.shape[2:])), cols)
+  def sample_images(self, state, batch, host_batch) -> dict[str, np.ndarray]:
+    """The recipe's samples of ``batch`` (on the mesh; ``host_batch`` its host copy), drawn as
+    named uint8 images."""
+    outputs = jax.tree.map(np.asarray, jax.device_get(self.sample_step(state, batch)))
+    return self.recipe.render_samples(outputs, host_batch)
 
   def train_iteration(self, state, batch, step: int):
     """One critic update, plus a generator update every ``critic_steps`` iterations."""
@@ -202,15 +210,32 @@ def _host_batch(data_iter, recipe: GANRecipe, step: int, seed: int) -> dict[str,
   return recipe.prepare_batch(batch, np.random.default_rng([seed, step]))
 
 
-def _device_batch(recipe: GANRecipe, host_batch: dict, rng: np.random.Generator,
-                  rows: np.ndarray, mesh) -> dict[str, jax.Array]:
-  """Prepares a host copy of a global batch and puts this process's ``rows`` of it on the mesh."""
-  return sharding.to_device(sharding.local_rows(recipe.prepare_batch(host_batch, rng), rows), mesh)
+def eval_batches(recipe: GANRecipe, source, split: str, batch_size: int, seed: int,
+                 limit: int | None = None):
+  """Prepared host copies of the global batches of one ordered pass over the recipe's examples
+  of ``source`` (no augmentation; a partial last batch is dropped), deterministic in ``seed``."""
+  host = pipeline.eval_dataset(recipe.examples(source, split), batch_size, num_threads=1,
+                               rows=np.arange(batch_size), limit=limit,
+                               preprocess=recipe.preprocess)
+  for i, batch in enumerate(host):
+    yield recipe.prepare_batch(batch, np.random.default_rng([seed, 7, i]))
+
+
+def sample_batch(recipe: GANRecipe, source, split: str, count: int, seed: int
+                 ) -> dict[str, np.ndarray]:
+  """The prepared global batch of ``count`` examples the sample grids show (the recipe's
+  ``sample_indices`` of its examples of ``source``)."""
+  examples = recipe.examples(source, split)
+  chosen = [recipe.preprocess(examples[int(i)], None)
+            for i in recipe.sample_indices(examples, count)]
+  batch = {k: np.stack([e[k] for e in chosen]) for k in chosen[0]}
+  return recipe.prepare_batch(batch, np.random.default_rng([seed, 8]))
 
 
 def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
           sources: dict) -> state_lib.GANState:
-  """Trains from scratch or resumes from the latest checkpoint in ``workdir/checkpoints``."""
+  """Trains from scratch or resumes from the newest readable checkpoint in
+  ``workdir/checkpoints``."""
   workdir = Path(workdir)
   trainer = GANTrainer(recipe, config)
   data = config.data
@@ -220,22 +245,25 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   # mix examples (GANimation's target AUs are a permutation of the batch's), and so the global
   # batch is the one a single process would see. Each then puts only its rows on its devices.
   rows, all_rows = sharding.process_rows(trainer.mesh, batch_size), np.arange(batch_size)
-  train_iter = pipeline.train_iterator(data, sources, batch_size, config.seed, rows=all_rows)
+  train_iter = pipeline.train_iterator(
+      data, recipe.examples(sources[data.train_split], data.train_split), batch_size,
+      config.seed, rows=all_rows, preprocess=recipe.preprocess)
   ckpt = Checkpointer(workdir / "checkpoints", config)
-  state, start = ckpt.restore_or_init(trainer.abstract_state, train_iter, trainer.init_state)
+  items, start = ckpt.restore_newest_readable(
+      lambda step: trainer.abstract_items(ckpt.items(step)), train_iter)
+  state = state_lib.from_items(items) if items is not None else trainer.init_state()
   num_steps = config.num_train_steps
   # Fixed held-out batches: the same sample grid inputs and eval set at every report.
   eval_source = sources[data.eval_split]
-  if len(eval_source) < batch_size:
+  if len(recipe.examples(eval_source, data.eval_split)) < batch_size:
     raise UserError(f"The {data.eval_split!r} split has {len(eval_source)} examples, fewer than "
                     f"one batch ({batch_size}): lower data.batch_size.")
-  eval_host = pipeline.eval_dataset(eval_source, batch_size, num_threads=1, rows=all_rows,
-                                    limit=max(config.logging.eval_examples, batch_size))
-  eval_batches = [
-      _device_batch(recipe, b, np.random.default_rng([config.seed, 7, i]), rows, trainer.mesh)
-      for i, b in enumerate(eval_host)]
-  sample_batch = _device_batch(recipe, sample_examples(eval_source, batch_size),
-                               np.random.default_rng([config.seed, 8]), rows, trainer.mesh)
+  eval_set = [sharding.to_device(sharding.local_rows(b, rows), trainer.mesh)
+              for b in eval_batches(recipe, eval_source, data.eval_split, batch_size, config.seed,
+                                    limit=max(config.logging.eval_examples, batch_size))]
+  samples_host = sample_batch(recipe, eval_source, data.eval_split, batch_size, config.seed)
+  samples = (sharding.to_device(sharding.local_rows(samples_host, rows), trainer.mesh),
+             samples_host)
   writer = Writer(workdir)
   sigterm = _SigtermFlag(config.checkpoint.on_sigterm)
   bar = tqdm(total=num_steps, initial=start, dynamic_ncols=True, unit="step",
@@ -267,10 +295,10 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
                          (("D", "critic/loss"), ("G", "gen/loss")) if k in means})
         accumulated = {}
       if done % config.logging.sample_every_steps == 0 or done == num_steps:
-        report(trainer, state, eval_batches, sample_batch, writer, done)
+        report(trainer, state, eval_set, samples, writer, done)
       stop = sigterm.any_process()
       if done % config.checkpoint.every_steps == 0 or done == num_steps or stop:
-        ckpt.save(done, state, train_iter)
+        ckpt.save(done, state_lib.to_items(state), train_iter)
         last_saved = done
       if stop:
         if jax.process_index() == 0:
@@ -284,41 +312,32 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   return state
 
 
-def sample_examples(source, count: int) -> dict[str, np.ndarray]:
-  """``count`` held-out examples spread over the split (stride 9: in an identity-major split of
-  8 expressions per identity, every row shows another person and another expression)."""
-  indices = pipeline.spread_indices(len(source), count)
-  examples = [pipeline.Preprocess(flip=False).random_map(source[int(i)], None) for i in indices]
-  return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
-
-
-def report(trainer: GANTrainer, state, eval_batches, sample_batch, writer: Writer,
-           step: int) -> None:
-  """Held-out metrics and the sample grid (also saved as ``samples/latest.png``)."""
-  metrics = trainer.evaluate(state, eval_batches)
+def report(trainer: GANTrainer, state, eval_set, samples, writer: Writer, step: int) -> None:
+  """Held-out metrics and the sample images (each also saved as ``samples/<name>_latest.png``;
+  the first also as ``samples/latest.png``)."""
+  metrics = trainer.evaluate(state, eval_set)
   writer.scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
-  grid = trainer.sample_grid(state, sample_batch)
-  writer.image(step, "samples", grid)
-  writer.image(step, "samples", grid, png_name="latest.png")
+  images = trainer.sample_images(state, *samples) if writer.enabled else {}
+  for i, (name, image) in enumerate(images.items()):
+    writer.image(step, name, image)
+    writer.image(step, name, image, png_name=f"{name}_latest.png", log=False)
+    if i == 0:
+      writer.image(step, name, image, png_name="latest.png", log=False)
   writer.flush()
   if metrics and writer.enabled:
     text = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
     tqdm.write(f"step {step}: {text}")
 
 
-def load_latest(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path
-                ) -> tuple[GANTrainer, state_lib.GANState, int]:
-  """The trainer and the state of the newest checkpoint in ``workdir`` (for eval / generate)."""
+def load_latest(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
+                step: int | None = None) -> tuple[GANTrainer, state_lib.GANState, int]:
+  """The trainer and the whole train state (critic included) of checkpoint ``step`` (default:
+  the newest) in ``workdir``, for ``--mode=eval``'s critic metrics. An unreadable checkpoint
+  stops with a one-line error naming it and the way out."""
   trainer = GANTrainer(recipe, config)
-  ckpt = Checkpointer(Path(workdir) / "checkpoints", config)
-  try:
-    step = ckpt.latest_step()
-    if step is None:
-      raise UserError(f"No checkpoint in {Path(workdir) / 'checkpoints'}: train first "
-                      "(--mode=train) or point --workdir at a trained run.")
-    return trainer, ckpt.restore(step, trainer.abstract_state), step
-  finally:
-    ckpt.close()
+  items, step = Checkpointer.load(Path(workdir) / "checkpoints", step,
+                                 lambda ckpt, step: trainer.abstract_items(ckpt.items(step)))
+  return trainer, state_lib.from_items(items), step
 
 
 def evaluate_split(trainer: GANTrainer, state, source, config: ml_collections.ConfigDict
@@ -327,7 +346,7 @@ def evaluate_split(trainer: GANTrainer, state, source, config: ml_collections.Co
   batch_size = config.data.batch_size  # global: prepared whole, as in train()
   sharding.per_process_batch_size(batch_size)
   rows = sharding.process_rows(trainer.mesh, batch_size)
-  host = pipeline.eval_dataset(source, batch_size, num_threads=1, rows=np.arange(batch_size))
-  batches = (_device_batch(trainer.recipe, b, np.random.default_rng([config.seed, 7, i]), rows,
-                           trainer.mesh) for i, b in enumerate(host))
+  batches = (sharding.to_device(sharding.local_rows(b, rows), trainer.mesh)
+             for b in eval_batches(trainer.recipe, source, config.data.eval_split, batch_size,
+                                   config.seed))
   return trainer.evaluate(state, batches)

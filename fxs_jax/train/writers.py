@@ -35,13 +35,15 @@ class Writer:
       with self.metrics_path.open("a") as f:
         f.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
 
-  def image(self, step: int, name: str, img_HxWx3: np.ndarray, png_name: str | None = None
-            ) -> Path | None:
-    """Logs a uint8 image to TensorBoard and saves it as ``samples/<png_name or name_step>.png``."""
+  def image(self, step: int, name: str, img_HxWx3: np.ndarray, png_name: str | None = None,
+            log: bool = True) -> Path | None:
+    """Saves a uint8 image as ``samples/<png_name or name_step>.png`` and (``log``) logs it to
+    TensorBoard."""
     if not self.enabled:
       return None
     img = np.asarray(img_HxWx3, np.uint8)
-    self._tb.add_image(name, img, step, dataformats="HWC")
+    if log:
+      self._tb.add_image(name, img, step, dataformats="HWC")
     path = self.samples_dir / (png_name or f"{name.replace('/', '_')}_{step:07d}.png")
     Image.fromarray(img).save(path)
     return path

@@ -1,0 +1,227 @@
+"""Trained models in one line: ``fxs_jax.load(path)`` and ``fxs_jax.export(workdir, out_dir)``.
+
+``load`` reads a training workdir (the config saved with the checkpoint, then only the generator's
+checkpoint item: no critic, no optimiser state) or an exported directory, and returns a
+``TrainedModel``: the config, the step, the Flax generator and its params, and the recipe's
+predictions (``edit``, later ``transfer``, ``sample_motion``) as jitted, batched methods.
+
+An export is a portable directory: ``params.npz`` (the generator's arrays by parameter path),
+``config.json`` and ``fxs_jax_export.json`` (format name and version, model, step). It loads with
+no training state, no Orbax and no ``configs/`` import.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from flax import nnx
+
+from fxs_jax import recipes
+from fxs_jax import sharding
+from fxs_jax.errors import UserError
+from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.train import state as state_lib
+from fxs_jax.train.checkpoint import Checkpointer
+from fxs_jax.train.checkpoint import check_same_shapes
+from fxs_jax.train.checkpoint import path_name
+
+EXPORT_FORMAT = "fxs_jax.export"
+EXPORT_VERSION = 1
+MANIFEST = "fxs_jax_export.json"
+PARAMS_FILE = "params.npz"
+
+
+class TrainedModel:
+  """A trained generator and the recipe's named predictions as methods.
+
+  ``model.edit(images, emotion="happy")`` (say) builds the batch from the arguments
+  (``Predictor.inputs``), runs the jitted prediction in chunks of ``config.eval.batch_size`` and
+  returns its ``"image"`` output (uint8 if the input images were uint8, else float32 in [-1, 1]);
+  ``model.predict("edit", batch)`` returns every output. ``model.generator`` is the Flax module.
+  """
+
+  def __init__(self, recipe: GANRecipe, graphdef: nnx.GraphDef, params: nnx.State,
+               rest: nnx.State, step: int, source: str = ""):
+    self.recipe, self.config, self.step, self.source = recipe, recipe.config, step, source
+    self.graphdef, self.params, self.rest = graphdef, params, rest
+    self._predictors = recipe.predictors()
+    self._jitted: dict[str, Any] = {}
+
+  @property
+  def generator(self) -> nnx.Module:
+    """The Flax NNX generator with the trained params."""
+    return nnx.merge(self.graphdef, self.params, self.rest)
+
+  @property
+  def predictions(self) -> tuple[str, ...]:
+    """Names of the predictions this model offers (each is also a method)."""
+    return tuple(self._predictors)
+
+  def num_params(self) -> int:
+    return int(sum(np.size(x) for x in jax.tree.leaves(self.params)))
+
+  def predict(self, name: str, batch: dict) -> Any:
+    """Prediction ``name`` on ``batch`` (arrays with the batch first), jitted once per chunk
+    shape; every output as numpy."""
+    if name not in self._predictors:
+      raise UserError(f"{self.config.model_name} has no prediction {name!r}; it has "
+                      f"{', '.join(self._predictors) or 'none'}.")
+    if name not in self._jitted:
+      compute, graphdef = self._predictors[name].compute, self.graphdef
+      self._jitted[name] = jax.jit(
+          lambda params, rest, b: compute(nnx.merge(graphdef, params, rest), b))
+    fn = lambda part: self._jitted[name](self.params, self.rest, part)
+    return sharding.apply_in_chunks(fn, batch, self.config.eval.batch_size)
+
+  def _call(self, name: str, *args, **kwargs) -> Any:
+    batch = self._predictors[name].inputs(*args, **kwargs)
+    result = self.predict(name, batch)
+    if isinstance(result, dict) and "image" in result:
+      result = result["image"]
+      images = args[0] if args else kwargs.get("images")
+      if images is not None and np.asarray(images).dtype == np.uint8:
+        result = np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8)
+      if images is not None and np.ndim(images) == 3:  # one image in, one image out
+        result = result[0]
+    return result
+
+  def __getattr__(self, name: str):
+    predictors = self.__dict__.get("_predictors", {})
+    if name in predictors:
+      method = lambda *args, **kwargs: self._call(name, *args, **kwargs)
+      method.__doc__ = predictors[name].doc or predictors[name].inputs.__doc__
+      return method
+    raise AttributeError(f"{type(self).__name__} of {self.config.model_name!r} has no attribute "
+                         f"{name!r} (predictions: {', '.join(predictors) or 'none'}).")
+
+  def __dir__(self):
+    return sorted(set(super().__dir__()) | set(self._predictors))
+
+  def __repr__(self) -> str:
+    return (f"TrainedModel({self.config.model_name}, step {self.step}, "
+            f"{self.num_params():,} generator params, predictions: {', '.join(self.predictions)})")
+
+
+def recipe_for(config: ml_collections.ConfigDict) -> GANRecipe:
+  """The recipe of ``config.model_name`` (its constructor validates the config)."""
+  cls = recipes.RECIPES.get(config.model_name)
+  if cls is None:
+    raise UserError(f"Model {config.model_name!r} is not implemented; implemented models: "
+                    f"{', '.join(sorted(recipes.RECIPES))}.")
+  return cls(config)
+
+
+def abstract_generator(recipe: GANRecipe) -> tuple[nnx.GraphDef, dict]:
+  """The generator's graph and its abstract checkpoint item (shapes only, nothing computed)."""
+  gen = nnx.eval_shape(lambda: recipe.build_generator(nnx.Rngs(recipe.config.seed)))
+  graphdef, params, rest = state_lib.split(gen)
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  place = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device)
+  return graphdef, jax.tree.map(place, state_lib.generator_item(params, rest))
+
+
+def from_state(recipe: GANRecipe, graphdef: nnx.GraphDef, gen_params, gen_rest, step: int,
+               source: str = "") -> TrainedModel:
+  """A ``TrainedModel`` on a generator's params from a train state (e.g. in ``--mode=eval``)."""
+  return TrainedModel(recipe, graphdef, gen_params, gen_rest, step, source)
+
+
+def load(path: str | Path, step: int | None = None) -> TrainedModel:
+  """The trained generator in ``path``: a training workdir (checkpoint ``step``, default the
+  newest) or a directory written by ``export``. Works from any current directory."""
+  path = Path(path).expanduser()
+  if (path / MANIFEST).is_file():
+    if step is not None:
+      raise UserError(f"{path} is an export of one step ({_manifest(path)['step']}); step= "
+                      "selects checkpoints of training workdirs only.")
+    return _load_export(path)
+  if (path / "checkpoints").is_dir():
+    return _load_workdir(path, step)
+  if not path.exists():
+    raise UserError(f"{path} does not exist: pass a training workdir or an exported model "
+                    "directory.")
+  raise UserError(f"{path} is neither a training workdir (no checkpoints/) nor an fxs_jax export "
+                  f"(no {MANIFEST}).")
+
+
+def _load_workdir(workdir: Path, step: int | None) -> TrainedModel:
+  built = {}
+
+  def abstract_items_for(ckpt: Checkpointer, at: int) -> dict:
+    recipe = recipe_for(ckpt.restore_config(at))
+    graphdef, item = abstract_generator(recipe)
+    built.update(recipe=recipe, graphdef=graphdef)
+    if state_lib.LEGACY_ITEM in ckpt.items(at):  # one-item checkpoint of an earlier version
+      from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+      return trainer_lib.GANTrainer(recipe, recipe.config).abstract_items(ckpt.items(at))
+    return {state_lib.GENERATOR_ITEM: item}
+
+  items, step = Checkpointer.load(workdir / "checkpoints", step, abstract_items_for)
+  if state_lib.LEGACY_ITEM in items:
+    state = items[state_lib.LEGACY_ITEM]
+    gen = state_lib.generator_item(state.gen_params, state.gen_rest)
+  else:
+    gen = items[state_lib.GENERATOR_ITEM]
+  return TrainedModel(built["recipe"], built["graphdef"], gen["params"], gen["rest"], step,
+                      source=str(workdir))
+
+
+def _manifest(directory: Path) -> dict:
+  try:
+    manifest = json.loads((directory / MANIFEST).read_text())
+  except (OSError, ValueError) as e:
+    raise UserError(f"{directory / MANIFEST} cannot be read ({e}): re-export the model.") from e
+  if manifest.get("format") != EXPORT_FORMAT:
+    raise UserError(f"{directory / MANIFEST} is not an fxs_jax export (format "
+                    f"{manifest.get('format')!r}).")
+  if int(manifest.get("version", 0)) > EXPORT_VERSION:
+    raise UserError(f"{directory} was exported by a newer fxs_jax (format version "
+                    f"{manifest['version']} > {EXPORT_VERSION}): upgrade fxs_jax.")
+  return manifest
+
+
+def _load_export(directory: Path) -> TrainedModel:
+  manifest = _manifest(directory)
+  try:
+    config = ml_collections.ConfigDict(json.loads((directory / "config.json").read_text()))
+    with np.load(directory / PARAMS_FILE) as arrays:
+      saved = {name: arrays[name] for name in arrays.files}
+  except (OSError, ValueError) as e:
+    raise UserError(f"The export in {directory} cannot be read ({e}): re-export it.") from e
+  recipe = recipe_for(config)
+  graphdef, abstract = abstract_generator(recipe)
+  paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(abstract)
+  names = [path_name(p) for p, _ in paths_leaves]
+  check_same_shapes({n: tuple(leaf.shape) for n, (_, leaf) in zip(names, paths_leaves)},
+                    {n: tuple(a.shape) for n, a in saved.items()}, f"The export in {directory}")
+  leaves = [jax.numpy.asarray(saved[n], leaf.dtype) for n, (_, leaf) in zip(names, paths_leaves)]
+  gen = jax.tree_util.tree_unflatten(treedef, leaves)
+  return TrainedModel(recipe, graphdef, gen["params"], gen["rest"], int(manifest["step"]),
+                      source=str(directory))
+
+
+def export(path: str | Path, out_dir: str | Path, step: int | None = None) -> Path:
+  """Writes the generator of ``path`` (a workdir, checkpoint ``step``; or an export) to a new
+  portable directory ``out_dir`` that ``load`` reads with no training state."""
+  out_dir = Path(out_dir).expanduser()
+  if out_dir.exists() and any(out_dir.iterdir()):
+    raise UserError(f"{out_dir} exists and is not empty: export into a new directory.")
+  model = load(path, step)
+  item = state_lib.generator_item(model.params, model.rest)
+  arrays = {path_name(p): np.asarray(jax.device_get(leaf))
+            for p, leaf in jax.tree_util.tree_flatten_with_path(item)[0]}
+  out_dir.mkdir(parents=True, exist_ok=True)
+  np.savez(out_dir / PARAMS_FILE, **arrays)
+  (out_dir / "config.json").write_text(model.config.to_json_best_effort(indent=2, sort_keys=True))
+  manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
+              "model": model.config.model_name, "step": model.step,
+              "generator_params": model.num_params(), "exported_from": str(Path(path).absolute()),
+              "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+  (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
+  return out_dir

@@ -1,0 +1,126 @@
+"""What every image-editing recipe shares (GANimation, LGP-GAN; the cGAN transfer next).
+
+An editor's ``sample`` returns tiles ``(rows, cols, H, W, 3)`` in [-1, 1], drawn as one grid;
+its ``edit`` prediction takes images (+ landmarks) and a target; ``--mode=generate`` edits
+varied test faces towards ``generation_targets`` (one grid column each, the targets listed in
+``targets.txt``), plus any ``extra_strips`` a recipe adds (GANimation's interpolation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fxs_jax import facs
+from fxs_jax import viz
+from fxs_jax.data import augment
+from fxs_jax.errors import UserError
+from fxs_jax.recipes.base import GANRecipe
+
+# Targets shown in the training sample grids.
+SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
+
+
+def tile_grid(tiles) -> np.ndarray:
+  """Tiles (rows, cols, H, W, 3) in [-1, 1] as one uint8 grid image."""
+  tiles = np.asarray(tiles)
+  rows, cols = tiles.shape[:2]
+  return viz.make_grid(augment.to_uint8(tiles.reshape(rows * cols, *tiles.shape[2:])), cols)
+
+
+def check_images(images, image_size: int, what: str = "images") -> np.ndarray:
+  """``images`` (B, H, W, 3) or one (H, W, 3), uint8 0-255 or float in [-1, 1], as float32
+  (B, H, W, 3) in [-1, 1]; a one-line error if the size or layout is not the model's."""
+  arr = np.asarray(images)
+  if arr.ndim == 3:
+    arr = arr[None]
+  if arr.ndim != 4 or arr.shape[-1] != 3:
+    raise UserError(f"{what} must be (B, H, W, 3) or (H, W, 3) RGB arrays, got shape "
+                    f"{np.shape(images)}.")
+  if arr.shape[1:3] != (image_size, image_size):
+    raise UserError(f"{what} are {arr.shape[1]}x{arr.shape[2]} px; this model edits "
+                    f"{image_size}x{image_size} aligned face crops (config.model.image_size).")
+  if arr.dtype == np.uint8:
+    return augment.to_signed_unit(arr)
+  arr = arr.astype(np.float32)
+  if arr.size and (arr.min() < -1.001 or arr.max() > 1.001):
+    raise UserError(f"float {what} must lie in [-1, 1] (or pass uint8 0-255), got values in "
+                    f"[{arr.min():.3g}, {arr.max():.3g}].")
+  return arr
+
+
+def per_example(values, count: int, what: str, dtype=np.float32) -> np.ndarray:
+  """``values`` given once or once per example, as an array with ``count`` rows."""
+  arr = np.asarray(values, dtype)
+  if arr.ndim == 0 or (arr.ndim >= 1 and len(arr) != count):
+    arr = np.broadcast_to(arr, (count,) + arr.shape).copy()
+  return arr
+
+
+def emotion_labels(emotion, count: int, what: str = "emotion") -> np.ndarray:
+  """(count,) int32 class indices from emotion names or indices (one, or one per example)."""
+  values = per_example(np.asarray(emotion, object), count, what, dtype=object)
+  labels = []
+  for value in values:
+    if isinstance(value, str):
+      labels.append(facs.emotion_index(value, what))
+    else:
+      index = int(value)
+      if not 0 <= index < facs.NUM_EMOTIONS:
+        raise UserError(f"{what} index {index} is out of range: use 0-{facs.NUM_EMOTIONS - 1} "
+                        f"or a name ({', '.join(facs.EMOTIONS)}).")
+      labels.append(index)
+  return np.asarray(labels, np.int32)
+
+
+def emotion_names(text: str, what: str = "config.generate.emotions") -> list[str]:
+  """The comma-separated emotion names in ``text``, each checked."""
+  names = [e.strip() for e in text.split(",") if e.strip()]
+  for name in names:
+    facs.emotion_index(name, what)
+  return names
+
+
+class EditingRecipe(GANRecipe):
+  """A recipe whose generator edits face images towards a target condition."""
+
+  def render_samples(self, outputs, batch):
+    del batch
+    return {"samples": tile_grid(outputs)}
+
+  def generation_targets(self) -> list[tuple[str, dict]]:
+    """``(column name, edit arguments)`` of ``--mode=generate``'s edits grid."""
+    raise UserError(f"{self.config.model_name} declares no generation targets.")
+
+  def extra_strips(self, model, batch: dict) -> list[tuple[str, list, str]]:
+    """More grids for ``--mode=generate``: ``(name, columns, description)``; default none."""
+    del model, batch
+    return []
+
+  def generate(self, model, source, out_dir: Path) -> list[Path]:
+    """``edits.png``: rows = varied test faces, columns = input + each generation target; then
+    the recipe's extra strips; ``targets.txt`` says what the columns are."""
+    targets = self.generation_targets()
+    if not targets:
+      raise UserError("Nothing to generate: set --config.generate.emotions (e.g. happy,sad)"
+                      + (" and/or --config.generate.aus" if "aus" in self.config.generate else "")
+                      + ".")
+    count = min(self.config.generate.num_images, len(source))
+    examples = [self.preprocess(source[int(i)], None) for i in self.sample_indices(source, count)]
+    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+    landmarks = batch.get("landmarks")
+    columns = [batch["image"]] + [model.edit(batch["image"], landmarks=landmarks, **arguments)
+                                  for _, arguments in targets]
+    strips = [("edits", columns,
+               "input, " + ", ".join(name for name, _ in targets))]
+    strips += self.extra_strips(model, batch)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, lines = [], []
+    for name, cols, description in strips:
+      path = out_dir / f"{name}.png"
+      viz.save_png(path, tile_grid(np.stack(cols, axis=1)))
+      paths.append(path)
+      lines.append(f"{name}.png columns: {description}")
+    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
+    return paths
