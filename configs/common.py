@@ -134,8 +134,8 @@ def eval_spec(kind: str, **fields) -> ml_collections.ConfigDict:
 
 
 def editing_evals(config: ml_collections.ConfigDict, target: str) -> None:
-  """``config.evals`` of an image editor: the critic's own metrics, and the held-out pairs
-  harness on the ``edit`` prediction with the target example's ``target`` (``aus`` or
-  ``emotion``) as the condition."""
-  config.evals.critic = eval_spec("critic")
+  """``config.evals`` of an image editor: the held-out pairs harness on the ``edit`` prediction
+  with the target example's ``target`` (``aus`` or ``emotion``) as the condition, and the
+  critic's own metrics."""
   config.evals.pairs = eval_spec("pairs", predict="edit", target=target)
+  config.evals.critic = eval_spec("critic")

@@ -213,8 +213,8 @@ class GANimation(editing.EditingRecipe):
 
 def check_au_range(values: np.ndarray, what: str) -> None:
   if not np.all((values >= 0) & (values <= AU_SCALE)):
-    raise UserError(f"{what}: AU intensities must lie in [0, 5], got "
-                    f"{np.round(values, 3).tolist()}.")
+    raise UserError(f"{what}: AU intensities must lie in [0, 5], got values from "
+                    f"{float(np.min(values)):.3g} to {float(np.max(values)):.3g}.")
 
 
 def parse_aus(text: str, what: str = "AU vector") -> np.ndarray:

@@ -9,8 +9,14 @@ uninterrupted one would) and the config as JSON. ``write_config`` writes the wor
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
+import sys
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +89,49 @@ def write_config(workdir: Path, config: ml_collections.ConfigDict) -> Path:
   return saved
 
 
+# What tensorstore's reader threads print when they finish after a failed restore has closed
+# Orbax's event loop: noise once the failure itself is reported in one line.
+_CLOSED_LOOP_TRACEBACK = re.compile(
+    r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*RuntimeError: Event loop is closed\n?")
+
+
+@contextlib.contextmanager
+def _stderr_without_closed_loop_noise(settle_seconds: float = 1.0, limit_seconds: float = 5.0):
+  """Captures file descriptor 2 during a restore; if it fails, waits until the reads still in
+  flight have settled, then writes back what was printed without the closed-event-loop
+  tracebacks they leave (everything else is kept)."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as capture:
+    os.dup2(capture.fileno(), 2)
+    failed = False
+    try:
+      yield
+    except BaseException:
+      failed = True
+      raise
+    finally:
+      if failed:  # let the reader threads finish writing their noise while it is captured
+        start, size, stable_since = time.monotonic(), -1, time.monotonic()
+        while time.monotonic() - start < limit_seconds:
+          now_size = os.fstat(capture.fileno()).st_size
+          if now_size != size:
+            size, stable_since = now_size, time.monotonic()
+          elif time.monotonic() - stable_since >= settle_seconds:
+            break
+          time.sleep(0.1)
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      capture.seek(0)
+      text = capture.read().decode(errors="replace")
+      if failed:
+        text = _CLOSED_LOOP_TRACEBACK.sub("", text)
+      if text:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
 def _first_line(error: BaseException) -> str:
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
   return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
@@ -140,7 +189,8 @@ class Checkpointer:
       args = {name: ocp.args.StandardRestore(tree) for name, tree in abstract_items.items()}
       if data_iter is not None:
         args["data"] = grain.checkpoint.CheckpointRestore(data_iter)
-      return dict(self.manager.restore(step, args=ocp.args.Composite(**args)))
+      with _stderr_without_closed_loop_noise():
+        return dict(self.manager.restore(step, args=ocp.args.Composite(**args)))
     except CheckpointMismatch:
       raise
     except Exception as e:  # pylint: disable=broad-except  # Orbax/tensorstore/json/asyncio
