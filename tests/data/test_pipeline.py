@@ -38,7 +38,7 @@ def test_flip_mirrors_about_half_of_the_examples(smoke_stills):
   originals = {(int(source[i]["identity"]), int(source[i]["emotion"])): source[i]
                for i in range(len(source))}
   flipped = total = 0
-  for bt in _take(pipeline.train_dataset(source, 8, seed=0, flip=True, num_threads=1), 12):
+  for bt in _take(pipeline.train_dataset(source, 8, seed=0, num_threads=1), 12):
     for k in range(8):
       orig = originals[(int(bt["identity"][k]), int(bt["emotion"][k]))]
       img = np.round((bt["image"][k] + 1) * 127.5).astype(np.uint8)

@@ -61,7 +61,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_c
   config = smoke_config(CONFIGS["expression_classifier"])
   sources = pipeline.load(config.data)
   state = supervised.train_evaluator(config, tmp_path, sources)
-  images = np.stack([pipeline.Preprocess().random_map(sources["test"][i], None)["image"]
+  images = np.stack([pipeline.stills_preprocess(flip=False)(sources["test"][i], None)["image"]
                      for i in range(7)])  # 7: a full chunk of 4 plus a padded chunk of 3
   expected = supervised.SupervisedTrainer(config).predict_fn(state)(images)
   predict_fn, step = supervised.load_evaluator(None, tmp_path)  # config read from the workdir
@@ -114,7 +114,7 @@ def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, sm
     return supervised.evaluate_evaluator(trainer.predict_fn(state), trainer.kind, train)
 
   untrained = train_metrics(state)
-  images = np.stack([pipeline.Preprocess().random_map(train[i], None)["image"] for i in range(8)])
+  images = np.stack([pipeline.stills_preprocess(flip=False)(train[i], None)["image"] for i in range(8)])
   probs = jax.nn.softmax(trainer.predict_fn(state)(images), axis=-1)
   assert np.max(probs) < 0.3  # near-uniform: an uninformed judge, not a confident one
   assert untrained["accuracy"] < 0.35

@@ -96,14 +96,14 @@ def test_critic_loss_with_a_linear_critic(separate):
   np.testing.assert_allclose(total, wgan + au + 10 * gp, rtol=1e-4)
 
 
-def test_sample_tiles_layout():
+def test_sample_layout():
   config = ganimation_config.get_config("smoke")
   recipe = recipe_lib.GANimation(config)
   s = config.model.image_size
   gen = lambda img, aus: (jnp.zeros(img.shape), jnp.ones(img.shape[:3] + (1,)))  # keep input
   batch = {k: v[:, :s, :s] if k == "image" else v for k, v in _batch().items()}
   batch["image"] = np.resize(batch["image"], (B, s, s, 3))
-  tiles = recipe.sample_tiles(gen, batch)
+  tiles = recipe.sample(gen, batch)
   n, targets = config.logging.num_samples, 1 + len(recipe_lib.SAMPLE_EMOTIONS)
   assert tiles.shape == (n, 1 + 3 * targets, s, s, 3)
   # With A = 1 every output column equals the input.

@@ -13,9 +13,11 @@ import pytest
 from flax import nnx
 
 from configs import lgpgan as lgpgan_config
+from fxs_jax import facs
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
 from fxs_jax.recipes import lgpgan as recipe_lib
+from fxs_jax.train import state as state_lib
 from fxs_jax.train import trainer as trainer_lib
 from fxs_jax.train.checkpoint import Checkpointer
 
@@ -140,8 +142,8 @@ def test_one_smoke_iteration_updates_all_six_networks(smoke_run, tfds_dir):
   trainer = trainer_lib.GANTrainer(recipe_lib.LGPGAN(config), config)
   ckpt = Checkpointer(workdir / "checkpoints", config)
   try:
-    first, second = (jax.device_get(ckpt.restore(step, trainer.abstract_state))
-                     for step in (1, 2))
+    first, second = (jax.device_get(state_lib.from_items(ckpt.restore(
+        step, trainer.abstract_items()))) for step in (1, 2))
   finally:
     ckpt.close()
   assert int(first.step) == 1 and int(second.step) == 2
@@ -177,7 +179,7 @@ def test_main_smoke_samples_generate_eval(smoke_run):
   assert ("model", "ssim_vs_truth") in metrics and ("model", "critic_face_acc_fake") in metrics
 
 
-def test_sample_tiles_layout_and_target_order():
+def test_sample_layout_and_target_order():
   """A stub generator whose output is the input plus the target class index: every output
   column must show its own target, and the crop columns the input's windows."""
   config = lgpgan_config.get_config("smoke")
@@ -197,7 +199,7 @@ def test_sample_tiles_layout_and_target_order():
   rng = np.random.default_rng(0)
   batch = {"image": rng.uniform(-1, 1, (3, s, s, 3)).astype(np.float32),
            "landmarks": np.zeros((3, 68, 2), np.float32)}
-  tiles = np.asarray(recipe.sample_tiles(gen, batch))
+  tiles = np.asarray(recipe.sample(gen, batch))
   per = 6
   assert tiles.shape == (n, 1 + per * len(recipe_lib.SAMPLE_EMOTIONS), s, s, 3)
   np.testing.assert_array_equal(tiles[:, 0], batch["image"][:n])
@@ -205,7 +207,7 @@ def test_sample_tiles_layout_and_target_order():
   top, left = (s - h) // 2, (s - w) // 2
   for k, name in enumerate(recipe_lib.SAMPLE_EMOTIONS):
     col = 1 + per * k
-    label = recipe_lib.synth_faces.EMOTIONS.index(name)
+    label = facs.EMOTIONS.index(name)
     np.testing.assert_allclose(tiles[:, col + 5], batch["image"][:n] + label)
     np.testing.assert_array_equal(tiles[:, col, top:top + h, left:left + w],
                                   batch["image"][:n, :h, :w])

@@ -46,8 +46,11 @@ def test_casts_floats_only_and_gradients_reach_float32_params():
   tree = {"w": jnp.ones((2,), jnp.float32), "count": jnp.ones((2,), jnp.int32)}
   cast = policy.compute(tree)
   assert cast["w"].dtype == jnp.bfloat16 and cast["count"].dtype == jnp.int32
-  batch = policy.batch({"image": jnp.ones((1, 2, 2, 3)), "landmarks": jnp.ones((1, 68, 2))})
+  batch = policy.batch({"image": jnp.ones((1, 2, 2, 3)), "landmarks": jnp.ones((1, 68, 2)),
+                        # Landmark sequences have image rank: only the named entries are cast.
+                        "landmark_seq": jnp.ones((1, 30, 68, 2))}, keys=("image",))
   assert batch["image"].dtype == jnp.bfloat16 and batch["landmarks"].dtype == jnp.float32
+  assert batch["landmark_seq"].dtype == jnp.float32
   grad = jax.grad(lambda w: jnp.sum(policy.compute(w) * 3.0).astype(jnp.float32))(tree["w"])
   assert grad.dtype == jnp.float32
   np.testing.assert_array_equal(grad, 3.0)

@@ -87,9 +87,9 @@ def test_checkpoint_round_trip_restores_identical_state(smoke_stills, smoke_conf
   state, _ = trainer.train_iteration(state, batch, 0)
   expected = jax.device_get(state)
   ckpt = Checkpointer(tmp_path / "ckpt", config)
-  ckpt.save(1, state, None)
+  ckpt.save(1, state_lib.to_items(state), None)
   ckpt.wait()
-  restored = ckpt.restore(1, trainer.abstract_state)
+  restored = state_lib.from_items(ckpt.restore(1, trainer.abstract_items()))
   ckpt.close()
   assert jax.tree.structure(restored) == jax.tree.structure(expected)
   for a, b in zip(jax.tree.leaves(expected), jax.tree.leaves(jax.device_get(restored))):
