@@ -13,6 +13,7 @@ import pytest
 from flax import nnx
 
 from configs import lgpgan as lgpgan_config
+from fxs_jax import facs
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
 from fxs_jax.recipes import lgpgan as recipe_lib
@@ -205,7 +206,7 @@ def test_sample_tiles_layout_and_target_order():
   top, left = (s - h) // 2, (s - w) // 2
   for k, name in enumerate(recipe_lib.SAMPLE_EMOTIONS):
     col = 1 + per * k
-    label = recipe_lib.synth_faces.EMOTIONS.index(name)
+    label = facs.EMOTIONS.index(name)
     np.testing.assert_allclose(tiles[:, col + 5], batch["image"][:n] + label)
     np.testing.assert_array_equal(tiles[:, col, top:top + h, left:left + w],
                                   batch["image"][:n, :h, :w])
