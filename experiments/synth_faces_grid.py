@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from fxs_jax import facs
 from fxs_jax import viz
 from fxs_jax.data import synth_faces as sf
 
@@ -44,12 +45,12 @@ def pick_identities(seed, n):
 def emotion_block(size, identities, pad):
   tiles = []
   for idn in identities:
-    for emotion in sf.EMOTIONS:
-      tiles.append(sf.render(idn, sf.emotion_aus(emotion), size)[0])
-    img, lms = sf.render(idn, np.zeros(sf.NUM_AUS), size)
+    for emotion in facs.EMOTIONS:
+      tiles.append(sf.render(idn, facs.emotion_aus(emotion), size)[0])
+    img, lms = sf.render(idn, np.zeros(facs.NUM_AUS), size)
     tiles.append(viz.draw_landmarks(img, lms, radius=max(1, size // 80)))
-  grid = viz.make_grid(tiles, ncols=len(sf.EMOTIONS) + 1, pad=pad)
-  header = _text_strip(list(sf.EMOTIONS) + ["landmarks"], [size] * (len(sf.EMOTIONS) + 1), 14,
+  grid = viz.make_grid(tiles, ncols=len(facs.EMOTIONS) + 1, pad=pad)
+  header = _text_strip(list(facs.EMOTIONS) + ["landmarks"], [size] * (len(facs.EMOTIONS) + 1), 14,
                        pad)
   return np.concatenate([header, grid], axis=0)
 
@@ -59,14 +60,14 @@ def au_block(size, identity, au_names, pad, label_w):
   for name in au_names:
     tiles = []
     for level in (0.0, 2.5, 5.0):
-      aus = np.zeros(sf.NUM_AUS, np.float32)
-      aus[sf.AU_NAMES.index(name)] = level
+      aus = np.zeros(facs.NUM_AUS, np.float32)
+      aus[facs.AU_NAMES.index(name)] = level
       tiles.append(sf.render(identity, aus, size)[0])
     row = viz.make_grid(tiles, ncols=3, pad=pad)[pad:-pad]
     label = Image.new("RGB", (label_w, row.shape[0]), (255, 255, 255))
     draw = ImageDraw.Draw(label)
     draw.text((4, row.shape[0] // 2 - 12), name, fill=(0, 0, 0), font=ImageFont.load_default())
-    draw.text((4, row.shape[0] // 2 + 2), sf.AU_DESCRIPTIONS[name], fill=(60, 60, 60),
+    draw.text((4, row.shape[0] // 2 + 2), facs.AU_DESCRIPTIONS[name], fill=(60, 60, 60),
               font=ImageFont.load_default())
     rows.append(np.concatenate([np.asarray(label), row], axis=1))
   body = np.concatenate([np.concatenate([r, np.full((pad,) + r.shape[1:], 255, np.uint8)])
@@ -88,10 +89,10 @@ def main(argv=None):
   ids = pick_identities(args.seed, args.identities)
   top = emotion_block(size, ids, pad)
   au_identity = next((i for i in ids if np.mean(i.skin_rgb) > 150), ids[0])
-  half = (sf.NUM_AUS + 1) // 2
+  half = (facs.NUM_AUS + 1) // 2
   label_w = 130
-  blocks = [au_block(size, au_identity, sf.AU_NAMES[:half], pad, label_w),
-            au_block(size, au_identity, sf.AU_NAMES[half:], pad, label_w)]
+  blocks = [au_block(size, au_identity, facs.AU_NAMES[:half], pad, label_w),
+            au_block(size, au_identity, facs.AU_NAMES[half:], pad, label_w)]
   h = max(b.shape[0] for b in blocks)
   blocks = [np.pad(b, ((0, h - b.shape[0]), (0, 0), (0, 0)), constant_values=255) for b in blocks]
   gap = np.full((h, 4 * pad, 3), 255, np.uint8)

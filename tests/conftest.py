@@ -1,6 +1,33 @@
 """Shared fixtures: every test writes datasets and workdirs under pytest's tmp dirs."""
 
+import os
+import shutil
+import tempfile
+
 import pytest
+
+# JAX's persistent compilation cache, for this session and every subprocess it starts (they
+# inherit os.environ): the suite compiles the same smoke train steps again and again, mostly in
+# fresh driver / main / notebook processes, and XLA compiling dominates its time. The key covers
+# the program, the devices and XLA_FLAGS, so a hit is the executable a compile would give. A
+# fresh directory per session keeps entries from other checkouts or jax versions out. Set here,
+# before anything imports jax: jax reads these variables once, when it is imported.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _SESSION_CACHE_DIR = tempfile.mkdtemp(prefix="fxs_jax_xla_cache_")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _SESSION_CACHE_DIR
+else:
+  _SESSION_CACHE_DIR = None  # the user's own cache: theirs to keep
+# By default jax only caches programs that took >= 1 s to compile, and many smoke steps take less
+# on CPU; no size threshold either (0 is jax's default today; pinned so a later default cannot
+# quietly skip the small entries).
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+def pytest_sessionfinish(session, exitstatus):
+  del session, exitstatus
+  if _SESSION_CACHE_DIR:
+    shutil.rmtree(_SESSION_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,21 @@
 """Configs: variants, locking, command-line style overrides."""
 
 import importlib
+from pathlib import Path
 
 import ml_collections
 import pytest
 
-CONFIG_MODULES = ["configs.ganimation", "configs.lgpgan", "configs.au_regressor",
-                  "configs.expression_classifier"]
+CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
+# Every model config, found on disk so that a new one is checked without being listed here.
+CONFIG_MODULES = sorted(f"configs.{path.stem}" for path in CONFIGS_DIR.glob("*.py")
+                        if path.name not in ("common.py", "__init__.py"))
+
+
+def test_discovery_finds_the_model_configs():
+  # An empty list would parametrize nothing and pass silently.
+  assert {"configs.ganimation", "configs.lgpgan", "configs.au_regressor",
+          "configs.expression_classifier"} <= set(CONFIG_MODULES)
 
 
 @pytest.mark.parametrize("module", CONFIG_MODULES)

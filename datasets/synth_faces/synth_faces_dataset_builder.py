@@ -17,6 +17,7 @@ import multiprocessing
 import numpy as np
 import tensorflow_datasets as tfds
 
+from fxs_jax import facs
 from fxs_jax.data import synth_faces
 from fxs_jax.data import synth_faces_examples
 
@@ -57,8 +58,9 @@ def _configs() -> list[SynthFacesConfig]:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """SynthFaces: procedural faces with exact landmarks, AUs, emotion and identity."""
 
-  # Bump whenever fxs_jax.data.synth_faces renders different pixels or labels: a dataset built
-  # by an older renderer would otherwise be reused silently (TFDS keys the cache on VERSION).
+  # Bump whenever fxs_jax.data.synth_faces renders different pixels or labels (the EMFACS
+  # prototypes in fxs_jax.facs are labels too): a dataset built by an older renderer would
+  # otherwise be reused silently (TFDS keys the cache on VERSION).
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   BUILDER_CONFIGS = _configs()
@@ -70,8 +72,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     cfg = self.builder_config
     size, n = cfg.image_size, synth_faces.NUM_LANDMARKS
     common = {
-        "aus": tfds.features.Tensor(shape=(synth_faces.NUM_AUS,), dtype=np.float32),
-        "emotion": tfds.features.ClassLabel(names=list(synth_faces.EMOTIONS)),
+        "aus": tfds.features.Tensor(shape=(facs.NUM_AUS,), dtype=np.float32),
+        "emotion": tfds.features.ClassLabel(names=list(facs.EMOTIONS)),
         "identity": tfds.features.Scalar(dtype=np.int32),
     }
     if cfg.kind == "stills":
@@ -85,7 +87,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       features = {
           "frames": tfds.features.Sequence(tfds.features.Image(shape=(size, size, 3)), length=t),
           "landmarks": tfds.features.Tensor(shape=(t, n, 2), dtype=np.float32),
-          "aus": tfds.features.Tensor(shape=(t, synth_faces.NUM_AUS), dtype=np.float32),
+          "aus": tfds.features.Tensor(shape=(t, facs.NUM_AUS), dtype=np.float32),
           "emotion": common["emotion"], "identity": common["identity"],
       }
     # Built directly (not dataset_info_from_configs) so that a builder loaded from any path works.

@@ -23,6 +23,7 @@ Conventions
   closed lids for AU45). The vector has no laterality, so every AU is bilateral -- including the
   contempt prototype AU12+AU14, which is unilateral in real faces.
 * Emotions: EMFACS-style prototypes (:func:`emotion_aus`), label = index in :data:`EMOTIONS`.
+  The AU and emotion vocabulary is :mod:`fxs_jax.facs`'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -34,64 +35,30 @@ import numpy as np
 from fxs_jax.data._synth_faces_draw import draw_face
 from fxs_jax.data._synth_faces_geometry import face_geometry, pose_matrix
 from fxs_jax.data._synth_faces_identity import HAIR_STYLES, Identity, sample_identity
+# The FACS vocabulary lives in fxs_jax.facs; re-exported so ``synth_faces.EMOTIONS`` & co. still
+# work for code written before it moved.
+from fxs_jax.facs import AU_DESCRIPTIONS
+from fxs_jax.facs import AU_MAX
+from fxs_jax.facs import AU_NAMES
+from fxs_jax.facs import EMOTIONS
+from fxs_jax.facs import NUM_AUS
+from fxs_jax.facs import NUM_EMOTIONS
+from fxs_jax.facs import emotion_aus
 
 __all__ = [
     "AU_NAMES", "AU_DESCRIPTIONS", "NUM_AUS", "EMOTIONS", "NUM_EMOTIONS", "NUM_LANDMARKS",
-    "HAIR_STYLES", "Identity", "sample_identity", "emotion_aus", "sample_emotion_aus", "landmarks", "render",
-    "onset_curve", "render_sequence", "LANDMARK_GROUPS",
+    "HAIR_STYLES", "Identity", "sample_identity", "emotion_aus", "sample_emotion_aus",
+    "landmarks", "render", "onset_curve", "render_sequence", "LANDMARK_GROUPS",
 ]
 
-AU_NAMES = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14",
-            "AU15", "AU17", "AU20", "AU23", "AU25", "AU26", "AU45")
-NUM_AUS = len(AU_NAMES)
-AU_DESCRIPTIONS = {
-    "AU01": "inner brow raiser", "AU02": "outer brow raiser", "AU04": "brow lowerer",
-    "AU05": "upper lid raiser", "AU06": "cheek raiser", "AU07": "lid tightener",
-    "AU09": "nose wrinkler", "AU10": "upper lip raiser", "AU12": "lip corner puller",
-    "AU14": "dimpler", "AU15": "lip corner depressor", "AU17": "chin raiser",
-    "AU20": "lip stretcher", "AU23": "lip tightener", "AU25": "lips part", "AU26": "jaw drop",
-    "AU45": "blink",
-}
-EMOTIONS = ("neutral", "happy", "sad", "surprised", "angry", "fearful", "disgusted",
-            "contemptuous")
-NUM_EMOTIONS = len(EMOTIONS)
 NUM_LANDMARKS = 68
-AU_MAX = 5.0
 
 LANDMARK_GROUPS = {
     "jaw": tuple(range(0, 17)), "brows": tuple(range(17, 27)), "nose": tuple(range(27, 36)),
     "eyes": tuple(range(36, 48)), "lips": tuple(range(48, 68)),
 }
 
-# EMFACS-style prototypes at apex, 0-5 scale.
-_PROTOTYPES = {
-    "neutral": {},
-    "happy": {"AU06": 3.5, "AU12": 4.5, "AU25": 1.5},
-    "sad": {"AU01": 4.0, "AU04": 2.5, "AU15": 4.0, "AU17": 2.0},
-    "surprised": {"AU01": 4.5, "AU02": 4.5, "AU05": 4.0, "AU25": 3.5, "AU26": 4.0},
-    "angry": {"AU04": 4.5, "AU05": 2.5, "AU07": 4.0, "AU23": 4.0, "AU17": 2.0},
-    "fearful": {"AU01": 4.0, "AU02": 3.0, "AU04": 3.0, "AU05": 4.5, "AU07": 2.0, "AU20": 4.0,
-                "AU25": 3.5, "AU26": 2.0},
-    "disgusted": {"AU09": 4.5, "AU10": 3.5, "AU15": 2.5, "AU17": 2.5, "AU25": 1.0},
-    "contemptuous": {"AU12": 2.5, "AU14": 4.0},
-}
-
 _SUPERSAMPLE = 4
-
-
-def _emotion_name(emotion) -> str:
-  if isinstance(emotion, (numbers.Integral, np.integer)) and not isinstance(emotion, bool):
-    if not 0 <= int(emotion) < NUM_EMOTIONS:
-      raise ValueError(f"emotion index must be in [0, {NUM_EMOTIONS - 1}], got {emotion}; "
-                       f"valid: {dict(enumerate(EMOTIONS))}.")
-    return EMOTIONS[int(emotion)]
-  if isinstance(emotion, str):
-    name = emotion.strip().lower()
-    if name not in _PROTOTYPES:
-      raise ValueError(f"unknown emotion {emotion!r}; valid emotions are {list(EMOTIONS)}.")
-    return name
-  raise ValueError(f"emotion must be a name in {list(EMOTIONS)} or an index, got "
-                   f"{type(emotion).__name__} {emotion!r}.")
 
 
 def _check_aus(aus) -> np.ndarray:
@@ -126,26 +93,14 @@ def _check_identity(identity) -> Identity:
   return identity
 
 
-def emotion_aus(emotion, intensity: float = 1.0) -> np.ndarray:
-  """(17,) float32 EMFACS prototype of ``emotion`` at apex, scaled by ``intensity``, in [0, 5]."""
-  name = _emotion_name(emotion)
-  if not np.isfinite(intensity):
-    raise ValueError(f"intensity must be finite, got {intensity}.")
-  out = np.zeros(NUM_AUS, np.float32)
-  for au, v in _PROTOTYPES[name].items():
-    out[AU_NAMES.index(au)] = v
-  return np.clip(out * np.float32(intensity), 0.0, AU_MAX).astype(np.float32)
-
-
 def sample_emotion_aus(emotion, rng: np.random.Generator) -> np.ndarray:
   """A random instance of ``emotion``: prototype x U(0.6, 1.1), per-AU x U(0.85, 1.15).
 
   The active AU set equals the prototype's (active AUs stay >= 0.3); neutral gives zeros.
   """
-  name = _emotion_name(emotion)
+  proto = emotion_aus(emotion)  # checks the emotion first
   if not isinstance(rng, np.random.Generator):
     raise ValueError(f"rng must be a np.random.Generator, got {type(rng).__name__}.")
-  proto = emotion_aus(name)
   scale = rng.uniform(0.6, 1.1)
   jitter = rng.uniform(0.85, 1.15, size=NUM_AUS)
   out = np.where(proto > 0, np.clip(proto * scale * jitter, 0.3, AU_MAX), 0.0)

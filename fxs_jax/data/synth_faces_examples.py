@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from fxs_jax import facs
 from fxs_jax.data import synth_faces
 
 SEED = 20261124
@@ -49,7 +50,7 @@ def identity_examples(job: Job, encode: bool = True) -> list[tuple[str, dict]]:
   examples = []
   if job.kind == "stills":
     for variant in range(job.variants):
-      for label, emotion in enumerate(synth_faces.EMOTIONS):
+      for label, emotion in enumerate(facs.EMOTIONS):
         aus = synth_faces.sample_emotion_aus(emotion, rng).astype(np.float32)
         img, lms = synth_faces.render(identity, aus, job.image_size)
         examples.append((f"{job.identity_id:06d}_{variant:02d}_{label}", {
@@ -57,7 +58,7 @@ def identity_examples(job: Job, encode: bool = True) -> list[tuple[str, dict]]:
             "emotion": label, "identity": job.identity_id,
         }))
   elif job.kind == "sequences":
-    for label, emotion in enumerate(synth_faces.EMOTIONS):
+    for label, emotion in enumerate(facs.EMOTIONS):
       if emotion == "neutral":
         continue
       apex = synth_faces.sample_emotion_aus(emotion, rng).astype(np.float32)

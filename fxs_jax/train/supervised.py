@@ -25,7 +25,8 @@ from flax import nnx
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
-from fxs_jax.eval import evaluators
+from fxs_jax.eval import evaluator_metrics
+from fxs_jax.models import evaluators
 from fxs_jax.train import state as state_lib
 from fxs_jax.train import checkpoint
 from fxs_jax.train.checkpoint import Checkpointer
@@ -222,11 +223,11 @@ def evaluate_evaluator(predict_fn: PredictFn, kind: str, source, batch_size: int
     labels.append(np.stack([e[_label_key(kind)] for e in examples]))
   outputs, labels = np.concatenate(outputs), np.concatenate(labels)
   if kind == "expression_classifier":
-    metrics = evaluators.classification_metrics(outputs, labels)
+    metrics = evaluator_metrics.classification_metrics(outputs, labels)
   else:
-    metrics = evaluators.au_errors(outputs, labels)
+    metrics = evaluator_metrics.au_errors(outputs, labels)
     constant = np.broadcast_to(np.median(labels, axis=0), labels.shape)
-    metrics["au_mae_best_constant"] = evaluators.au_errors(constant, labels)["au_mae"]
+    metrics["au_mae_best_constant"] = evaluator_metrics.au_errors(constant, labels)["au_mae"]
   return {"kind": kind, "num_examples": int(n), **metrics}
 
 

@@ -3,13 +3,14 @@
 import numpy as np
 from scipy import ndimage
 
+from fxs_jax import facs
 from fxs_jax.data import augment
 from fxs_jax.data import synth_faces
 
 
 def _face(seed=3, size=64):
   identity = synth_faces.sample_identity(seed)
-  aus = synth_faces.emotion_aus("happy")
+  aus = facs.emotion_aus("happy")
   return synth_faces.render(identity, aus, size)
 
 

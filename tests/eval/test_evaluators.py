@@ -1,4 +1,4 @@
-"""Evaluator networks and their supervised trainer on SynthFaces smoke data."""
+"""The evaluators' supervised trainer and train-on-first-use cache on SynthFaces smoke data."""
 
 import json
 
@@ -45,18 +45,6 @@ def test_one_train_step_changes_params(kind, smoke_stills, smoke_config):
   assert all(jax.tree.leaves(changed))  # every parameter got a gradient
 
 
-def test_output_shapes_and_au_range():
-  rngs = jax.random.key(0)
-  images = np.asarray(jax.random.uniform(rngs, (3, 32, 32, 3), minval=-1, maxval=1))
-  from flax import nnx  # pylint: disable=g-import-not-at-top
-  aus = evaluators.AURegressor(32, nnx.Rngs(0), base_channels=8)(images)
-  logits = evaluators.ExpressionClassifier(32, nnx.Rngs(0), base_channels=8)(images)
-  assert aus.shape == (3, 17) and logits.shape == (3, 8)
-  assert np.all((np.asarray(aus) >= 0) & (np.asarray(aus) <= 5))
-  with pytest.raises(ValueError, match="image size"):
-    evaluators.AURegressor(32, nnx.Rngs(0), base_channels=8)(images[:, :16, :16])
-
-
 def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_config, tmp_path):
   config = smoke_config(CONFIGS["expression_classifier"])
   sources = pipeline.load(config.data)
@@ -71,34 +59,6 @@ def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_c
   np.testing.assert_array_equal(got, expected)
   # Chunking and padding do not change a prediction.
   np.testing.assert_allclose(predict_fn(images[:1])[0], got[0], rtol=1e-5, atol=1e-5)
-
-
-def test_au_errors_by_hand():
-  true = np.array([[0.0, 2.0, 4.0], [1.0, 0.0, 5.0]])
-  pred = np.array([[1.0, 2.5, 4.0], [1.0, 3.0, 3.0]])
-  names = evaluators.AU_NAMES
-  # |err| = [[1, .5, 0], [0, 3, 2]]: per AU [.5, 1.75, 1]; active entries (true > 0): .5, 0, 0, 2.
-  got = evaluators.au_errors(np.pad(pred, ((0, 0), (0, 14))), np.pad(true, ((0, 0), (0, 14))))
-  assert got["au_mae_per_au"][names[0]] == pytest.approx(0.5)
-  assert got["au_mae_per_au"][names[1]] == pytest.approx(1.75)
-  assert got["au_mae_per_au"][names[2]] == pytest.approx(1.0)
-  assert got["au_mae"] == pytest.approx(6.5 / (2 * 17))
-  assert got["au_mae_active"] == pytest.approx(2.5 / 4)
-
-
-def test_accuracy_and_confusion_by_hand():
-  true = np.array([0, 1, 1, 2, 7])
-  logits = np.zeros((5, 8))
-  logits[np.arange(5), [0, 1, 2, 2, 0]] = 1.0  # predictions 0, 1, 2, 2, 0
-  got = evaluators.classification_metrics(logits, true)
-  assert got["accuracy"] == pytest.approx(3 / 5)
-  expected = np.zeros((8, 8), int)
-  for t, p in [(0, 0), (1, 1), (1, 2), (2, 2), (7, 0)]:
-    expected[t, p] += 1
-  np.testing.assert_array_equal(got["confusion_matrix"], expected)
-  assert got["per_class_recall"]["happy"] == pytest.approx(0.5)  # class 1: one of two right
-  assert got["per_class_recall"]["contemptuous"] == 0.0
-  assert got["per_class_recall"]["surprised"] == 0.0  # no examples: 0, not NaN
 
 
 def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, smoke_config):

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from fxs_jax import facs
 from fxs_jax.errors import UserError
 from fxs_jax.eval import identity
 
@@ -86,7 +87,7 @@ def test_synthfaces_same_identity_closer_on_average(embedder):
   for seed in range(10):
     person = synth_faces.sample_identity(seed)
     for emotion in ("neutral", "happy", "surprised"):
-      img, lms = synth_faces.render(person, synth_faces.emotion_aus(emotion), size=128)
+      img, lms = synth_faces.render(person, facs.emotion_aus(emotion), size=128)
       images.append(img), landmarks.append(lms), ids.append(seed)
   emb = embedder.embed(np.stack(images), np.stack(landmarks))
   assert np.all(np.isfinite(emb))
@@ -116,7 +117,7 @@ def test_small_faces_detected_and_blank_images_counted(embedder):
 def test_identity_metrics_on_a_video(embedder):
   from fxs_jax.data import synth_faces  # pylint: disable=import-outside-toplevel
   frames, lms, _ = synth_faces.render_sequence(synth_faces.sample_identity(2),
-                                               synth_faces.emotion_aus("happy"), 3, size=64)
+                                               facs.emotion_aus("happy"), 3, size=64)
   videos = np.stack([frames, frames])
   videos[1, 2] = 128  # a frame without a face
   video_lms = np.stack([lms, lms])
