@@ -87,7 +87,11 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   ``ssim_mouth`` (boxes from the target's landmarks), ``au_mae`` (AU regressor on the output vs
   the target's AUs, 0-5 scale), ``expression_accuracy`` (classifier's argmax vs the target's
   emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
+  Examples need ``image``, ``identity`` and ``emotion``; the box SSIMs and ACD-I also need
+  ``landmarks``, the AU error ``aus`` (metrics whose inputs the data lack are left out).
+  ``preprocess`` is the recipe's (default: stills, no flip).
   """
+  preprocess = preprocess or pipeline.stills_preprocess(flip=False)
   inputs, targets = same_identity_pairs(source, limit, seed)
   if not len(inputs):
     raise ValueError("No same-identity pairs with different expressions in this split.")
