@@ -138,8 +138,10 @@ def real_batch(recipe, config, batch_size: int, sources=None):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   sources = sources or pipeline.load(config.data, splits=(config.data.train_split,))
-  ds = pipeline.train_dataset(sources[config.data.train_split], batch_size, seed=config.seed,
-                              flip=config.data.flip, num_threads=1, prefetch=2)
+  split = config.data.train_split
+  ds = pipeline.train_dataset(recipe.examples(sources[split], split), batch_size,
+                              seed=config.seed, preprocess=recipe.preprocess, num_threads=1,
+                              prefetch=2)
   return recipe.prepare_batch(next(iter(ds)), np.random.default_rng(0)), sources
 
 
@@ -191,15 +193,22 @@ def measure_row(row: dict, args) -> dict:
 
 
 def generation(recipe, config, it: TrainerIteration, sources, iters: int) -> dict:
-  """Images/s of the recipe's jitted edit (``recipe.editor``: generator forward and composition,
-  output fetched to the host) at batch 64, each input edited towards another example's target."""
+  """Images/s of the trained model's jitted ``edit`` (``fxs_jax.inference.TrainedModel``:
+  generator forward and composition, output fetched to the host) at batch 64, each input edited
+  towards another example's target (the condition the pairs evaluator uses)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
+  from fxs_jax import inference  # pylint: disable=g-import-not-at-top
   from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   ds = pipeline.train_dataset(sources[config.data.train_split], GEN_BATCH, seed=config.seed,
-                              flip=False, num_threads=1, prefetch=2)
+                              preprocess=pipeline.stills_preprocess(flip=False), num_threads=1,
+                              prefetch=2)
   inputs = next(iter(ds))
   targets = {k: np.roll(v, 1, axis=0) for k, v in inputs.items()}
-  edit = recipe.editor(it.trainer.generator(it.state))
+  config.eval.batch_size = GEN_BATCH  # one jitted call per batch
+  model = inference.TrainedModel(recipe, it.trainer.gen_def, it.state.gen_params,
+                                 it.state.gen_rest, step=0)
+  key = config.evals.pairs.target
+  edit = lambda inp, tgt: model.edit(inp["image"], landmarks=inp["landmarks"], **{key: tgt[key]})
   compile_s, _ = benchlib.timed(edit, inputs, targets)
   times = [benchlib.timed(edit, inputs, targets)[0] for _ in range(iters)]
   return {"gen_first_call_s": compile_s, "gen_batch_s": benchlib.median(times),

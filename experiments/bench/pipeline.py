@@ -46,7 +46,7 @@ def measure(model: str, shape: str, threads: str, args) -> dict:
   mesh = sharding.make_mesh()
   batch = config.data.batch_size
   t0 = time.perf_counter()
-  it = pipeline.train_iterator(config.data, sources, batch, config.seed)
+  it = pipeline.train_iterator(config.data, sources[config.data.train_split], batch, config.seed)
 
   def one(step):
     host = recipe.prepare_batch(next(it), np.random.default_rng([config.seed, step]))
