@@ -76,6 +76,7 @@ class TrainedModel:
       compute, graphdef = self._predictors[name].compute, self.graphdef
       self._jitted[name] = jax.jit(
           lambda params, rest, b: compute(nnx.merge(graphdef, params, rest), b))
+    batch = {k: _as_array(v) for k, v in batch.items()}
     fn = lambda part: self._jitted[name](self.params, self.rest, part)
     return sharding.apply_in_chunks(fn, batch, self.config.eval.batch_size)
 
@@ -106,6 +107,12 @@ class TrainedModel:
   def __repr__(self) -> str:
     return (f"TrainedModel({self.config.model_name}, step {self.step}, "
             f"{self.num_params():,} generator params, predictions: {', '.join(self.predictions)})")
+
+
+def _as_array(value) -> np.ndarray:
+  """A batch entry as numpy; float64 (numpy's default for Python floats) as float32."""
+  arr = np.asarray(value)
+  return arr.astype(np.float32) if arr.dtype == np.float64 else arr
 
 
 def recipe_for(config: ml_collections.ConfigDict) -> GANRecipe:

@@ -30,10 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, smoke_stills, smoke_config):
+def trained(tmp_path_factory, smoke_stills, tfds_dir):
   """GANimation ``:smoke`` trained 3 steps (a checkpoint after each) and its export."""
   del smoke_stills
-  config = smoke_config(ganimation_config, num_train_steps=3)
+  config = ganimation_config.get_config("smoke")
+  config.data.data_dir = str(tfds_dir)
+  config.num_train_steps = 3
   workdir = tmp_path_factory.mktemp("load") / "run"
   run.run(config, str(workdir), "train")
   export = fxs_jax.export(workdir, workdir.parent / "export")

@@ -62,3 +62,33 @@ def test_signed_unit_scaling():
   np.testing.assert_allclose(augment.to_signed_unit(x), [-1.0, 1.0, 128 / 127.5 - 1], atol=1e-7)
   np.testing.assert_array_equal(augment.to_uint8(augment.to_signed_unit(np.arange(256))),
                                 np.arange(256))
+
+
+def test_paired_example_flips_every_declared_image_and_landmark_set_together():
+  """A cGAN-style example (source face, target face, truth) mirrors as one: each image at its
+  own mirrored landmarks equals the original at the original's, labels are untouched."""
+  (src, src_lms), (tgt, tgt_lms) = _face(3), _face(4)
+  fields = augment.Fields(images=("source", "target", "truth"),
+                          landmarks=("source_landmarks", "target_landmarks"))
+  example = {"source": src, "target": tgt, "truth": tgt, "source_landmarks": src_lms,
+             "target_landmarks": tgt_lms, "emotion": np.int64(1), "aus": np.arange(17.0)}
+  out = augment.flip_example(example, fields)
+  for key in ("source", "target", "truth"):
+    np.testing.assert_array_equal(out[key], example[key][:, ::-1])
+  perm = augment.IBUG_FLIP_PERMUTATION
+  for key in ("source_landmarks", "target_landmarks"):
+    mirrored = example[key][perm].copy()
+    mirrored[:, 0] = 63 - mirrored[:, 0]  # x -> (width - 1) - x
+    np.testing.assert_allclose(out[key], mirrored)
+  assert out["emotion"] == 1
+  np.testing.assert_array_equal(out["aus"], np.arange(17.0))
+  # The stills preprocessing applies the same single decision, then scales every image.
+  scaled = augment.preprocess(example, fields, flip=True)
+  np.testing.assert_allclose(scaled["truth"], augment.to_signed_unit(tgt[:, ::-1]))
+  np.testing.assert_allclose(scaled["source_landmarks"], out["source_landmarks"])
+
+
+def test_images_of_different_widths_cannot_share_a_mirror():
+  import pytest  # pylint: disable=import-outside-toplevel
+  with pytest.raises(ValueError, match="differ in width"):
+    augment.flip_example({"image": np.zeros((4, 4, 3)), "frames": np.zeros((2, 4, 6, 3))})

@@ -112,3 +112,16 @@ def test_process_rows_of_global_batches_make_up_the_one_process_batches(smoke_st
   assert len(ordered) == len(odd) == 2
   for w, o in zip(ordered, odd):
     np.testing.assert_array_equal(o["image"], w["image"][[1, 3]])
+
+
+def test_varied_indices_pick_new_identities_and_expressions():
+  """On an identity-major layout (8 expressions each) the picks walk the diagonal, then free the
+  expressions once all are used; data without the keys give the first examples."""
+  source = [{"identity": i // 8, "emotion": i % 8} for i in range(80)]
+  picked = [source[i] for i in pipeline.varied_indices(source, 10)]
+  assert [p["identity"] for p in picked] == list(range(10))
+  assert [p["emotion"] for p in picked] == list(range(8)) + [0, 1]
+  one_person = source[:8]
+  assert sorted(pipeline.varied_indices(one_person, 3)) == [0, 1, 2]  # no new identity: reuse
+  assert list(pipeline.varied_indices([{"x": 0}] * 5, 3)) == [0, 1, 2]
+  assert list(pipeline.varied_indices(source[:2], 5)) == [0, 1, 0, 1, 0]  # too few: repeat
