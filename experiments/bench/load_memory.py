@@ -98,10 +98,17 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--workdir", required=True)
   parser.add_argument("--config", default="configs/ganimation.py")
+  parser.add_argument("--make_only", action="store_true", help=argparse.SUPPRESS)
   args = parser.parse_args()
   workdir = Path(args.workdir)
-  if not (workdir / "checkpoints").is_dir():
+  if args.make_only:
     make_checkpoint(args.config, workdir)
+    return
+  if not (workdir / "checkpoints").is_dir():
+    # In a process of its own: a child forked from a big parent starts with the parent's max RSS
+    # (ru_maxrss survives fork + exec), which would inflate every measurement below.
+    subprocess.run([sys.executable, __file__, f"--workdir={workdir}", f"--config={args.config}",
+                    "--make_only"], check=True)
   print(f"{args.config}: max RSS per process (one run each)\n")
   print("| way | max RSS MB | floats restored | seconds |\n|---|---|---|---|")
   for name, code in WAYS.items():

@@ -50,12 +50,17 @@ def check_images(images, image_size: int, what: str = "images") -> np.ndarray:
   return arr
 
 
-def per_example(values, count: int, what: str, dtype=np.float32) -> np.ndarray:
-  """``values`` given once or once per example, as an array with ``count`` rows."""
+def per_example(values, count: int, what: str, item_ndim: int = 0, dtype=np.float32
+                ) -> np.ndarray:
+  """``values`` given once (``item_ndim`` dims) or once per example (one more, ``count`` long),
+  as an array with ``count`` rows; a one-line error otherwise."""
   arr = np.asarray(values, dtype)
-  if arr.ndim == 0 or (arr.ndim >= 1 and len(arr) != count):
-    arr = np.broadcast_to(arr, (count,) + arr.shape).copy()
-  return arr
+  if arr.ndim == item_ndim:
+    return np.broadcast_to(arr, (count,) + arr.shape).copy()
+  if arr.ndim == item_ndim + 1 and len(arr) == count:
+    return arr
+  raise UserError(f"{what} must be given once or once per image ({count}), got shape "
+                  f"{np.shape(values)}.")
 
 
 def emotion_labels(emotion, count: int, what: str = "emotion") -> np.ndarray:

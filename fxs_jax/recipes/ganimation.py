@@ -169,7 +169,7 @@ class GANimation(editing.EditingRecipe):
       raise UserError("GANimation.edit needs exactly one target: aus=(17 intensities 0-5) or "
                       "emotion=name (with intensity=).")
     if aus is not None:
-      target = editing.per_example(aus, n, "aus")
+      target = editing.per_example(aus, n, "aus", item_ndim=1)
       if target.shape != (n, facs.NUM_AUS):
         raise UserError(f"aus must hold {facs.NUM_AUS} intensities (once or per image) in the "
                         f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(aus)}.")

@@ -119,3 +119,28 @@ def test_bad_au_vectors_are_explained(text, match):
 
 def test_good_au_vector_parses():
   np.testing.assert_allclose(recipe_lib.parse_aus(",".join(["2.5"] * 17)), np.full(17, 2.5))
+
+
+def test_edit_inputs_build_the_batch_and_explain_bad_arguments():
+  """What ``fxs_jax.load(...).edit`` sends to the network: AUs / 5, EMFACS prototypes times the
+  intensity, uint8 images scaled to [-1, 1]; one-line errors for the rest."""
+  from fxs_jax import facs  # pylint: disable=import-outside-toplevel
+  recipe = recipe_lib.GANimation(ganimation_config.get_config("smoke"))
+  images = np.zeros((17, 32, 32, 3), np.uint8)  # 17 images: AU vectors are not mistaken for rows
+  batch = recipe.edit_inputs(images, aus=np.full(17, 2.5))
+  np.testing.assert_allclose(batch["target_aus"], np.full((17, 17), 0.5))
+  np.testing.assert_allclose(batch["image"], -1.0)
+  batch = recipe.edit_inputs(images[:2], emotion=["happy", "sad"], intensity=[1.0, 0.5])
+  np.testing.assert_allclose(batch["target_aus"][0] * 5, facs.emotion_aus("happy"), rtol=1e-6)
+  np.testing.assert_allclose(batch["target_aus"][1] * 5, facs.emotion_aus("sad") * 0.5, rtol=1e-6)
+  for arguments, match in ((dict(aus=[1, 2]), "17 intensities"),
+                           (dict(aus=np.ones((3, 17))), "once or once per image"),
+                           (dict(emotion="hapy"), "Unknown emotion 'hapy'"),
+                           (dict(), "exactly one target"),
+                           (dict(emotion="sad", intensity=-1), "intensity must be >= 0"),
+                           (dict(aus=np.full(17, 6.0)), r"\[0, 5\]")):
+    with pytest.raises(UserError, match=match) as info:
+      recipe.edit_inputs(images, **arguments)
+    assert "\n" not in str(info.value)
+  with pytest.raises(UserError, match="64x64 px; this model edits 32x32"):
+    recipe.edit_inputs(np.zeros((1, 64, 64, 3), np.uint8), emotion="happy")
