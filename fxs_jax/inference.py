@@ -153,8 +153,8 @@ def load(path: str | Path, step: int | None = None) -> TrainedModel:
   if not path.exists():
     raise UserError(f"{path} does not exist: pass a training workdir or an exported model "
                     "directory.")
-  raise UserError(f"{path} is neither a training workdir (no checkpoints/) nor an fxs_jax export "
-                  f"(no {MANIFEST}).")
+  raise UserError(f"No checkpoint in {path / 'checkpoints'} and no {MANIFEST} in {path}: train "
+                  "first (--mode=train), or point at a trained run's workdir or an fxs_jax export.")
 
 
 def _load_workdir(workdir: Path, step: int | None) -> TrainedModel:

@@ -143,11 +143,13 @@ class GANTrainer:
     gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
     return self.precision.float32(self.recipe.sample(gen, self._batch(batch)))
 
-  def sample_images(self, state, batch, host_batch) -> dict[str, np.ndarray]:
+  def sample_images(self, state, batch, host_batch, render: bool = True
+                    ) -> dict[str, np.ndarray]:
     """The recipe's samples of ``batch`` (on the mesh; ``host_batch`` its host copy), drawn as
-    named uint8 images."""
+    named uint8 images if ``render``. Every process must call it (the sample step is one
+    computation over the global mesh); only the writer needs to draw."""
     outputs = jax.tree.map(np.asarray, jax.device_get(self.sample_step(state, batch)))
-    return self.recipe.render_samples(outputs, host_batch)
+    return self.recipe.render_samples(outputs, host_batch) if render else {}
 
   def train_iteration(self, state, batch, step: int):
     """One critic update, plus a generator update every ``critic_steps`` iterations."""
@@ -317,7 +319,7 @@ def report(trainer: GANTrainer, state, eval_set, samples, writer: Writer, step: 
   the first also as ``samples/latest.png``)."""
   metrics = trainer.evaluate(state, eval_set)
   writer.scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
-  images = trainer.sample_images(state, *samples) if writer.enabled else {}
+  images = trainer.sample_images(state, *samples, render=writer.enabled)
   for i, (name, image) in enumerate(images.items()):
     writer.image(step, name, image)
     writer.image(step, name, image, png_name=f"{name}_latest.png", log=False)
