@@ -19,6 +19,7 @@ import numpy as np
 
 from fxs_jax.data import augment
 from fxs_jax.data import pipeline
+from fxs_jax.eval import artefacts
 from fxs_jax.eval import image_metrics
 
 Batch = dict[str, np.ndarray]
@@ -79,7 +80,8 @@ class _Mean:
 
 def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size: int = 16,
                     limit: int | None = None, seed: int = 0,
-                    preprocess: pipeline.PreprocessFn | None = None) -> dict:
+                    preprocess: pipeline.PreprocessFn | None = None,
+                    crop_sizes: dict | None = None, upsampling_levels: int = 2) -> dict:
   """Metrics of ``model`` / ``copy_input`` / ``ground_truth`` on same-identity pairs.
 
   Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
@@ -89,7 +91,11 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
   Examples need ``image``, ``identity`` and ``emotion``; the box SSIMs and ACD-I also need
   ``landmarks``, the AU error ``aus`` (metrics whose inputs the data lack are left out).
-  ``preprocess`` is the recipe's (default: stills, no flip).
+  ``preprocess`` is the recipe's (default: stills, no flip). Artefact measures
+  (``fxs_jax.eval.artefacts``, on output minus truth): ``checkerboard_rms`` (periods of
+  ``upsampling_levels`` stride-2 up-samplings), ``seam_strength`` (across the borders of the crop
+  windows of ``crop_sizes``, default LGP-GAN's), ``colour_shift`` (tint inside the eye and mouth
+  boxes).
   """
   preprocess = preprocess or pipeline.stills_preprocess(flip=False)
   inputs, targets = same_identity_pairs(source, limit, seed)
@@ -97,7 +103,7 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
     raise ValueError("No same-identity pairs with different expressions in this split.")
   means = {(m, k): _Mean() for m in METHODS for k in (
       "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
-      "expression_accuracy", "acd_i")}
+      "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift")}
   generated = {m: [] for m in METHODS} if evaluators.distribution else None
   reals = []
   for inp, tgt in zip(_batches(source, inputs, batch_size, preprocess),
@@ -105,17 +111,26 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
     outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
                "ground_truth": tgt["image"]}
     size = tgt["image"].shape[1]
-    boxes = image_metrics.region_boxes(tgt["landmarks"], size) if "landmarks" in tgt else None
+    boxes = seams = None
+    if "landmarks" in tgt:
+      boxes = image_metrics.region_boxes(tgt["landmarks"], size)
+      seams = artefacts.crop_boxes(tgt["landmarks"], size, crop_sizes)
     input_embedding = None
     if evaluators.face_embedder is not None and "landmarks" in inp:
       input_embedding = evaluators.face_embedder(augment.to_uint8(inp["image"]), inp["landmarks"])
     for method, out in outputs.items():
       means[method, "ssim_vs_truth"].add(image_metrics.ssim(out, tgt["image"]))
       means[method, "psnr_vs_truth"].add(image_metrics.psnr(out, tgt["image"]))
+      means[method, "checkerboard_rms"].add(
+          artefacts.checkerboard_rms(out, tgt["image"], upsampling_levels))
       if boxes is not None:
         for region in ("eyes", "mouth"):
           means[method, f"ssim_{region}"].add(
               image_metrics.region_ssim(out, tgt["image"], boxes[region]))
+          means[method, "colour_shift"].add(
+              artefacts.colour_shift(out, tgt["image"], boxes[region]))
+          means[method, "seam_strength"].add(
+              artefacts.seam_strength(out, tgt["image"], seams[region]))
       if evaluators.au_regressor is not None and "aus" in tgt:
         means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
       if evaluators.expression_classifier is not None:

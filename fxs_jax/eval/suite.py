@@ -148,10 +148,14 @@ def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
   def edit_fn(inp, tgt):
     return edit(inp["image"], landmarks=inp.get("landmarks"), **{spec.target: tgt[spec.target]})
 
+  m = ctx.model.config.model  # the trained model's crop windows (LGP-GAN), if it has any
+  crop_sizes = ({"eyes": (m.eye_crop_height, m.eye_crop_width),
+                 "mouth": (m.mouth_crop_height, m.mouth_crop_width)}
+                if "eye_crop_height" in m else None)
   return harness.evaluate_editor(edit_fn, ctx.source, evaluators,
                                  batch_size=config.eval.batch_size,
                                  limit=config.eval.num_examples or None, seed=config.seed,
-                                 preprocess=ctx.recipe.preprocess)
+                                 preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes)
 
 
 def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
