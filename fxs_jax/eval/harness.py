@@ -35,6 +35,8 @@ class Evaluators:
   expression_classifier: Callable[[np.ndarray], np.ndarray] | None = None  # -> (B, 8) logits
   face_embedder: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # uint8, lms
   distribution: Callable[[np.ndarray, np.ndarray], dict] | None = None  # FID/IS (fake, real)
+  # The same on the expression classifier's features / logits (offline, SynthFaces-specific).
+  offline_distribution: Callable[[np.ndarray, np.ndarray], dict] | None = None
   versions: dict = dataclasses.field(default_factory=dict)
   skipped: dict = dataclasses.field(default_factory=dict)
 
@@ -104,7 +106,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   means = {(m, k): _Mean() for m in METHODS for k in (
       "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
       "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift")}
-  generated = {m: [] for m in METHODS} if evaluators.distribution else None
+  distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
+  generated = {m: [] for m in METHODS} if distributions else None
   reals = []
   for inp, tgt in zip(_batches(source, inputs, batch_size, preprocess),
                       _batches(source, targets, batch_size, preprocess)):
@@ -149,7 +152,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   if generated is not None:
     real = np.concatenate(reals)
     for method in METHODS:
-      for metric, value in evaluators.distribution(np.concatenate(generated[method]), real).items():
+      for metric, value in {k: v for fn in distributions
+                            for k, v in fn(np.concatenate(generated[method]), real).items()}.items():
         rows.append({"method": method, "metric": metric, "value": value, "n": len(real)})
   return {"num_pairs": int(len(inputs)), "rows": rows, "evaluators": evaluators.versions,
           "skipped": evaluators.skipped}

@@ -16,6 +16,7 @@ evaluators' versions and held-out quality, and what was skipped and why.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,10 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
                                           dataset=config.data.name)
       predict, step = supervised.load_evaluator(None, workdir)
       setattr(ev, kind, predict)
+      if kind == "expression_classifier":
+        from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
+        features, _ = supervised.load_evaluator(None, workdir, features=True)
+        ev.offline_distribution = functools.partial(fid.classifier_fd_and_is, features, predict)
       quality = json.loads((workdir / "eval.json").read_text())
       ev.versions[kind] = {"workdir": str(workdir), "step": step,
                            "held_out": {k: v for k, v in quality.items()

@@ -62,6 +62,10 @@ class EvaluatorCNN(nnx.Module):
     self.head = nnx.Linear(features, num_outputs, rngs=rngs)
 
   def __call__(self, img_BxHxWx3: jax.Array) -> jax.Array:
+    return self.head(self.features(img_BxHxWx3))
+
+  def features(self, img_BxHxWx3: jax.Array) -> jax.Array:
+    """(B, F) what the head reads: the pooled (or flattened) final feature map."""
     if img_BxHxWx3.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"Expected {self.image_size}x{self.image_size} images, got "
                        f"{img_BxHxWx3.shape[1]}x{img_BxHxWx3.shape[2]}: evaluators must be "
@@ -70,8 +74,8 @@ class EvaluatorCNN(nnx.Module):
     for block in self.trunk:
       h = block(h)
     if self.pool == "average":
-      return self.head(jnp.mean(h, axis=(1, 2)))
-    return self.head(h.reshape(h.shape[0], -1))
+      return jnp.mean(h, axis=(1, 2))
+    return h.reshape(h.shape[0], -1)
 
 
 class AURegressor(EvaluatorCNN):

@@ -65,6 +65,7 @@ class SupervisedTrainer:
     self.train_step = jax.jit(self._train_step, in_shardings=(repl, data),
                               out_shardings=(repl, repl), donate_argnums=0)
     self.predict_step = jax.jit(self._predict, in_shardings=(repl, data), out_shardings=repl)
+    self.features_step = jax.jit(self._features, in_shardings=(repl, data), out_shardings=repl)
 
   def _build(self) -> nnx.Module:
     return evaluators.build(self.config, nnx.Rngs(self.config.seed))
@@ -76,6 +77,9 @@ class SupervisedTrainer:
 
   def _predict(self, params, img_BxHxWx3):
     return nnx.merge(self.graphdef, params)(img_BxHxWx3)
+
+  def _features(self, params, img_BxHxWx3):
+    return nnx.merge(self.graphdef, params).features(img_BxHxWx3)
 
   def _loss(self, params, batch):
     out = self._predict(params, batch["image"])
@@ -117,21 +121,23 @@ class SupervisedTrainer:
                           params=optax.apply_updates(state.params, updates))
     return state, {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
 
-  def predict_fn(self, state: SupervisedState) -> PredictFn:
-    """``images (B, H, W, 3) in [-1, 1] -> np.ndarray`` (AUs on 0-5, or logits) for any B.
+  def predict_fn(self, state: SupervisedState, features: bool = False) -> PredictFn:
+    """``images (B, H, W, 3) in [-1, 1] -> np.ndarray`` (AUs on 0-5, or logits; with
+    ``features``, what the head reads) for any B.
 
     Pads each chunk to a power of two (at least the device count, at most
     ``config.eval.batch_size``) so a handful of shapes are ever compiled. Every process must
     pass the same images.
     """
     data = sharding.batch_sharding(self.mesh)
+    step = self.features_step if features else self.predict_step
 
     def predict(img_BxHxWx3: np.ndarray) -> np.ndarray:
       img_BxHxWx3 = np.asarray(img_BxHxWx3, np.float32)
       if not len(img_BxHxWx3):
         return np.zeros((0,), np.float32)
       return sharding.apply_in_chunks(
-          lambda part: self.predict_step(state.params, jax.device_put(part, data)),
+          lambda part: step(state.params, jax.device_put(part, data)),
           img_BxHxWx3, self.config.eval.batch_size, multiple=jax.device_count())
 
     return predict
@@ -190,10 +196,10 @@ def train_evaluator(config: ml_collections.ConfigDict, workdir: str | Path, sour
   return state
 
 
-def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path
-                   ) -> tuple[PredictFn, int]:
+def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path,
+                   features: bool = False) -> tuple[PredictFn, int]:
   """``(predict_fn, step)`` of the newest checkpoint in ``workdir`` (config None: the one saved
-  there)."""
+  there); with ``features`` the function returns what the head reads instead of its output."""
   workdir = Path(workdir)
   if config is None:
     saved = workdir / "config.json"
@@ -203,7 +209,7 @@ def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path
   trainer = SupervisedTrainer(config)
   items, step = Checkpointer.load(workdir / "checkpoints", None,
                                   lambda ckpt, step: {"state": trainer.abstract_state})
-  return trainer.predict_fn(items["state"]), step
+  return trainer.predict_fn(items["state"], features), step
 
 
 def evaluate_evaluator(predict_fn: PredictFn, kind: str, source, batch_size: int = 64,

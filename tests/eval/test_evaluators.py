@@ -59,6 +59,12 @@ def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_c
   np.testing.assert_array_equal(got, expected)
   # Chunking and padding do not change a prediction.
   np.testing.assert_allclose(predict_fn(images[:1])[0], got[0], rtol=1e-5, atol=1e-5)
+  # The features are what the head reads: its dense layer applied to them gives the logits.
+  features_fn, _ = supervised.load_evaluator(None, tmp_path, features=True)
+  features = features_fn(images)
+  head = state.params["head"]
+  np.testing.assert_allclose(features @ np.asarray(head["kernel"]) + np.asarray(head["bias"]),
+                             got, rtol=1e-4, atol=1e-4)
 
 
 def test_untrained_classifier_is_chance_and_short_training_fits(smoke_stills, smoke_config):

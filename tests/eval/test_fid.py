@@ -164,3 +164,19 @@ def test_fid_and_is_plumbing(monkeypatch, tmp_path):
   other = fid.fid_and_is(real * 0.5, real, str(weights), batch_size=8)
   assert other["fid"] > 0.01 and other["inception_score"] >= 1.0
   assert len(calls) == 9  # the real statistics were reused
+
+
+def test_classifier_fd_and_is_on_hand_made_features_and_logits():
+  """Identical sets are at distance 0 (up to sqrtm noise); a shifted copy is at |shift|^2 (equal
+  covariances); confident logits spread evenly over K classes score K, uniform ones 1."""
+  rng = np.random.default_rng(0)
+  real = rng.normal(size=(64, 3))
+  features = lambda x: np.asarray(x)
+  k = 4
+  confident = lambda x: 50.0 * np.eye(k)[np.arange(len(x)) % k]
+  out = fid.classifier_fd_and_is(features, confident, real, real)
+  assert abs(out["fd_classifier"]) < 1e-6
+  np.testing.assert_allclose(out["is_classifier"], k, rtol=1e-6)
+  shifted = fid.classifier_fd_and_is(features, lambda x: np.zeros((len(x), k)), real + 2.0, real)
+  np.testing.assert_allclose(shifted["fd_classifier"], 3 * 2.0 ** 2, rtol=1e-6)
+  np.testing.assert_allclose(shifted["is_classifier"], 1.0, rtol=1e-9)
