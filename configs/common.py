@@ -49,6 +49,10 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.optim.decay_start_step = 0  # constant lr until here, then linear decay to 0
   config.optim.critic_steps = 1  # critic updates per generator update
   config.optim.critic_lr_scale = 1.0  # critic lr = lr * this (two time-scale update rule)
+  # > 0: keep an exponential moving average of the generator's weights (decay per generator
+  # update, warmed up as in fxs_jax/train/state.py) and sample / evaluate / export it; 0 = none
+  # (every paper here).
+  config.optim.ema_decay = 0.0
 
   # How the networks compute (never what they compute: parameters and checkpoints are the same).
   config.compute = ml_collections.ConfigDict()
@@ -74,6 +78,7 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval.evaluators = True  # AU regressor + expression classifier (trained on first use)
   config.eval.evaluator_dir = ""  # "" = ~/.cache/fxs_jax/evaluators
   config.eval.identity = True  # ACD-I with dlib's face embedding (needs the `faces` extra)
+  config.eval.use_ema = True  # False: judge the live generator weights, not their average
   config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (see README)
   # Which evaluators --mode=eval runs, on which of the recipe's predictions: name -> spec
   # (eval_spec below; fxs_jax/eval/suite.py). config.eval holds the settings they share.

@@ -32,6 +32,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.gen_num_res_blocks = 6
   m.local_gen_base_channels = 64  # eyes and mouth (Stage I): "similar architectures"
   m.local_gen_num_res_blocks = 6
+  m.upsample = "transpose"  # StarGAN / GANimation: transposed convs; "resize": nearest + 3x3
+  # Stage I crops pasted back hard-edged (0, the survey's "pasted") or blended over this many
+  # pixels at the crop border.
+  m.paste_feather = 0
   # Critics: PatchGAN, no normalisation (WGAN-GP), 8-way class head.
   m.critic_base_channels = 64  # global: 6 layers 64 -> 2048, 2x2 map at 128 px (StarGAN)
   m.critic_num_layers = 6

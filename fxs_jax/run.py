@@ -19,6 +19,7 @@ from fxs_jax.eval import suite
 from fxs_jax.nn import fastconv
 from fxs_jax.train import checkpoint
 from fxs_jax.train import precision
+from fxs_jax.train import state as state_lib
 from fxs_jax.train import trainer as trainer_lib
 
 MODES = ("train", "eval", "generate")
@@ -86,10 +87,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   # (batches split over the global mesh); the other evaluators, images and files are then
   # process 0's work on its own copy of the generator.
   critic_metrics = None
-  if mode == "eval" and suite.needs_critic(config):
+  # The live weights of a run that keeps a moving average are in the train item only.
+  if mode == "eval" and (suite.needs_critic(config) or not config.eval.use_ema):
     trainer, state, step = trainer_lib.load_latest(recipe, config, path, step)
-    critic_metrics = trainer_lib.evaluate_split(trainer, state, source, config)
-    gen_params, gen_rest = sharding.local_copy((state.gen_params, state.gen_rest))
+    if not config.eval.use_ema:
+      state = state.replace(gen_ema=None)
+    critic_metrics = (trainer_lib.evaluate_split(trainer, state, source, config)
+                      if suite.needs_critic(config) else None)
+    gen_params, gen_rest = sharding.local_copy((state_lib.inference_params(state),
+                                                state.gen_rest))
     model = inference.TrainedModel(recipe, trainer.gen_def, gen_params, gen_rest, step, str(path))
   else:
     model = inference.load(path, step)

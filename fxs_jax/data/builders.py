@@ -100,9 +100,18 @@ def prepare(full_name: str, data_dir: str | None = None,
         "to build it.")
   print(f"Building {full_name} in {builder.data_dir} (first use; it is procedural, no download)...",
         flush=True)
-  builder.download_and_prepare(
-      file_format="array_record",
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  try:
+    builder.download_and_prepare(
+        file_format="array_record",
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  except FileExistsError:
+    # Another process (a second run started at the same time) finished the same build first;
+    # SynthFaces is deterministic, so its copy is this one's. Anything else is re-raised.
+    builder = get_builder(full_name, data_dir)
+    if not is_prepared(builder):
+      raise
+    print(f"{full_name} was built meanwhile by another process; using it.", flush=True)
+    return builder
   print(f"Built {full_name}.", flush=True)
   return builder
 

@@ -18,7 +18,7 @@ from fxs_jax.nn.blocks import DownBlock
 from fxs_jax.nn.blocks import fused_heads
 from fxs_jax.nn.blocks import PatchCritic
 from fxs_jax.nn.blocks import ResidualBlock
-from fxs_jax.nn.blocks import UpBlock
+from fxs_jax.nn.blocks import up_block
 
 
 class Generator(nnx.Module):
@@ -27,10 +27,12 @@ class Generator(nnx.Module):
   Input: the image concatenated with the AU vector tiled over every pixel (3 + num_aus
   channels). conv7x7 -> 2 down blocks -> ``num_res_blocks`` residual blocks -> 2 up blocks
   -> two conv7x7 heads: colour (tanh, in [-1, 1]) and attention (sigmoid, in [0, 1]).
+  ``upsample``: the up blocks' kind (``fxs_jax.nn.blocks.up_block``; the official code's is
+  ``"transpose"``).
   """
 
   def __init__(self, image_size: int, num_aus: int = 17, base_channels: int = 64,
-               num_res_blocks: int = 6, *, rngs: nnx.Rngs):
+               num_res_blocks: int = 6, *, upsample: str = "transpose", rngs: nnx.Rngs):
     if image_size % 4:
       raise ValueError(f"image_size must be divisible by 4 (two stride-2 downsamplings), "
                        f"got {image_size}.")
@@ -43,8 +45,8 @@ class Generator(nnx.Module):
                           DownBlock(2 * c, 4 * c, use_bias=False, rngs=rngs)])
     self.bottleneck = nnx.List([ResidualBlock(4 * c, use_bias=False, rngs=rngs)
                                 for _ in range(num_res_blocks)])
-    self.up = nnx.List([UpBlock(4 * c, 2 * c, use_bias=False, rngs=rngs),
-                        UpBlock(2 * c, c, use_bias=False, rngs=rngs)])
+    self.up = nnx.List([up_block(upsample, 4 * c, 2 * c, use_bias=False, rngs=rngs),
+                        up_block(upsample, 2 * c, c, use_bias=False, rngs=rngs)])
     self.color_head = ConvNormAct(c, 3, 7, 1, 3, norm="none", activation="tanh",
                                   use_bias=False, rngs=rngs)
     self.attention_head = ConvNormAct(c, 1, 7, 1, 3, norm="none", activation="sigmoid",

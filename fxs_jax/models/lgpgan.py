@@ -7,7 +7,8 @@ expression tiled over the pixels (StarGAN's conditioning), and outputs a colour 
 attention mask A composed as ``A * input + (1 - A) * C``.
 
 * Stage I: the eye and mouth crops (fixed size, located by the landmarks, see
-  ``fxs_jax.nn.crops``) are edited by their local generator and pasted back into the input.
+  ``fxs_jax.nn.crops``) are edited by their local generator and pasted back into the input
+  (hard-edged, or blended over ``paste_feather`` pixels at the crop's border).
 * Stage II: the global generator edits that Stage I composite (only it: outside the crops it
   equals the input) into the final face; A = 1 keeps the Stage I pixel.
 
@@ -49,7 +50,8 @@ class LGPGenerator(nnx.Module):
 
   def __init__(self, image_size: int, crop_sizes: dict, num_classes: int = 8, *,
                base_channels: int = 64, num_res_blocks: int = 6,
-               local_base_channels: int = 64, local_num_res_blocks: int = 6, rngs: nnx.Rngs):
+               local_base_channels: int = 64, local_num_res_blocks: int = 6,
+               upsample: str = "transpose", paste_feather: int = 0, rngs: nnx.Rngs):
     for region, (h, w) in crop_sizes.items():
       if h % 4 or w % 4 or h > image_size or w > image_size:
         raise ValueError(f"{region} crop {h}x{w} must be divisible by 4 (two stride-2 "
@@ -57,11 +59,13 @@ class LGPGenerator(nnx.Module):
     self.image_size = image_size
     self.num_classes = num_classes
     self.crop_sizes = {r: tuple(int(v) for v in crop_sizes[r]) for r in REGIONS}
+    self.paste_feather = paste_feather
     self.eyes = Generator(self.crop_sizes["eyes"][0], num_classes, local_base_channels,
-                          local_num_res_blocks, rngs=rngs)
+                          local_num_res_blocks, upsample=upsample, rngs=rngs)
     self.mouth = Generator(self.crop_sizes["mouth"][0], num_classes, local_base_channels,
-                           local_num_res_blocks, rngs=rngs)
-    self.face = Generator(image_size, num_classes, base_channels, num_res_blocks, rngs=rngs)
+                           local_num_res_blocks, upsample=upsample, rngs=rngs)
+    self.face = Generator(image_size, num_classes, base_channels, num_res_blocks,
+                          upsample=upsample, rngs=rngs)
 
   def offsets(self, landmarks_Bx68x2: jax.Array) -> dict:
     """region -> (B, 2) int32 crop offsets (top, left) from the landmarks."""
@@ -79,7 +83,7 @@ class LGPGenerator(nnx.Module):
       patch = crops.crop(img_BxHxWx3, offsets[region], self.crop_sizes[region])
       color, attention = getattr(self, region)(patch, target_BxK)
       edited = compose(attention, color, patch)
-      stage1 = crops.paste(stage1, edited, offsets[region])
+      stage1 = crops.paste(stage1, edited, offsets[region], feather=self.paste_feather)
       crops_in[region], crops_out[region], crop_attention[region] = patch, edited, attention
     color, attention = self.face(stage1, target_BxK)
     return LGPOutput(compose(attention, color, stage1), stage1, attention, color, crops_in,

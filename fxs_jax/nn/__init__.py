@@ -10,7 +10,9 @@ from fxs_jax.nn.blocks import DownBlock
 from fxs_jax.nn.blocks import PatchCritic
 from fxs_jax.nn.blocks import ResidualBlock
 from fxs_jax.nn.blocks import ResizeConvUpBlock
+from fxs_jax.nn.blocks import UPSAMPLINGS
 from fxs_jax.nn.blocks import UpBlock
+from fxs_jax.nn.blocks import up_block
 from fxs_jax.nn.blocks import compose
 from fxs_jax.nn.blocks import fused_heads
 from fxs_jax.nn.fastconv import CONV_IMPLS
@@ -28,6 +30,8 @@ from fxs_jax.nn.layers import conv_transpose_output_size
 from fxs_jax.nn.layers import spectral_normalize
 
 __all__ = [
+    "UPSAMPLINGS",
+    "up_block",
     "CONV_IMPLS",
     "fused_heads",
     "Conv2d",

@@ -152,6 +152,21 @@ class ResizeConvUpBlock(nnx.Module):
     return self.conv(upsample_nearest_2x(x_BxHxWxC))
 
 
+UPSAMPLINGS = ("transpose", "resize")
+
+
+def up_block(kind: str, in_channels: int, out_channels: int, *, use_bias: bool | None = None,
+             rngs: nnx.Rngs) -> nnx.Module:
+  """A x2 up-sampling block -> instance norm -> ReLU: ``"transpose"`` (4x4 stride-2 transposed
+  conv, StarGAN / GANimation / pix2pix) or ``"resize"`` (nearest x2 then 3x3 conv: no
+  checkerboard, at 2.25x the transposed conv's multiply-adds)."""
+  if kind == "transpose":
+    return UpBlock(in_channels, out_channels, use_bias=use_bias, rngs=rngs)
+  if kind == "resize":
+    return ResizeConvUpBlock(in_channels, out_channels, use_bias=use_bias, rngs=rngs)
+  raise ValueError(f"Unknown up-sampling {kind!r}; expected one of {UPSAMPLINGS}.")
+
+
 class CriticOutput(NamedTuple):
   """A PatchGAN critic's outputs; heads that were not configured are ``None``."""
   map_BxhxWx1: jax.Array

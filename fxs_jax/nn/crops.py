@@ -66,9 +66,29 @@ def crop(image_BxHxWxC: jax.Array, offsets_Bx2: jax.Array, crop_hw: tuple[int, i
   return jax.vmap(one)(image_BxHxWxC, offsets_Bx2)
 
 
-def paste(image_BxHxWxC: jax.Array, patch_BxhxwxC: jax.Array, offsets_Bx2: jax.Array
-          ) -> jax.Array:
-  """``image`` with ``patch`` written over the window at ``offsets`` (inverse of :func:`crop`)."""
+def feather_weights(crop_hw: tuple[int, int], feather: int) -> np.ndarray:
+  """(h, w, 1) blend weights of a pasted crop: 1 inside, rising linearly over the ``feather``
+  pixels next to each border, ``(d + 0.5) / feather`` at distance ``d`` from the nearest border
+  pixel row / column; all ones for ``feather`` 0 (a hard paste)."""
+  h, w = crop_hw
+  if feather < 0 or 2 * feather > min(h, w):
+    raise ValueError(f"paste feather {feather} must be in [0, {min(h, w) // 2}] for a "
+                     f"{h}x{w} crop.")
+  if feather == 0:
+    return np.ones((h, w, 1), np.float32)
+  ramp = lambda n: np.minimum(1.0, (np.minimum(np.arange(n), np.arange(n)[::-1]) + 0.5) / feather)
+  return np.minimum(ramp(h)[:, None], ramp(w)[None, :])[..., None].astype(np.float32)
+
+
+def paste(image_BxHxWxC: jax.Array, patch_BxhxwxC: jax.Array, offsets_Bx2: jax.Array,
+          feather: int = 0) -> jax.Array:
+  """``image`` with ``patch`` written over the window at ``offsets`` (inverse of :func:`crop`);
+  with ``feather`` > 0 the patch is blended into the image's own pixels near the window's border
+  (``feather_weights``), so no hard edge is left where the crop ends."""
+  if feather:
+    weights = feather_weights(patch_BxhxwxC.shape[1:3], feather)
+    under = crop(image_BxHxWxC, offsets_Bx2, patch_BxhxwxC.shape[1:3])
+    patch_BxhxwxC = weights * patch_BxhxwxC + (1.0 - weights) * under
 
   def one(img_HxWxC, patch_hxwxC, off_2):
     return jax.lax.dynamic_update_slice(img_HxWxC, patch_hxwxC.astype(img_HxWxC.dtype),

@@ -16,6 +16,7 @@ from fxs_jax import facs
 from fxs_jax import viz
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
+from fxs_jax.nn.blocks import UPSAMPLINGS
 from fxs_jax.recipes.base import GANRecipe
 
 # Targets shown in the training sample grids.
@@ -89,6 +90,12 @@ def emotion_names(text: str, what: str = "config.generate.emotions") -> list[str
 
 class EditingRecipe(GANRecipe):
   """A recipe whose generator edits face images towards a target condition."""
+
+  def __init__(self, config):
+    super().__init__(config)
+    upsample = config.model.get("upsample", "transpose")
+    if upsample not in UPSAMPLINGS:
+      raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {upsample!r}.")
 
   def render_samples(self, outputs, batch):
     del batch

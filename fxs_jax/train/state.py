@@ -23,6 +23,27 @@ class GANState:
   critic_rest: nnx.State
   gen_opt: Any
   critic_opt: Any
+  # Exponential moving average of gen_params (``optim.ema_decay`` > 0), the weights sampled,
+  # evaluated and exported; None without.
+  gen_ema: Any = None
+
+
+def ema_decay_at(decay: float, updates: jax.Array) -> jax.Array:
+  """The decay of the ``updates``-th generator update (1-based): ``min(decay, (1 + n) / (10 +
+  n))``, the warm-up of TensorFlow's ``ExponentialMovingAverage(num_updates=n)``, so the average
+  forgets its random initialisation within the first updates of a short run."""
+  n = jnp.asarray(updates, jnp.float32)
+  return jnp.minimum(decay, (1.0 + n) / (10.0 + n))
+
+
+def ema_update(ema: nnx.State, params: nnx.State, decay: jax.Array) -> nnx.State:
+  """``decay * ema + (1 - decay) * params``, leaf by leaf."""
+  return jax.tree.map(lambda e, p: (decay * e + (1.0 - decay) * p).astype(e.dtype), ema, params)
+
+
+def inference_params(state: GANState, use_ema: bool = True) -> nnx.State:
+  """The generator weights to sample, evaluate and export: the moving average if kept."""
+  return state.gen_ema if use_ema and state.gen_ema is not None else state.gen_params
 
 
 def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
@@ -54,13 +75,15 @@ def split(model: nnx.Module) -> tuple[nnx.GraphDef, nnx.State, nnx.State]:
   return nnx.split(model, nnx.Param, ...)
 
 
-def init_state(gen: nnx.Module, critic: nnx.Module, gen_tx, critic_tx) -> GANState:
+def init_state(gen: nnx.Module, critic: nnx.Module, gen_tx, critic_tx, ema: bool = False
+               ) -> GANState:
   _, gen_params, gen_rest = split(gen)
   _, critic_params, critic_rest = split(critic)
   return GANState(
       step=jnp.zeros((), jnp.int32), gen_params=gen_params, gen_rest=gen_rest,
       critic_params=critic_params, critic_rest=critic_rest,
-      gen_opt=gen_tx.init(gen_params), critic_opt=critic_tx.init(critic_params))
+      gen_opt=gen_tx.init(gen_params), critic_opt=critic_tx.init(critic_params),
+      gen_ema=jax.tree.map(jnp.copy, gen_params) if ema else None)
 
 
 # ---- checkpoint items -------------------------------------------------------------------------
@@ -75,16 +98,23 @@ def generator_item(params: nnx.State, rest: nnx.State) -> dict:
 
 
 def to_items(state: GANState) -> dict:
-  """The state as checkpoint items: ``generator`` (params + rest) and ``train`` (the rest)."""
-  return {GENERATOR_ITEM: generator_item(state.gen_params, state.gen_rest),
-          TRAIN_ITEM: {"step": state.step, "critic_params": state.critic_params,
-                       "critic_rest": state.critic_rest, "gen_opt": state.gen_opt,
-                       "critic_opt": state.critic_opt}}
+  """The state as checkpoint items: ``generator`` (the weights to use: the moving average if
+  kept, + rest) and ``train`` (the rest, with the live ``gen_params`` when they differ)."""
+  train = {"step": state.step, "critic_params": state.critic_params,
+           "critic_rest": state.critic_rest, "gen_opt": state.gen_opt,
+           "critic_opt": state.critic_opt}
+  if state.gen_ema is not None:
+    train["gen_params"] = state.gen_params
+  return {GENERATOR_ITEM: generator_item(inference_params(state), state.gen_rest),
+          TRAIN_ITEM: train}
 
 
 def from_items(items: dict) -> GANState:
   """Inverse of ``to_items``; also accepts the one-item layout of older checkpoints."""
   if LEGACY_ITEM in items:
     return items[LEGACY_ITEM]
-  gen, train = items[GENERATOR_ITEM], items[TRAIN_ITEM]
+  gen, train = items[GENERATOR_ITEM], dict(items[TRAIN_ITEM])
+  if "gen_params" in train:
+    return GANState(gen_params=train.pop("gen_params"), gen_ema=gen["params"],
+                    gen_rest=gen["rest"], **train)
   return GANState(gen_params=gen["params"], gen_rest=gen["rest"], **train)

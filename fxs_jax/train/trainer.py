@@ -47,7 +47,8 @@ class GANTrainer:
 
     def init():
       gen, critic = recipe.build(nnx.Rngs(config.seed))
-      return state_lib.init_state(gen, critic, self.gen_tx, self.critic_tx)
+      return state_lib.init_state(gen, critic, self.gen_tx, self.critic_tx,
+                                  ema=config.optim.get("ema_decay", 0.0) > 0)
 
     gen, critic = nnx.eval_shape(lambda: recipe.build(nnx.Rngs(config.seed)))
     self.gen_def = state_lib.split(gen)[0]
@@ -129,18 +130,22 @@ class GANTrainer:
 
     (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.gen_params)
     updates, opt = self.gen_tx.update(grads, state.gen_opt, state.gen_params)
-    state = state.replace(gen_rest=rest, gen_opt=opt,
-                          gen_params=optax.apply_updates(state.gen_params, updates))
+    params = optax.apply_updates(state.gen_params, updates)
+    state = state.replace(gen_rest=rest, gen_opt=opt, gen_params=params)
+    if state.gen_ema is not None:  # state.step counts the critic update of this iteration
+      decay = state_lib.ema_decay_at(self.config.optim.ema_decay,
+                                     state.step // self.critic_steps)
+      state = state.replace(gen_ema=state_lib.ema_update(state.gen_ema, params, decay))
     return state, {**metrics, "gen/loss": loss, "gen/grad_norm": optax.tree.norm(grads)}
 
   def _eval_step(self, state, batch, key):
-    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
+    gen = self._compute_model(self.gen_def, state_lib.inference_params(state), state.gen_rest)
     critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
     return self.precision.float32(
         self.recipe.eval_metrics(gen, critic, self._batch(batch), key))
 
   def _sample_step(self, state, batch):
-    gen = self._compute_model(self.gen_def, state.gen_params, state.gen_rest)
+    gen = self._compute_model(self.gen_def, state_lib.inference_params(state), state.gen_rest)
     return self.precision.float32(self.recipe.sample(gen, self._batch(batch)))
 
   def sample_images(self, state, batch, host_batch, render: bool = True

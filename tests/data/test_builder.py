@@ -82,3 +82,27 @@ def test_builder_is_not_imported_as_datasets(smoke_stills):
   # The PyPI package `datasets` must stay importable under its own name.
   assert "datasets" not in sys.modules or "fxs_jax" not in str(sys.modules["datasets"])
   assert type(smoke_stills).__module__.startswith("fxs_jax_datasets.")
+
+
+def test_a_build_finished_meanwhile_by_another_process_is_used(monkeypatch, tmp_path):
+  """Two runs started together both build SynthFaces; the second rename fails (TFDS raises
+  FileExistsError), and the data the first one wrote is used. A failure with no data left
+  behind is still raised."""
+  done = {"built": False}
+
+  class Racing:
+    data_dir = str(tmp_path)
+
+    def download_and_prepare(self, **kwargs):
+      del kwargs
+      done["built"] = True  # the other process's rename won
+      raise FileExistsError("Destination already exists.")
+
+  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: Racing())
+  monkeypatch.setattr(builders, "is_prepared", lambda builder: done["built"])
+  assert isinstance(builders.prepare("synth_faces/stills_smoke", str(tmp_path)), Racing)
+  done["built"] = False
+  monkeypatch.setattr(Racing, "download_and_prepare",
+                      lambda self, **kw: (_ for _ in ()).throw(FileExistsError("x")))
+  with pytest.raises(FileExistsError):
+    builders.prepare("synth_faces/stills_smoke", str(tmp_path))

@@ -314,3 +314,22 @@ def test_fused_heads_fall_back_for_normalised_heads():
   x = jnp.asarray(_rand((2, 6, 6, 4), 5))
   for got, head in zip(fnn.fused_heads(x, *heads), heads):
     np.testing.assert_allclose(np.asarray(got), np.asarray(head(x)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", fnn.UPSAMPLINGS)
+def test_only_transposed_up_sampling_leaves_a_checkerboard_on_a_flat_input(kind):
+  """A spatially constant input: a random 4x4 stride-2 transposed conv gives each of the four
+  output phases its own kernel sum (a period-2 pattern); nearest x2 + 3x3 conv stays flat away
+  from the zero-padded border. Measured by the artefact measure of the evaluators."""
+  from fxs_jax.eval import artefacts
+  block = fnn.up_block(kind, 3, 3, rngs=_rngs(0))
+  block_out = block(jnp.full((1, 8, 8, 3), 0.5))
+  core = np.asarray(block_out)[:, 2:-2, 2:-2]
+  tanh = np.tanh(core)  # any fixed pointwise map to [-1, 1]
+  score = artefacts.checkerboard_rms(tanh, np.zeros_like(tanh))
+  if kind == "resize":
+    assert score.max() < 1e-6
+  else:
+    assert score.min() > 1e-3
+  with pytest.raises(ValueError, match="up-sampling 'bilinear'"):
+    fnn.up_block("bilinear", 3, 3, rngs=_rngs(0))

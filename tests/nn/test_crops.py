@@ -100,3 +100,32 @@ def test_gradients_flow_through_pixels_of_crop_and_paste():
   np.testing.assert_array_equal(g_patch, image[:, 3:11, 5:17])
   assert float(jnp.abs(g_img[:, 3:11, 5:17]).max()) == 0.0
   np.testing.assert_array_equal(g_img[:, :3], image[:, :3])
+
+
+def test_feather_weights_are_the_hand_computed_ramp():
+  w = crops.feather_weights((4, 6), 2)[..., 0]
+  # (d + 0.5) / 2 at distance d from the nearest border: 0.25, 0.75, then 1.
+  np.testing.assert_allclose(w[0], [0.25] * 6)
+  np.testing.assert_allclose(w[1], [0.25, 0.75, 0.75, 0.75, 0.75, 0.25])
+  np.testing.assert_allclose(w[:, 2], [0.25, 0.75, 0.75, 0.25])
+  assert np.all(crops.feather_weights((4, 6), 0) == 1)
+  with pytest.raises(ValueError, match="feather 3"):
+    crops.feather_weights((4, 6), 3)
+
+
+def test_feathered_paste_blends_towards_the_image_at_the_border_only():
+  from fxs_jax.eval import artefacts
+  image = np.zeros((1, H, W, 3), np.float32)
+  patch = np.full((1, 8, 12, 3), 0.6, np.float32)
+  offsets = jnp.array([[10, 6]], jnp.int32)
+  hard = np.asarray(crops.paste(jnp.asarray(image), jnp.asarray(patch), offsets))
+  soft = np.asarray(crops.paste(jnp.asarray(image), jnp.asarray(patch), offsets, feather=3))
+  # Inside the feather the patch is untouched; at the border it is (0.5 / 3) of the way in.
+  np.testing.assert_allclose(soft[0, 14, 12], 0.6)
+  np.testing.assert_allclose(soft[0, 10, 12], 0.6 / 6, rtol=1e-6)
+  np.testing.assert_array_equal(soft[0, :10], 0)  # outside the window: the image's pixels
+  box = np.array([[10, 18, 6, 18]])
+  hard_seam = artefacts.seam_strength(hard, image, box)
+  soft_seam = artefacts.seam_strength(soft, image, box)
+  np.testing.assert_allclose(hard_seam, 0.3)  # 0.6 in [-1, 1] is 0.3 in 0-1 units
+  assert soft_seam[0] < hard_seam[0] / 5
