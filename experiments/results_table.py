@@ -1,6 +1,6 @@
 """Combines ``eval.json`` files of several runs into one markdown table (metrics x methods).
 
-  python experiments/results_table.py NAME=WORKDIR [NAME=WORKDIR ...]
+  python experiments/results_table.py NAME=WORKDIR [NAME=WORKDIR_OR_EVAL_JSON ...]
 
 The reference rows (copy the input, the ground truth) are taken from the first run; every run's
 ``model`` row becomes a column named NAME. Runs must share the dataset and pairs (same split and
@@ -13,8 +13,11 @@ from pathlib import Path
 
 
 def main(args):
-  runs = [(name, json.loads((Path(path) / "eval.json").read_text()))
-          for name, _, path in (a.partition("=") for a in args)]
+  def read(path):
+    path = Path(path)
+    return json.loads((path if path.suffix == ".json" else path / "eval.json").read_text())
+
+  runs = [(name, read(path)) for name, _, path in (a.partition("=") for a in args)]
   first = runs[0][1]
   for name, result in runs:
     if (result["dataset"], result["num_pairs"]) != (first["dataset"], first["num_pairs"]):

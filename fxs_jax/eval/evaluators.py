@@ -60,8 +60,8 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
       "_" + dataset.replace("/", "_"))
   workdir = Path(cache_dir or default_cache_dir()).expanduser() / f"{kind}_{image_size}{suffix}"
   saved, done = workdir / "config.json", workdir / "eval.json"
-  if saved.exists() and _comparable(ml_collections.ConfigDict(json.loads(saved.read_text()))
-                                    ) != _comparable(config):
+  if saved.exists() and not _same_training(
+      _comparable(ml_collections.ConfigDict(json.loads(saved.read_text()))), _comparable(config)):
     n = 1
     while workdir.with_name(f"{workdir.name}.prev-{n}").exists():
       n += 1
@@ -79,6 +79,16 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
   metrics = supervised.run(config, workdir, "train", sources)  # trains, then evaluates
   print(f"Trained the {kind} evaluator in {workdir} ({_summary(metrics)}).", flush=True)
   return workdir
+
+
+def _same_training(saved: dict, current: dict) -> bool:
+  """Whether a cached evaluator's settings are the current ones. A key that a later fxs_jax added
+  to ``model`` or ``optim`` (absent from the saved config) is left out: the cached evaluator was
+  trained without it, which is what its default means (e.g. ``optim.ema_decay`` 0)."""
+  for section in ("model", "optim"):
+    current = {**current, section: {k: v for k, v in current[section].items()
+                                     if k in saved[section]}}
+  return saved == current
 
 
 def _comparable(config: ml_collections.ConfigDict) -> dict:

@@ -108,3 +108,16 @@ def test_ensure_trained_trains_once_then_reuses(smoke_stills, smoke_config, tfds
                                     dataset="synth_faces/stills_smoke")
   assert again == workdir and "Using the trained au_regressor" in capsys.readouterr().out
   assert json.loads((workdir / "eval.json").read_text())["num_examples"] == 16  # whole test split
+
+
+def test_a_setting_added_later_does_not_invalidate_a_cached_evaluator():
+  """The cache was trained without a key a later version added (at its default); a changed
+  value or a removed key still means another evaluator."""
+  saved = {"model": {"width": 8}, "optim": {"lr": 1e-3}, "data": "d", "batch_size": 4,
+           "steps": 10, "seed": 0}
+  newer = {**saved, "optim": {"lr": 1e-3, "ema_decay": 0.0}}
+  assert evaluators._same_training(saved, newer)  # pylint: disable=protected-access
+  assert not evaluators._same_training(  # pylint: disable=protected-access
+      saved, {**newer, "optim": {"lr": 2e-3, "ema_decay": 0.0}})
+  assert not evaluators._same_training(saved, {**saved, "optim": {}})  # pylint: disable=protected-access
+  assert not evaluators._same_training(saved, {**saved, "steps": 20})  # pylint: disable=protected-access
