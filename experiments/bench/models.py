@@ -3,8 +3,8 @@
   nice -n 15 python experiments/bench/models.py --data_dir=/work/runs/evaluators/tfds \
       [--rows=ganimation:paper,lgpgan:demo:default] [--iters=3] [--warmup=1] [--gen_iters=3]
 
-A row is ``model:shape[:malloc][:conv_impl]``: shape ``paper`` (the config's default), ``demo``
-(``:demo``) or ``b8_128`` (the paper's 128 px at batch 8: the PyTorch comparison's shape);
+A row is ``model:shape[:malloc][:conv_impl][:section.key=value...]``: shape ``paper`` (the
+config's default), ``demo`` (``:demo``) or ``b8_128`` (the paper's 128 px at batch 8: the PyTorch comparison's shape);
 malloc ``reuse`` (the setting ``python -m fxs_jax.main`` applies: ``fxs_jax.envtune``), ``default``
 (glibc's) or ``hugetlb`` (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``); conv_impl as in
 ``config.compute.conv_impl``. Each row runs in a fresh process (clean peak RSS, malloc settings
@@ -45,14 +45,22 @@ def parse_row(spec: str, malloc: str, conv_impl: str) -> dict:
   if len(parts) < 2 or parts[1] not in SHAPES:
     raise SystemExit(f"bad row {spec!r}: expected model:shape[:malloc][:conv_impl], shape in "
                      f"{SHAPES}")
-  row = {"model": parts[0], "shape": parts[1], "malloc": malloc, "conv_impl": conv_impl}
+  row = {"model": parts[0], "shape": parts[1], "malloc": malloc, "conv_impl": conv_impl,
+         "overrides": "-"}
   for extra in parts[2:]:
-    row["malloc" if extra in benchlib.MALLOC_MODES else "conv_impl"] = extra
+    if "=" in extra:  # a config override, e.g. model.upsample=transpose
+      key, _, value = extra.partition("=")
+      row.setdefault("set", {})[key] = value
+      row["overrides"] = " ".join(f"{k}={v}" for k, v in row["set"].items())
+    else:
+      row["malloc" if extra in benchlib.MALLOC_MODES else "conv_impl"] = extra
   return row
 
 
-def make_config(model: str, shape: str, conv_impl: str = "auto", data_dir: str = ""):
-  """The model's config at a benchmark shape, with ``compute.conv_impl`` and the data dir set."""
+def make_config(model: str, shape: str, conv_impl: str = "auto", data_dir: str = "",
+                overrides: dict | None = None):
+  """The model's config at a benchmark shape, with ``compute.conv_impl``, the data dir and any
+  ``section.key=value`` overrides (typed as the config's value) set."""
   module = importlib.import_module(f"configs.{model}")
   config = module.get_config("demo" if shape == "demo" else None)
   if shape == "b8_128":
@@ -61,6 +69,12 @@ def make_config(model: str, shape: str, conv_impl: str = "auto", data_dir: str =
     config.data.batch_size = 8
   config.compute.conv_impl = conv_impl
   config.data.data_dir = data_dir
+  for key, value in (overrides or {}).items():
+    section, _, name = key.rpartition(".")
+    parent = config
+    for part in filter(None, section.split(".")):
+      parent = parent[part]
+    parent[name] = type(parent[name])(value)
   return config
 
 
@@ -150,7 +164,8 @@ def measure_row(row: dict, args) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
   from fxs_jax import recipes  # pylint: disable=g-import-not-at-top
 
-  config = make_config(row["model"], row["shape"], row["conv_impl"], args.data_dir)
+  config = make_config(row["model"], row["shape"], row["conv_impl"], args.data_dir,
+                       row.get("set"))
   resolved = set_conv_impl(row["conv_impl"])
   recipe = recipes.RECIPES[config.model_name](config)
   batch = config.data.batch_size
@@ -216,7 +231,7 @@ def generation(recipe, config, it: TrainerIteration, sources, iters: int) -> dic
 
 
 KEY = (("model", "model"), ("shape", "shape"), ("px", "px"), ("batch", "batch"),
-       ("malloc", "malloc"), ("conv", "conv_impl"))
+       ("malloc", "malloc"), ("conv", "conv_impl"), ("overrides", "overrides"))
 TABLES = (
     ("Training iteration", (
         ("critic s", "critic_s"), ("gen s", "generator_s"), ("iteration s", "iteration_s"),

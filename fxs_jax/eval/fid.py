@@ -70,6 +70,27 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
   return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
 
 
+def frechet_distance_of_features(features1_NxD, features2_MxD) -> float:
+  """``frechet_distance`` of the two sets' statistics, computed from the features themselves.
+
+  With ``S1 = A^T A`` and ``S2 = B^T B`` (``A``, ``B`` the centred features over sqrt(N - 1)),
+  ``S1 S2`` has the eigenvalues of ``(A B^T)(A B^T)^T``, so ``Tr (S1 S2)^(1/2)`` is the sum of the
+  singular values of the small N x M matrix ``A B^T``: exact, no D x D square root (seconds
+  instead of minutes for a flattened 4,096-d feature map), and no ``eps`` for singular
+  covariances (N < D).
+  """
+  f1 = np.asarray(features1_NxD, np.float64)
+  f2 = np.asarray(features2_MxD, np.float64)
+  if f1.ndim != 2 or f2.ndim != 2 or f1.shape[1] != f2.shape[1] or min(len(f1), len(f2)) < 2:
+    raise ValueError(f"need features (N >= 2, D) and (M >= 2, D), got {f1.shape}, {f2.shape}")
+  mu1, mu2 = f1.mean(axis=0), f2.mean(axis=0)
+  a = (f1 - mu1) / np.sqrt(len(f1) - 1)
+  b = (f2 - mu2) / np.sqrt(len(f2) - 1)
+  trace_sqrt = np.linalg.svd(a @ b.T, compute_uv=False).sum()
+  diff = mu1 - mu2
+  return float(diff @ diff + np.sum(a * a) + np.sum(b * b) - 2.0 * trace_sqrt)
+
+
 def _log_probs(logits_or_probs_NxK, from_logits: bool | None) -> np.ndarray:
   values = np.asarray(logits_or_probs_NxK, np.float64)
   if values.ndim != 2:
@@ -203,9 +224,8 @@ def classifier_fd_and_is(features_fn, logits_fn, fake_images, real_images) -> di
   independent expression classifier's features of ``fake`` and ``real`` images, and the Inception
   Score formula on its logits of ``fake`` (10 splits, fewer for small sets). Not comparable with
   FID / IS numbers from papers; comparable between models evaluated here."""
-  fake_stats = activation_statistics(features_fn(fake_images))
-  real_stats = activation_statistics(features_fn(real_images))
   logits = logits_fn(fake_images)
   score, _ = inception_score(logits, splits=max(1, min(10, len(logits) // 16)), from_logits=True)
-  return {"fd_classifier": frechet_distance(*fake_stats, *real_stats),
+  return {"fd_classifier": frechet_distance_of_features(features_fn(fake_images),
+                                                        features_fn(real_images)),
           "is_classifier": score}

@@ -180,3 +180,18 @@ def test_classifier_fd_and_is_on_hand_made_features_and_logits():
   shifted = fid.classifier_fd_and_is(features, lambda x: np.zeros((len(x), k)), real + 2.0, real)
   np.testing.assert_allclose(shifted["fd_classifier"], 3 * 2.0 ** 2, rtol=1e-6)
   np.testing.assert_allclose(shifted["is_classifier"], 1.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n, m, dim", [(40, 50, 6), (12, 9, 30)])
+def test_frechet_distance_of_features_is_the_literal_formula_on_their_statistics(n, m, dim):
+  """Equal to the eigendecomposition form on np.cov statistics, with more samples than
+  dimensions and with fewer (singular covariances, where no eps offset is needed)."""
+  rng = np.random.default_rng(n)
+  f1 = rng.normal(size=(n, dim)) @ rng.normal(size=(dim, dim))
+  f2 = rng.normal(size=(m, dim)) + 0.5
+  expected = _symmetric_fid(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0),
+                            np.cov(f2, rowvar=False))
+  assert fid.frechet_distance_of_features(f1, f2) == pytest.approx(expected, rel=1e-6, abs=1e-6)
+  assert abs(fid.frechet_distance_of_features(f1, f1)) < 1e-9
+  with pytest.raises(ValueError, match="need features"):
+    fid.frechet_distance_of_features(f1, f2[:, :2])
