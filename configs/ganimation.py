@@ -62,6 +62,10 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.optim.decay_start_step = 2000
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 500
+  # Clean edits in a short run (experiments/results.md, issue 12): resize-conv up-sampling (no
+  # checkerboard in the colour mask) and a moving average of the generator's weights.
+  config.model.upsample = "resize"
+  config.optim.ema_decay = 0.995
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
