@@ -93,9 +93,10 @@ class EditingRecipe(GANRecipe):
 
   def __init__(self, config):
     super().__init__(config)
-    upsample = config.model.get("upsample", "transpose")
-    if upsample not in UPSAMPLINGS:
-      raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {upsample!r}.")
+    # Configs saved before the switch have no model.upsample: theirs was a transposed conv.
+    self.upsample = config.model.get("upsample", "transpose")
+    if self.upsample not in UPSAMPLINGS:
+      raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {self.upsample!r}.")
 
   def render_samples(self, outputs, batch):
     del batch
