@@ -27,6 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.gen_base_channels = 64
   m.gen_num_res_blocks = 6
   m.upsample = "transpose"  # official: 4x4 stride-2 transposed convs; "resize": nearest + 3x3
+  m.colour = "absolute"  # official: C = tanh head; "residual": C = input + 2 * head (identity at init)
   m.critic_base_channels = 64
   m.critic_num_layers = 6
   m.lambda_au = 4000.0  # official: 4000 * MSE / batch (effective 160 at batch 25)

@@ -33,6 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.local_gen_base_channels = 64  # eyes and mouth (Stage I): "similar architectures"
   m.local_gen_num_res_blocks = 6
   m.upsample = "transpose"  # StarGAN / GANimation: transposed convs; "resize": nearest + 3x3
+  m.colour = "absolute"  # GANimation's colour mask; "residual": C = input + 2 * head
   # Stage I crops pasted back hard-edged (0, the survey's "pasted") or blended over this many
   # pixels at the crop border.
   m.paste_feather = 0

@@ -31,6 +31,7 @@ _OUT = flags.DEFINE_string("out", "", "Markdown file to write (default: print on
 _EVALUATORS = flags.DEFINE_bool("evaluators", False, "Also the AU regressor and classifier.")
 METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
            "expression_accuracy", "checkerboard_rms", "seam_strength", "colour_shift",
+           "error_where_kept", "error_where_changed",
            "fd_classifier", "is_classifier")
 
 

@@ -10,7 +10,10 @@ Each takes images in [-1, 1] (B, H, W, 3) and works on ``d = (output - truth) / 
   eye and mouth crops pasted back): a hard-edged paste of a constant c scores c, a feathered one
   much less;
 * ``colour_shift``: the chromatic part of ``d``'s mean inside a region (an RGB offset with its
-  grey component removed): a tint, not a change of brightness.
+  grey component removed): a tint, not a change of brightness;
+* ``error_where_kept`` / ``error_where_changed``: the mean absolute error on the pixels the truth
+  leaves as they were in the input (what an edit spoils: copy-input scores ~0 there) and on those
+  it changes (what an edit must get right: copy-input's error there is the bar to go below).
 """
 
 from __future__ import annotations
@@ -96,3 +99,24 @@ def colour_shift(out_BxHxWx3, truth_BxHxWx3, boxes_Bx4) -> np.ndarray:
     mean_rgb = d[i, y0:y1, x0:x1].reshape(-1, d.shape[-1]).mean(axis=0)
     result[i] = np.linalg.norm(mean_rgb - mean_rgb.mean())
   return result
+
+
+CHANGE_THRESHOLD = 0.04  # in [-1, 1] units (5 of 255 levels): the truth changed this pixel
+
+
+def changed_pixels(input_BxHxWx3, truth_BxHxWx3, threshold: float = CHANGE_THRESHOLD
+                   ) -> np.ndarray:
+  """(B, H, W) bool: pixels where the truth differs from the input by more than ``threshold``
+  in some channel (the region the edit has to change)."""
+  diff = np.abs(np.asarray(input_BxHxWx3, np.float64) - np.asarray(truth_BxHxWx3, np.float64))
+  return diff.max(axis=-1) > threshold
+
+
+def error_inside(out_BxHxWx3, truth_BxHxWx3, mask_BxHxW) -> np.ndarray:
+  """(B,) mean absolute error (0-1 units, over channels) on the pixels of ``mask``; NaN where
+  the mask is empty."""
+  d = np.abs(_error(out_BxHxWx3, truth_BxHxWx3)).mean(axis=-1)
+  mask = np.asarray(mask_BxHxW, bool)
+  count = mask.sum(axis=(1, 2))
+  total = np.where(mask, d, 0.0).sum(axis=(1, 2))
+  return np.where(count > 0, total / np.maximum(count, 1), np.nan)

@@ -97,7 +97,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   (``fxs_jax.eval.artefacts``, on output minus truth): ``checkerboard_rms`` (periods of
   ``upsampling_levels`` stride-2 up-samplings), ``seam_strength`` (across the borders of the crop
   windows of ``crop_sizes``, default LGP-GAN's), ``colour_shift`` (tint inside the eye and mouth
-  boxes).
+  boxes), ``error_where_kept`` / ``error_where_changed`` (mean absolute error on the pixels the
+  truth keeps from the input / changes; ``artefacts.changed_pixels``).
   """
   preprocess = preprocess or pipeline.stills_preprocess(flip=False)
   inputs, targets = same_identity_pairs(source, limit, seed)
@@ -105,7 +106,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
     raise ValueError("No same-identity pairs with different expressions in this split.")
   means = {(m, k): _Mean() for m in METHODS for k in (
       "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
-      "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift")}
+      "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift",
+      "error_where_kept", "error_where_changed")}
   distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
   generated = {m: [] for m in METHODS} if distributions else None
   reals = []
@@ -114,6 +116,7 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
     outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
                "ground_truth": tgt["image"]}
     size = tgt["image"].shape[1]
+    changed = artefacts.changed_pixels(inp["image"], tgt["image"])
     boxes = seams = None
     if "landmarks" in tgt:
       boxes = image_metrics.region_boxes(tgt["landmarks"], size)
@@ -126,6 +129,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
       means[method, "psnr_vs_truth"].add(image_metrics.psnr(out, tgt["image"]))
       means[method, "checkerboard_rms"].add(
           artefacts.checkerboard_rms(out, tgt["image"], upsampling_levels))
+      means[method, "error_where_kept"].add(artefacts.error_inside(out, tgt["image"], ~changed))
+      means[method, "error_where_changed"].add(artefacts.error_inside(out, tgt["image"], changed))
       if boxes is not None:
         for region in ("eyes", "mouth"):
           means[method, f"ssim_{region}"].add(

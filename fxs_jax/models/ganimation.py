@@ -11,8 +11,11 @@ Topology, biases and norms follow the official PyTorch code (albertpumarola/GANi
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
+from fxs_jax.nn.blocks import COLOURS
+from fxs_jax.nn.blocks import colour_mask
 from fxs_jax.nn.blocks import ConvNormAct
 from fxs_jax.nn.blocks import DownBlock
 from fxs_jax.nn.blocks import fused_heads
@@ -28,16 +31,21 @@ class Generator(nnx.Module):
   channels). conv7x7 -> 2 down blocks -> ``num_res_blocks`` residual blocks -> 2 up blocks
   -> two conv7x7 heads: colour (tanh, in [-1, 1]) and attention (sigmoid, in [0, 1]).
   ``upsample``: the up blocks' kind (``fxs_jax.nn.blocks.up_block``; the official code's is
-  ``"transpose"``).
+  ``"transpose"``). ``colour``: how the colour head makes C (``fxs_jax.nn.blocks.colour_mask``;
+  GANimation's is ``"absolute"``); a ``"residual"`` head starts at zero (the identity editor).
   """
 
   def __init__(self, image_size: int, num_aus: int = 17, base_channels: int = 64,
-               num_res_blocks: int = 6, *, upsample: str = "transpose", rngs: nnx.Rngs):
+               num_res_blocks: int = 6, *, upsample: str = "transpose",
+               colour: str = "absolute", rngs: nnx.Rngs):
     if image_size % 4:
       raise ValueError(f"image_size must be divisible by 4 (two stride-2 downsamplings), "
                        f"got {image_size}.")
+    if colour not in COLOURS:
+      raise ValueError(f"Unknown colour mask {colour!r}; expected one of {COLOURS}.")
     self.image_size = image_size
     self.num_aus = num_aus
+    self.colour = colour
     c = base_channels
     self.stem = ConvNormAct(3 + num_aus, c, 7, 1, 3, norm="instance", activation="relu",
                             use_bias=False, rngs=rngs)
@@ -51,6 +59,8 @@ class Generator(nnx.Module):
                                   use_bias=False, rngs=rngs)
     self.attention_head = ConvNormAct(c, 1, 7, 1, 3, norm="none", activation="sigmoid",
                                       use_bias=False, rngs=rngs)
+    if colour == "residual":
+      self.color_head.conv.kernel.set_value(jnp.zeros_like(self.color_head.conv.kernel[...]))
 
   def __call__(self, img_BxHxWx3: jax.Array, aus_BxA: jax.Array):
     """Returns ``(color_BxHxWx3, attention_BxHxWx1)``."""
@@ -59,7 +69,8 @@ class Generator(nnx.Module):
     h = self.stem(img_BxHxWx3, aus_BxA.astype(img_BxHxWx3.dtype))
     for block in (*self.down, *self.bottleneck, *self.up):
       h = block(h)
-    return fused_heads(h, self.color_head, self.attention_head)
+    color, attention = fused_heads(h, self.color_head, self.attention_head)
+    return colour_mask(self.colour, color, img_BxHxWx3), attention
 
 
 class Critic(nnx.Module):

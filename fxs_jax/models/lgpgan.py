@@ -51,7 +51,8 @@ class LGPGenerator(nnx.Module):
   def __init__(self, image_size: int, crop_sizes: dict, num_classes: int = 8, *,
                base_channels: int = 64, num_res_blocks: int = 6,
                local_base_channels: int = 64, local_num_res_blocks: int = 6,
-               upsample: str = "transpose", paste_feather: int = 0, rngs: nnx.Rngs):
+               upsample: str = "transpose", colour: str = "absolute", paste_feather: int = 0,
+               rngs: nnx.Rngs):
     for region, (h, w) in crop_sizes.items():
       if h % 4 or w % 4 or h > image_size or w > image_size:
         raise ValueError(f"{region} crop {h}x{w} must be divisible by 4 (two stride-2 "
@@ -61,11 +62,11 @@ class LGPGenerator(nnx.Module):
     self.crop_sizes = {r: tuple(int(v) for v in crop_sizes[r]) for r in REGIONS}
     self.paste_feather = paste_feather
     self.eyes = Generator(self.crop_sizes["eyes"][0], num_classes, local_base_channels,
-                          local_num_res_blocks, upsample=upsample, rngs=rngs)
+                          local_num_res_blocks, upsample=upsample, colour=colour, rngs=rngs)
     self.mouth = Generator(self.crop_sizes["mouth"][0], num_classes, local_base_channels,
-                           local_num_res_blocks, upsample=upsample, rngs=rngs)
+                           local_num_res_blocks, upsample=upsample, colour=colour, rngs=rngs)
     self.face = Generator(image_size, num_classes, base_channels, num_res_blocks,
-                          upsample=upsample, rngs=rngs)
+                          upsample=upsample, colour=colour, rngs=rngs)
 
   def offsets(self, landmarks_Bx68x2: jax.Array) -> dict:
     """region -> (B, 2) int32 crop offsets (top, left) from the landmarks."""

@@ -219,6 +219,24 @@ class PatchCritic(nnx.Module):
     return CriticOutput(self.map_head(h), aus, logits)
 
 
+COLOURS = ("absolute", "residual")
+
+
+def colour_mask(kind: str, head_BxHxWx3: jax.Array, image_BxHxWx3: jax.Array) -> jax.Array:
+  """The colour mask C from the colour head's tanh output ``head`` (in [-1, 1]).
+
+  ``"absolute"`` (GANimation): C = head. ``"residual"``: C = clip(image + 2 * head, -1, 1), a
+  change of the input (any colour stays reachable); with a zero-initialised head the editor
+  starts as the identity, so the colour mask cannot tint what the attention opens before it has
+  learned an edit.
+  """
+  if kind == "absolute":
+    return head_BxHxWx3
+  if kind == "residual":
+    return jnp.clip(image_BxHxWx3 + 2.0 * head_BxHxWx3, -1.0, 1.0)
+  raise ValueError(f"Unknown colour mask {kind!r}; expected one of {COLOURS}.")
+
+
 def compose(attention_BxHxWx1: jax.Array, color_BxHxWx3: jax.Array,
             image_BxHxWx3: jax.Array) -> jax.Array:
   """GANimation's composition ``A * image + (1 - A) * C``: A = 1 keeps the input pixel."""

@@ -16,6 +16,7 @@ from fxs_jax import facs
 from fxs_jax import viz
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
+from fxs_jax.nn.blocks import COLOURS
 from fxs_jax.nn.blocks import UPSAMPLINGS
 from fxs_jax.recipes.base import GANRecipe
 
@@ -93,10 +94,13 @@ class EditingRecipe(GANRecipe):
 
   def __init__(self, config):
     super().__init__(config)
-    # Configs saved before the switch have no model.upsample: theirs was a transposed conv.
+    # Configs saved before the switches have no model.upsample: theirs was a transposed conv.
     self.upsample = config.model.get("upsample", "transpose")
     if self.upsample not in UPSAMPLINGS:
       raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {self.upsample!r}.")
+    self.colour = config.model.get("colour", "absolute")  # the same for model.colour
+    if self.colour not in COLOURS:
+      raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
 
   def render_samples(self, outputs, batch):
     del batch

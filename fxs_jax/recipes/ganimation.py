@@ -46,7 +46,7 @@ class GANimation(editing.EditingRecipe):
   def build_generator(self, rngs):
     m = self.config.model
     return nets.Generator(m.image_size, m.num_aus, m.gen_base_channels, m.gen_num_res_blocks,
-                          upsample=self.upsample, rngs=rngs)
+                          upsample=self.upsample, colour=self.colour, rngs=rngs)
 
   def build_critic(self, rngs):
     m = self.config.model

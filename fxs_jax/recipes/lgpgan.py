@@ -80,7 +80,7 @@ class LGPGAN(editing.EditingRecipe):
         m.image_size, self.crop_sizes, m.num_classes, base_channels=m.gen_base_channels,
         num_res_blocks=m.gen_num_res_blocks, local_base_channels=m.local_gen_base_channels,
         local_num_res_blocks=m.local_gen_num_res_blocks, upsample=self.upsample,
-        paste_feather=m.get("paste_feather", 0), rngs=rngs)
+        colour=self.colour, paste_feather=m.get("paste_feather", 0), rngs=rngs)
 
   def build_critic(self, rngs):
     m = self.config.model

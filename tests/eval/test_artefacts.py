@@ -76,3 +76,25 @@ def test_crop_boxes_are_lgpgans_windows():
     assert abs((x0 + x1 - 1) / 2 - centre[0]) <= 1 and abs((y0 + y1 - 1) / 2 - centre[1]) <= 1
   with pytest.raises(ValueError):
     artefacts.upsampling_frequencies(30, levels=2)
+
+
+def test_errors_where_the_truth_keeps_and_where_it_changes_the_input():
+  truth = _truth(3)
+  inp = truth.copy()
+  inp[:, 4:8, 4:12] += 0.5  # the truth changes a 4x8 patch of the input (by 0.25 in 0-1 units)
+  changed = artefacts.changed_pixels(inp, truth)
+  assert changed.sum() == 2 * 32 and changed[:, 4:8, 4:12].all()
+  # Copy-input: exact where kept, off by the whole change where changed.
+  np.testing.assert_allclose(artefacts.error_inside(inp, truth, ~changed), 0.0, atol=1e-12)
+  np.testing.assert_allclose(artefacts.error_inside(inp, truth, changed), 0.25, rtol=1e-9)
+  # An edit that gets half of the change right, and leaks +0.1 (0.05 in 0-1 units) onto 32 of
+  # the 992 kept pixels in one channel: 32 * 0.05 / 3 / 992 on average there.
+  out = truth.copy()
+  out[:, 4:8, 4:12] += 0.25
+  out[:, 20:24, 4:12, 0] += 0.1
+  np.testing.assert_allclose(artefacts.error_inside(out, truth, changed), 0.125, rtol=1e-9)
+  np.testing.assert_allclose(artefacts.error_inside(out, truth, ~changed),
+                             32 * 0.05 / 3 / 992, rtol=1e-9)
+  # Differences within the threshold (5/255 levels) are not changes; an empty mask gives NaN.
+  assert not artefacts.changed_pixels(truth + 0.03, truth).any()
+  assert np.isnan(artefacts.error_inside(out, truth, np.zeros(changed.shape, bool))).all()

@@ -8,6 +8,7 @@ from flax import nnx
 
 from fxs_jax import losses
 from fxs_jax.models import ganimation
+from fxs_jax.nn import blocks
 from fxs_jax.nn import compose
 
 
@@ -154,3 +155,36 @@ def test_jitted_grad_through_split_merge():
     leaves = jax.tree.leaves(grads)
     assert all(np.isfinite(x).all() for x in leaves)
     assert sum(float(jnp.abs(x).sum()) for x in leaves) > 0.0
+
+
+def test_residual_colour_mask_by_hand():
+  image = jnp.array([[[[0.5, -0.9, 0.2], [0.0, 0.9, -0.2]]]])
+  head = jnp.array([[[[0.1, -0.3, 0.4], [0.6, 0.3, -0.45]]]])
+  # C = clip(image + 2 * head): 0.5+0.2, -0.9-0.6 -> -1, 0.2+0.8; 0+1.2 -> 1, 0.9+0.6 -> 1, -1.1
+  np.testing.assert_allclose(blocks.colour_mask("residual", head, image),
+                             [[[[0.7, -1.0, 1.0], [1.0, 1.0, -1.0]]]], atol=1e-6)
+  np.testing.assert_array_equal(blocks.colour_mask("absolute", head, image), head)
+  with pytest.raises(ValueError, match="colour"):
+    blocks.colour_mask("additive", head, image)
+
+
+def test_residual_colour_generator_starts_as_the_identity_and_learns():
+  absolute = ganimation.Generator(16, 17, 8, 1, rngs=_rngs(0))
+  gen = ganimation.Generator(16, 17, 8, 1, colour="residual", rngs=_rngs(0))
+  assert _num_params(gen) == _num_params(absolute)  # same network, another reading of its head
+  img = jax.random.uniform(jax.random.key(1), (2, 16, 16, 3), minval=-1.0, maxval=1.0)
+  aus = jax.random.uniform(jax.random.key(2), (2, 17))
+  color, attention = gen(img, aus)
+  np.testing.assert_array_equal(color, img)  # C = input: any attention gives back the input
+  np.testing.assert_allclose(compose(attention, color, img), img, atol=1e-6)
+  assert 0.05 < float(attention.mean()) < 0.95
+  graphdef, params, rest = nnx.split(gen, nnx.Param, ...)
+  target = img + 0.3 * jnp.sign(img[..., :1])  # a change the colour mask must make
+
+  def loss(p):
+    c, a = nnx.merge(graphdef, p, rest)(img, aus)
+    return jnp.mean(jnp.abs(compose(a, c, img) - target))
+
+  grads = jax.grad(loss)(params)
+  head_grad = grads["color_head"]["conv"]["kernel"][...]
+  assert float(jnp.abs(head_grad).max()) > 1e-4  # the zero head still receives a gradient

@@ -144,3 +144,14 @@ def test_edit_inputs_build_the_batch_and_explain_bad_arguments():
     assert "\n" not in str(info.value)
   with pytest.raises(UserError, match="64x64 px; this model edits 32x32"):
     recipe.edit_inputs(np.zeros((1, 64, 64, 3), np.uint8), emotion="happy")
+
+
+def test_colour_switch_is_checked_and_older_configs_read_as_absolute():
+  assert _recipe().colour == "absolute"  # the official setting is the default
+  assert _recipe(colour="residual").colour == "residual"
+  with pytest.raises(UserError, match="model.colour must be one of"):
+    _recipe(colour="additive")
+  config = ganimation_config.get_config()
+  with config.unlocked():
+    del config.model["colour"]  # a config saved before the switch
+  assert recipe_lib.GANimation(config).colour == "absolute"
