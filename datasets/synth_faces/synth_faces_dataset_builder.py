@@ -1,11 +1,16 @@
 """TFDS builder for SynthFaces, the embedded procedural dataset (no download).
 
-Configs: ``stills_64``, ``stills_128`` (every identity under all 8 emotions, ``variants`` times) and
+Configs: ``stills_64``, ``stills_128`` (every identity under all 8 emotions, ``variants`` times),
 ``sequences_64``, ``sequences_128`` (neutral -> apex clips of ``num_frames`` frames for the 7
-non-neutral emotions), plus tiny ``stills_smoke`` / ``sequences_smoke`` for tests. Written as array_record and read with ``as_data_source``: no TensorFlow.
+non-neutral emotions) and ``transfer_64``, ``transfer_128`` (expression-transfer pairs with exact
+truth: for each identity A and non-neutral emotion, ``source_image`` = A showing sampled AUs,
+``target_image`` = a partner B of the same split, neutral, and ``image`` = B rendered with A's
+very AUs; ``identity`` is B, ``source_identity`` A), plus tiny ``stills_smoke`` /
+``sequences_smoke`` / ``transfer_smoke`` for tests. Written as array_record and read with
+``as_data_source``: no TensorFlow.
 
 Train and test identities are disjoint: ids ``[0, num_train)`` for train and
-``[num_train, num_train + num_test)`` for test; what each id renders is in
+``[num_train, num_train + num_test)`` for test (transfer partners too); what each id renders is in
 ``fxs_jax.data.synth_faces_examples`` (importable, so worker processes and tests can use it).
 """
 
@@ -27,7 +32,7 @@ class SynthFacesConfig(tfds.core.BuilderConfig):
   """How much and what kind of SynthFaces data to render."""
 
   image_size: int = 64
-  kind: str = "stills"  # "stills" or "sequences"
+  kind: str = "stills"  # "stills", "sequences" or "transfer"
   num_train_identities: int = 300
   num_test_identities: int = 60
   variants: int = 1  # stills: renders per (identity, emotion)
@@ -44,6 +49,12 @@ def _configs() -> list[SynthFacesConfig]:
     configs.append(SynthFacesConfig(
         name=f"sequences_{size}", description=f"{size}px neutral->apex clips, 7 emotions.",
         image_size=size, kind="sequences", num_train_identities=100, num_test_identities=20))
+  for size in (64, 128):
+    configs.append(SynthFacesConfig(
+        name=f"transfer_{size}",
+        description=f"{size}px expression-transfer pairs (source, neutral target, exact truth), "
+                    "7 emotions per source identity.",
+        image_size=size, kind="transfer"))
   # Tiny sets for tests and `:smoke` configs: build in about a second.
   configs.append(SynthFacesConfig(
       name="stills_smoke", description="32px stills, 6 train / 2 test identities (tests).",
@@ -52,6 +63,9 @@ def _configs() -> list[SynthFacesConfig]:
       name="sequences_smoke", description="32px clips of 8 frames, 3 train / 1 test identities.",
       image_size=32, kind="sequences", num_train_identities=3, num_test_identities=1,
       num_frames=8))
+  configs.append(SynthFacesConfig(
+      name="transfer_smoke", description="32px transfer pairs, 6 train / 2 test identities.",
+      image_size=32, kind="transfer", num_train_identities=6, num_test_identities=2))
   return configs
 
 
@@ -82,6 +96,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           "landmarks": tfds.features.Tensor(shape=(n, 2), dtype=np.float32),
           **common,
       }
+    elif cfg.kind == "transfer":
+      # image / landmarks: the exact truth, B showing the source's AUs; identity: B.
+      features = {}
+      for prefix in ("source_", "target_", ""):
+        features[f"{prefix}image"] = tfds.features.Image(shape=(size, size, 3))
+        features[f"{prefix}landmarks"] = tfds.features.Tensor(shape=(n, 2), dtype=np.float32)
+      features.update(common, source_identity=tfds.features.Scalar(dtype=np.int32))
     else:
       t = cfg.num_frames
       features = {
@@ -107,9 +128,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     test_ids = range(cfg.num_train_identities, cfg.num_train_identities + cfg.num_test_identities)
     return {"train": self._generate_examples(train_ids), "test": self._generate_examples(test_ids)}
 
-  def _generate_examples(self, identity_ids):
+  def _generate_examples(self, identity_ids: range):
     cfg = self.builder_config
-    jobs = [synth_faces_examples.Job(cfg.kind, cfg.image_size, i, cfg.variants, cfg.num_frames)
+    split_ids = (identity_ids.start, identity_ids.stop)  # where transfer partners are drawn
+    jobs = [synth_faces_examples.Job(cfg.kind, cfg.image_size, i, cfg.variants, cfg.num_frames,
+                                     split_ids)
             for i in identity_ids]
     # Rendering is CPU-bound numpy/PIL: spread identities over the cores.
     processes = min(len(jobs), multiprocessing.cpu_count())

@@ -104,6 +104,17 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   inputs, targets = same_identity_pairs(source, limit, seed)
   if not len(inputs):
     raise ValueError("No same-identity pairs with different expressions in this split.")
+  pairs = zip(_batches(source, inputs, batch_size, preprocess),
+              _batches(source, targets, batch_size, preprocess))
+  result = evaluate_batches(edit_fn, pairs, evaluators, crop_sizes, upsampling_levels)
+  return {"num_pairs": int(len(inputs)), **result}
+
+
+def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
+                     crop_sizes: dict | None = None, upsampling_levels: int = 2) -> dict:
+  """``evaluate_editor``'s metrics on given ``(inputs, targets)`` batch pairs: ``inputs["image"]``
+  is what copying the input returns (a transfer model's target face), ``targets`` hold the truth
+  (``image``, and ``landmarks`` / ``aus`` / ``emotion`` where the data have them)."""
   means = {(m, k): _Mean() for m in METHODS for k in (
       "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
       "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift",
@@ -111,8 +122,7 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
   generated = {m: [] for m in METHODS} if distributions else None
   reals = []
-  for inp, tgt in zip(_batches(source, inputs, batch_size, preprocess),
-                      _batches(source, targets, batch_size, preprocess)):
+  for inp, tgt in pairs:
     outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
                "ground_truth": tgt["image"]}
     size = tgt["image"].shape[1]
@@ -160,8 +170,7 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
       for metric, value in {k: v for fn in distributions
                             for k, v in fn(np.concatenate(generated[method]), real).items()}.items():
         rows.append({"method": method, "metric": metric, "value": value, "n": len(real)})
-  return {"num_pairs": int(len(inputs)), "rows": rows, "evaluators": evaluators.versions,
-          "skipped": evaluators.skipped}
+  return {"rows": rows, "evaluators": evaluators.versions, "skipped": evaluators.skipped}
 
 
 def format_table(result: dict) -> str:

@@ -163,6 +163,55 @@ def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
                                  preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes)
 
 
+def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
+  """Expression transfer on held-out paired examples (``synth_faces/transfer_*``: source face,
+  target face, exact truth), beside copy-the-target (the ``copy_input`` rows) and ground-truth
+  rows (``harness``); with landmarks, the fusion module's error (NME, inter-ocular) beside the
+  trivial answers: the target's landmarks unchanged, the source's moved onto the target's."""
+  from fxs_jax.recipes import cgan_transfer  # pylint: disable=g-import-not-at-top
+  fields = set(_first_example(ctx.source))
+  missing = sorted({"source_image", "target_image", "image"} - fields)
+  if missing:
+    return {"skipped": {name: f"the data have no {', '.join(map(repr, missing))}: not paired "
+                              "transfer examples (use synth_faces/transfer_*)"}}
+  _predict_fn(ctx, spec)  # checks the name
+  make_inputs = ctx.recipe.predictors()[spec.predict].inputs
+  config = ctx.config
+  evaluators = build_evaluators(config, config.model.image_size, fields)
+  count = min(config.eval.num_examples or len(ctx.source), len(ctx.source))
+  nme = {"model": [], "copy_input": [], "source_moved": []}
+
+  def pairs():
+    for start in range(0, count, config.eval.batch_size):
+      examples = [ctx.recipe.preprocess(ctx.source[i], None)
+                  for i in range(start, min(start + config.eval.batch_size, count))]
+      batch = {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
+      inp = {"image": batch["target_image"], "source_image": batch["source_image"]}
+      if "target_landmarks" in batch:
+        inp.update(landmarks=batch["target_landmarks"],
+                   source_landmarks=batch["source_landmarks"])
+      yield inp, {k: batch[k] for k in ("image", "landmarks", "aus", "emotion") if k in batch}
+
+  def edit_fn(inp, tgt):
+    out = ctx.model.predict(spec.predict, make_inputs(
+        inp["source_image"], inp["image"], inp.get("source_landmarks"), inp.get("landmarks")))
+    if "landmarks" in out and "landmarks" in tgt:
+      truth = tgt["landmarks"]
+      nme["model"].append(cgan_transfer.landmark_nme(out["landmarks"], truth))
+      nme["copy_input"].append(cgan_transfer.landmark_nme(inp["landmarks"], truth))
+      nme["source_moved"].append(cgan_transfer.landmark_nme(
+          cgan_transfer.moved_to(inp["source_landmarks"], inp["landmarks"]), truth))
+    return out["image"]
+
+  result = harness.evaluate_batches(edit_fn, pairs(), evaluators)
+  for method, values in nme.items():
+    if values:
+      values = np.concatenate([np.asarray(v) for v in values])
+      result["rows"].append({"method": method, "metric": "landmark_nme",
+                             "value": float(values.mean()), "n": len(values)})
+  return {"num_pairs": count, **result}
+
+
 def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
   """Geodesic distances on the SRVF hypersphere between predicted motions and the real ones of
   the same examples (``motion.motion_metrics``), beside real-vs-other-real reference rows."""
@@ -190,7 +239,8 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
 
 
 EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {
-    "critic": critic_rows, "pairs": edit_pairs, "motion": motion_geodesic}
+    "critic": critic_rows, "pairs": edit_pairs, "transfer": transfer_pairs,
+    "motion": motion_geodesic}
 
 
 def run_evals(ctx: EvalContext, workdir: Path, step: int) -> dict:

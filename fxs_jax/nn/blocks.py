@@ -155,15 +155,17 @@ class ResizeConvUpBlock(nnx.Module):
 UPSAMPLINGS = ("transpose", "resize")
 
 
-def up_block(kind: str, in_channels: int, out_channels: int, *, use_bias: bool | None = None,
-             rngs: nnx.Rngs) -> nnx.Module:
-  """A x2 up-sampling block -> instance norm -> ReLU: ``"transpose"`` (4x4 stride-2 transposed
-  conv, StarGAN / GANimation / pix2pix) or ``"resize"`` (nearest x2 then 3x3 conv: no
-  checkerboard, at 2.25x the transposed conv's multiply-adds)."""
+def up_block(kind: str, in_channels: int, out_channels: int, *, norm: str = "instance",
+             activation: str = "relu", use_bias: bool | None = None, rngs: nnx.Rngs
+             ) -> nnx.Module:
+  """A x2 up-sampling block -> norm -> activation (default instance norm, ReLU): ``"transpose"``
+  (4x4 stride-2 transposed conv, StarGAN / GANimation / pix2pix) or ``"resize"`` (nearest x2
+  then 3x3 conv: no checkerboard, at 2.25x the transposed conv's multiply-adds)."""
+  common = dict(norm=norm, activation=activation, use_bias=use_bias, rngs=rngs)
   if kind == "transpose":
-    return UpBlock(in_channels, out_channels, use_bias=use_bias, rngs=rngs)
+    return UpBlock(in_channels, out_channels, **common)
   if kind == "resize":
-    return ResizeConvUpBlock(in_channels, out_channels, use_bias=use_bias, rngs=rngs)
+    return ResizeConvUpBlock(in_channels, out_channels, **common)
   raise ValueError(f"Unknown up-sampling {kind!r}; expected one of {UPSAMPLINGS}.")
 
 

@@ -3,7 +3,8 @@
 ``RECIPES`` maps ``config.model_name`` to the recipe class (a dict, not a registry framework).
 """
 
+from fxs_jax.recipes.cgan_transfer import CGANTransfer
 from fxs_jax.recipes.ganimation import GANimation
 from fxs_jax.recipes.lgpgan import LGPGAN
 
-RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN}
+RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer}

@@ -83,8 +83,10 @@ class GANTrainer:
     return self.precision.batch(batch, self.recipe.compute_dtype_inputs)
 
   def _compute_model(self, graphdef, params, rest) -> nnx.Module:
-    """A network for the jitted steps: its float state in the compute dtype (``precision``)."""
-    return nnx.merge(graphdef, *self.precision.compute((params, rest)))
+    """A network for the jitted steps: its float state in the compute dtype (``precision``).
+    Fresh Variables (``copy``), so that a layer may update its own state (spectral norm's power
+    iteration) inside the gradient trace it is called in."""
+    return nnx.merge(graphdef, *self.precision.compute((params, rest)), copy=True)
 
   def init_state(self) -> state_lib.GANState:
     return self._init()
@@ -119,7 +121,10 @@ class GANTrainer:
     return state, {**all_metrics, "critic/loss": total}
 
   def _generator_step(self, state, batch, key):
-    critic = self._compute_model(self.critic_def, state.critic_params, state.critic_rest)
+    # The critic is a fixed function here: frozen, its spectral norms do not step their power
+    # iteration (its state is the critic step's to update).
+    critic = nnx.view(self._compute_model(self.critic_def, state.critic_params,
+                                          state.critic_rest), use_running_average=True)
     batch = self._batch(batch)
 
     def loss_fn(params):

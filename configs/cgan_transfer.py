@@ -1,0 +1,83 @@
+"""cGAN expression transfer (the survey's cGAN-P1) and its pix2pix baseline.
+
+No code was published: the training settings are pix2pix's (Isola et al. 2017, the paper's
+baseline and the U-Net / PatchGAN it modifies): 128 px here (the paper's RaFD / CK+ crops are not
+public), batch 1, Adam(2e-4, 0.5, 0.999), 100 epochs constant + 100 linear decay, L1 weight 100,
+the vanilla (cross-entropy) GAN loss. Variants: ``:pix2pix`` (the baseline: no landmark module,
+transposed convs, the source image as the condition), ``:demo`` (CPU, 64 px, minutes), ``:smoke``
+(tests); combine them, e.g. ``:pix2pix,demo``.
+"""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = common.base_config(model="cgan_transfer", dataset="synth_faces/transfer_128")
+  config.data.batch_size = 1
+  config.optim.lr = 2e-4
+  config.optim.b1, config.optim.b2 = 0.5, 0.999
+  config.optim.critic_steps = 1
+  # 200 epochs of synth_faces/transfer_128 (300 identities x 7 expressions = 2,100 pairs).
+  config.num_train_steps = 200 * 2100
+  config.optim.decay_start_step = 100 * 2100
+
+  m = config.model
+  m.variant = "cgan"  # "cgan": fusion module + J_gen; "pix2pix": U-Net on (target, source)
+  m.image_size = 128
+  m.gen_base_channels = 64  # pix2pix ngf
+  m.unet_num_down = 0  # 0 = down to 1 x 1 (log2 of the size), as pix2pix's unet_256 at 256 px
+  m.upsample = "resize"  # the paper: resize-convs against checkerboards; pix2pix: "transpose"
+  m.keypoint_kind = "heatmaps"  # J: per-landmark Gaussians ("contours": soft iBUG lines)
+  m.keypoint_sigma = 1.0  # pixels at 64 px; scale with the size
+  m.encoder = "image"  # fusion encoders on keypoint images (the abstract); "coords": on 68 x 2
+  m.fusion_base_channels = 32
+  m.critic_base_channels = 64  # pix2pix ndf
+  m.critic_num_layers = 3  # pix2pix's n_layers_D = 3 (a 70 x 70 receptive field at 256 px)
+  m.critic_norm = "spectral"  # the paper's Markov discriminator with spectral normalisation
+  m.gan_loss = "vanilla"  # pix2pix's; "lsgan" or "hinge"
+  m.lambda_l1 = 100.0  # pix2pix
+  m.lambda_landmark = 100.0  # L1 of normalised landmark coordinates (not in the paper)
+
+  g = config.generate = ml_collections.ConfigDict()
+  g.num_images = 6  # held-out pairs in transfers.png
+
+  config.evals.transfer = common.eval_spec("transfer", predict="transfer")
+  return common.finalize(config, arg, VARIANTS, "configs/cgan_transfer.py")
+
+
+def _pix2pix(config: ml_collections.ConfigDict) -> None:
+  m = config.model
+  m.variant = "pix2pix"
+  m.upsample = "transpose"  # pix2pix's U-Net
+  m.critic_norm = "instance"  # pix2pix's batch norm at batch 1 (no norm on its first layer)
+
+
+def _demo(config: ml_collections.ConfigDict) -> None:
+  config.data.name = "synth_faces/transfer_64"
+  config.data.batch_size = 16
+  m = config.model
+  m.image_size = 64
+  m.gen_base_channels = 32
+  m.critic_base_channels = 32
+  m.fusion_base_channels = 16
+  config.num_train_steps = 3000
+  config.optim.decay_start_step = 2000
+  config.checkpoint.every_steps = 500
+  config.logging.sample_every_steps = 500
+
+
+def _smoke(config: ml_collections.ConfigDict) -> None:
+  common.smoke_sections(config)
+  config.data.name = "synth_faces/transfer_smoke"
+  m = config.model
+  m.image_size = 32
+  m.gen_base_channels = 8
+  m.unet_num_down = 3
+  m.fusion_base_channels = 4
+  m.critic_base_channels = 8
+  m.critic_num_layers = 2
+
+
+VARIANTS = {"pix2pix": _pix2pix, "demo": _demo, "smoke": _smoke}
