@@ -68,9 +68,10 @@ class UNet(nnx.Module):
     downs, c_in = [], in_channels
     for i, c in enumerate(channels):
       plain = i == 0 or i == depth - 1  # pix2pix: no norm on the outermost and innermost downs
+      # No biases on the way down, as pix2pix with its default batch norm.
       downs.append(DownBlock(c_in, c, norm="none" if plain else "instance",
-                             activation="leaky_relu", negative_slope=0.2,
-                             use_bias=plain, rngs=rngs))
+                             activation="leaky_relu", negative_slope=0.2, use_bias=False,
+                             rngs=rngs))
       c_in = c
     self.down = nnx.List(downs)
     ups = []

@@ -26,6 +26,7 @@ from fxs_jax.nn.layers import ConvTranspose2d
 from fxs_jax.nn.layers import InstanceNorm
 from fxs_jax.nn.layers import SpectralVector
 from fxs_jax.nn.layers import conv_output_size
+from fxs_jax.nn.layers import frozen
 from fxs_jax.nn.layers import conv_transpose_output_size
 from fxs_jax.nn.layers import spectral_normalize
 
@@ -48,6 +49,7 @@ __all__ = [
     "compose",
     "conv_impl",
     "conv_output_size",
+    "frozen",
     "conv_transpose_output_size",
     "gan_normal",
     "get_conv_impl",

@@ -18,6 +18,18 @@ from fxs_jax.nn import fastconv
 from fxs_jax.nn.init import gan_normal
 
 
+def frozen(module: nnx.Module) -> nnx.Module:
+  """``module`` as a fixed function: a view whose spectral norms leave their power-iteration
+  vectors alone (``nnx.view(..., use_running_average=True)``); the module itself when nothing
+  in it has such state."""
+  try:
+    return nnx.view(module, use_running_average=True)
+  except ValueError as e:
+    if "Unused keys" not in str(e):
+      raise
+    return module
+
+
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
   """Spatial output size of ``torch.nn.Conv2d(k, s, p)`` (dilation 1)."""
   return (size + 2 * padding - kernel_size) // stride + 1

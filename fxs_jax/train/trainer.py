@@ -22,6 +22,7 @@ from tqdm import tqdm
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
+from fxs_jax.nn import layers
 from fxs_jax.recipes.base import GANRecipe
 from fxs_jax.train import precision as precision_lib
 from fxs_jax.train import state as state_lib
@@ -123,8 +124,8 @@ class GANTrainer:
   def _generator_step(self, state, batch, key):
     # The critic is a fixed function here: frozen, its spectral norms do not step their power
     # iteration (its state is the critic step's to update).
-    critic = nnx.view(self._compute_model(self.critic_def, state.critic_params,
-                                          state.critic_rest), use_running_average=True)
+    critic = layers.frozen(self._compute_model(self.critic_def, state.critic_params,
+                                               state.critic_rest))
     batch = self._batch(batch)
 
     def loss_fn(params):

@@ -333,3 +333,17 @@ def test_only_transposed_up_sampling_leaves_a_checkerboard_on_a_flat_input(kind)
     assert score.min() > 1e-3
   with pytest.raises(ValueError, match="up-sampling 'bilinear'"):
     fnn.up_block("bilinear", 3, 3, rngs=_rngs(0))
+
+
+def test_frozen_critic_takes_input_gradients_without_touching_its_vectors():
+  critic = fnn.PatchCritic(3, 16, num_layers=2, base_channels=4, norm="spectral",
+                           rngs=_rngs(0))
+  before = nnx.state(critic, fnn.SpectralVector)
+  x = jnp.asarray(_rand((2, 16, 16, 3)))
+  # As the generator step uses it: called inside a gradient trace it did not come from.
+  grad = jax.jit(jax.grad(lambda v: jnp.sum(fnn.frozen(critic)(v).map_BxhxWx1)))(x)
+  assert np.isfinite(grad).all() and np.abs(grad).max() > 0
+  after = nnx.state(critic, fnn.SpectralVector)
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
+  linear = nnx.Linear(2, 2, rngs=_rngs(0))
+  assert fnn.frozen(linear) is linear  # nothing in it to freeze
