@@ -210,20 +210,27 @@ def measure_row(row: dict, args) -> dict:
 def generation(recipe, config, it: TrainerIteration, sources, iters: int) -> dict:
   """Images/s of the trained model's jitted ``edit`` (``fxs_jax.inference.TrainedModel``:
   generator forward and composition, output fetched to the host) at batch 64, each input edited
-  towards another example's target (the condition the pairs evaluator uses)."""
+  towards another example's target (the condition the pairs evaluator uses); for a transfer
+  model its ``transfer`` of each example's source onto its target."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from fxs_jax import inference  # pylint: disable=g-import-not-at-top
   from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   ds = pipeline.train_dataset(sources[config.data.train_split], GEN_BATCH, seed=config.seed,
-                              preprocess=pipeline.stills_preprocess(flip=False), num_threads=1,
-                              prefetch=2)
+                              preprocess=lambda example, rng: recipe.preprocess(example, None),
+                              num_threads=1, prefetch=2)
   inputs = next(iter(ds))
   targets = {k: np.roll(v, 1, axis=0) for k, v in inputs.items()}
   config.eval.batch_size = GEN_BATCH  # one jitted call per batch
   model = inference.TrainedModel(recipe, it.trainer.gen_def, it.state.gen_params,
                                  it.state.gen_rest, step=0)
-  key = config.evals.pairs.target
-  edit = lambda inp, tgt: model.edit(inp["image"], landmarks=inp["landmarks"], **{key: tgt[key]})
+  if "transfer" in model.predictions:  # paired examples: each source onto its own target
+    edit = lambda inp, tgt: model.transfer(inp["source_image"], inp["target_image"],
+                                           inp.get("source_landmarks"),
+                                           inp.get("target_landmarks"))
+  else:
+    key = config.evals.pairs.target
+    edit = lambda inp, tgt: model.edit(inp["image"], landmarks=inp["landmarks"],
+                                       **{key: tgt[key]})
   compile_s, _ = benchlib.timed(edit, inputs, targets)
   times = [benchlib.timed(edit, inputs, targets)[0] for _ in range(iters)]
   return {"gen_first_call_s": compile_s, "gen_batch_s": benchlib.median(times),
