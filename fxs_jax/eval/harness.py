@@ -61,8 +61,9 @@ def same_identity_pairs(source, limit: int | None = None, seed: int = 0
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
-def _batches(source, indices: np.ndarray, batch_size: int,
-             preprocess: pipeline.PreprocessFn) -> Iterator[Batch]:
+def batches(source, indices: np.ndarray, batch_size: int,
+            preprocess: pipeline.PreprocessFn) -> Iterator[Batch]:
+  """The examples at ``indices``, preprocessed (no augmentation) and stacked in batches."""
   for start in range(0, len(indices), batch_size):
     examples = [preprocess(source[int(i)], None) for i in indices[start:start + batch_size]]
     yield {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
@@ -104,8 +105,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   inputs, targets = same_identity_pairs(source, limit, seed)
   if not len(inputs):
     raise ValueError("No same-identity pairs with different expressions in this split.")
-  pairs = zip(_batches(source, inputs, batch_size, preprocess),
-              _batches(source, targets, batch_size, preprocess))
+  pairs = zip(batches(source, inputs, batch_size, preprocess),
+              batches(source, targets, batch_size, preprocess))
   result = evaluate_batches(edit_fn, pairs, evaluators, crop_sizes, upsampling_levels)
   return {"num_pairs": int(len(inputs)), **result}
 

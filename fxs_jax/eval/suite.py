@@ -182,10 +182,8 @@ def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
   nme = {"model": [], "copy_input": [], "source_moved": []}
 
   def pairs():
-    for start in range(0, count, config.eval.batch_size):
-      examples = [ctx.recipe.preprocess(ctx.source[i], None)
-                  for i in range(start, min(start + config.eval.batch_size, count))]
-      batch = {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
+    for batch in harness.batches(ctx.source, np.arange(count), config.eval.batch_size,
+                                 ctx.recipe.preprocess):
       inp = {"image": batch["target_image"], "source_image": batch["source_image"]}
       if "target_landmarks" in batch:
         inp.update(landmarks=batch["target_landmarks"],
