@@ -91,6 +91,15 @@ def segment_intensity(pixels_HxWx2: jax.Array, start_BxSx2: jax.Array, end_BxSx2
   return jnp.exp(-d2_BxHxWxS / (2.0 * jnp.square(sigma)))
 
 
+def heatmap_intensity(coords_N: jax.Array, points_BxSx2: jax.Array, sigma: float) -> jax.Array:
+  """(B, N, N, S) Gaussians ``exp(-((x - px)^2 + (y - py)^2) / (2 sigma^2))`` on the pixel grid
+  ``coords_N`` (the same along x and y), as the product of a row and a column factor."""
+  scale = 1.0 / (2.0 * jnp.square(sigma))
+  gx_BxSxN = jnp.exp(-jnp.square(coords_N[None, None] - points_BxSx2[..., 0:1]) * scale)
+  gy_BxSxN = jnp.exp(-jnp.square(coords_N[None, None] - points_BxSx2[..., 1:2]) * scale)
+  return gy_BxSxN.transpose(0, 2, 1)[:, :, None, :] * gx_BxSxN.transpose(0, 2, 1)[:, None, :, :]
+
+
 def render_keypoints(landmarks_Bx68x2: jax.Array, size: int, kind: str = "contours",
                      sigma: float = 1.0) -> jax.Array:
   """(B, size, size, 5) float32 keypoint image in [0, 1] of (x, y) iBUG-68 landmarks.
@@ -110,8 +119,11 @@ def render_keypoints(landmarks_Bx68x2: jax.Array, size: int, kind: str = "contou
   starts, ends, bounds = _primitives(kind)
   coords = jnp.arange(size, dtype=jnp.float32)
   pixels_HxWx2 = jnp.stack(jnp.meshgrid(coords, coords, indexing="xy"), axis=-1)  # (x, y)
-  inten_BxHxWxS = segment_intensity(pixels_HxWx2, safe_Bx68x2[:, starts], safe_Bx68x2[:, ends],
-                                    sigma)
+  if kind == "heatmaps":  # separable: exp(-dx^2 / 2s^2) * exp(-dy^2 / 2s^2), ~10x faster
+    inten_BxHxWxS = heatmap_intensity(coords, safe_Bx68x2[:, starts], sigma)
+  else:
+    inten_BxHxWxS = segment_intensity(pixels_HxWx2, safe_Bx68x2[:, starts],
+                                      safe_Bx68x2[:, ends], sigma)
   valid_BxS = finite_Bx68[:, starts] & finite_Bx68[:, ends]
   inten_BxHxWxS = jnp.where(valid_BxS[:, None, None, :], inten_BxHxWxS, 0.0)
   return jnp.stack([jnp.max(inten_BxHxWxS[..., lo:hi], axis=-1)

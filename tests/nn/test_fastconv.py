@@ -98,6 +98,14 @@ def test_subpixel_is_stride_2_transposed_conv(h, w, k, p, op):
                         lambda x, kk: _oracle_conv_transpose(x, kk, 2, p, op), x, kernel)
 
 
+@pytest.mark.parametrize("h, w", [(4, 4), (3, 5), (1, 2)])
+def test_folded_resize_conv_is_upsample_then_conv(h, w):
+  x, kernel = _rand((2, h, w, 3), 11), _rand((3, 3, 3, 5), 12)
+  upsampled = lambda x: jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)  # oracle: numpy-style
+  _assert_same_function(fastconv.upsample_conv3x3_subpixel,
+                        lambda x, kk: _oracle_conv(upsampled(x), kk, 1, 1), x, kernel)
+
+
 @pytest.mark.parametrize("h, w, k, stride, p", [(7, 6, 7, 1, 3), (5, 7, 3, 2, 1)])
 def test_constant_channels_fold_is_conv_of_tiled_input(h, w, k, stride, p):
   x, const = _rand((2, h, w, 3), 8), _rand((2, 4), 9)
