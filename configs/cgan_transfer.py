@@ -4,7 +4,8 @@ No code was published: the training settings are pix2pix's (Isola et al. 2017, t
 baseline and the U-Net / PatchGAN it modifies): 128 px here (the paper's RaFD / CK+ crops are not
 public), batch 1, Adam(2e-4, 0.5, 0.999), 100 epochs constant + 100 linear decay, L1 weight 100,
 the vanilla (cross-entropy) GAN loss. Variants: ``:pix2pix`` (the baseline: no landmark module,
-transposed convs, the source image as the condition), ``:demo`` (CPU, 64 px, minutes), ``:smoke``
+transposed convs, the source image as the condition), ``:demo`` (CPU, 64 px, ~25 minutes; a
+residual output), ``:smoke``
 (tests); combine them, e.g. ``:pix2pix,demo``.
 """
 
@@ -28,6 +29,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.image_size = 128
   m.gen_base_channels = 64  # pix2pix ngf
   m.unet_num_down = 0  # 0 = down to 1 x 1 (log2 of the size), as pix2pix's unet_256 at 256 px
+  m.output = "absolute"  # the U-Net's tanh is the image (pix2pix); "residual": target + change
   m.upsample = "resize"  # the paper: resize-convs against checkerboards; pix2pix: "transpose"
   m.keypoint_kind = "heatmaps"  # J: per-landmark Gaussians ("contours": soft iBUG lines)
   m.keypoint_sigma = 1.0  # pixels at 64 px; scale with the size
@@ -42,6 +44,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   g = config.generate = ml_collections.ConfigDict()
   g.num_images = 6  # held-out pairs in transfers.png
+  # Two image files of your own (square face crops; resized to model.image_size), with their 68
+  # landmarks (.npy (68, 2) or 68 lines "x y", in the file's pixels; the cGAN needs them):
+  # transfers_files.png, columns source | target | J_gen | output.
+  g.source_image = ""
+  g.source_landmarks = ""
+  g.target_image = ""
+  g.target_landmarks = ""
 
   config.evals.transfer = common.eval_spec("transfer", predict="transfer")
   return common.finalize(config, arg, VARIANTS, "configs/cgan_transfer.py")
@@ -62,6 +71,9 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.gen_base_channels = 32
   m.critic_base_channels = 32
   m.fusion_base_channels = 16
+  # The U-Net draws a change of the target, starting as copy-the-target: with pix2pix's absolute
+  # output (no full-resolution skip) 3,000 CPU steps stay far from the target's pixels (README).
+  m.output = "residual"
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000
   config.checkpoint.every_steps = 500

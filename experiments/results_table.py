@@ -22,12 +22,20 @@ def main(args):
   for name, result in runs:
     if (result["dataset"], result["num_pairs"]) != (first["dataset"], first["num_pairs"]):
       raise SystemExit(f"{name} was evaluated on other pairs than {runs[0][0]}.")
-  columns = [("copy input", first, "copy_input")] + [(n, r, "model") for n, r in runs] + [
-      ("ground truth", first, "ground_truth")]
+  transfer = "transfer" in first["dataset"]
+  references = list(dict.fromkeys(  # e.g. the transfer eval's "source_moved" landmarks
+      row["method"] for row in first["rows"]
+      if row["method"] not in ("model", "copy_input", "ground_truth")))
+  columns = ([("copy the target" if transfer else "copy input", first, "copy_input")]
+             + [(m.replace("_", " "), first, m) for m in references]
+             + [(n, r, "model") for n, r in runs] + [("ground truth", first, "ground_truth")])
   metrics = list(dict.fromkeys(row["metric"] for _, r in runs for row in r["rows"]
                                if not row["metric"].startswith("critic_")))
+  task = ("the source face's expression put on a target face of another identity (truth: the "
+          "target rendered with the source's AUs)." if transfer else
+          "each face edited towards another expression of the same identity.")
   lines = [f"{first['num_pairs']} held-out pairs of {first['dataset']} ({first['split']} split): "
-           "each face edited towards another expression of the same identity.", "",
+           + task, "",
            "| metric | " + " | ".join(c[0] for c in columns) + " |",
            "|---" * (len(columns) + 1) + "|"]
   for metric in metrics:

@@ -29,8 +29,11 @@ import jax.numpy as jnp
 from flax import nnx
 
 from fxs_jax.nn import keypoints
+from fxs_jax.nn.blocks import COLOURS
+from fxs_jax.nn.blocks import ConvNormAct
 from fxs_jax.nn.blocks import DownBlock
 from fxs_jax.nn.blocks import PatchCritic
+from fxs_jax.nn.blocks import colour_mask
 from fxs_jax.nn.blocks import up_block
 from fxs_jax.nn.init import gan_normal
 
@@ -81,6 +84,11 @@ class UNet(nnx.Module):
     self.up = nnx.List(ups)
     self.out = up_block(upsample, 2 * channels[0], out_channels, norm="none", activation="tanh",
                         use_bias=True, rngs=rngs)
+
+  def out_kernel(self) -> nnx.Param:
+    """The last (tanh) layer's kernel."""
+    block = self.out.conv  # ConvNormAct of a resize block, or the transposed conv itself
+    return block.conv.kernel if isinstance(block, ConvNormAct) else block.kernel
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
     skips, h = [], x_BxHxWxC
@@ -188,15 +196,21 @@ class TransferOutput(NamedTuple):
 
 class TransferGenerator(nnx.Module):
   """``variant="cgan"``: fusion module -> J_gen -> U-Net(target, J_gen). ``"pix2pix"``: the
-  U-Net on (target, source image), no landmarks."""
+  U-Net on (target, source image), no landmarks.
+
+  ``output``: ``"absolute"`` (pix2pix: the U-Net's tanh is the image) or ``"residual"`` (the
+  image is ``clip(target + 2 * tanh, -1, 1)``, last kernel zero at init: the generator starts
+  as copy-the-target; ``fxs_jax.nn.blocks.colour_mask``)."""
 
   def __init__(self, image_size: int, *, variant: str = "cgan", base_channels: int = 64,
                num_down: int | None = None, upsample: str = "resize",
                keypoint_kind: str = "heatmaps", sigma: float = 1.0, encoder: str = "image",
-               fusion_channels: int = 32, rngs: nnx.Rngs):
+               fusion_channels: int = 32, output: str = "absolute", rngs: nnx.Rngs):
     if variant not in VARIANTS:
       raise ValueError(f"Unknown transfer variant {variant!r}; expected one of {VARIANTS}.")
-    self.variant, self.image_size = variant, image_size
+    if output not in COLOURS:
+      raise ValueError(f"Unknown transfer output {output!r}; expected one of {COLOURS}.")
+    self.variant, self.image_size, self.output = variant, image_size, output
     self.keypoint_kind, self.sigma = keypoint_kind, sigma
     self.fusion = (LandmarkFusion(image_size, encoder=encoder, base_channels=fusion_channels,
                                   keypoint_kind=keypoint_kind, sigma=sigma, rngs=rngs)
@@ -204,6 +218,9 @@ class TransferGenerator(nnx.Module):
     self.condition_channels = keypoints.num_channels(keypoint_kind) if variant == "cgan" else 3
     self.unet = UNet(3 + self.condition_channels, image_size, base_channels=base_channels,
                      num_down=num_down, upsample=upsample, rngs=rngs)
+    if output == "residual":  # starts as copy-the-target
+      kernel = self.unet.out_kernel()
+      kernel.set_value(jnp.zeros_like(kernel[...]))
 
   def keypoint_image(self, landmarks_Bx68x2: jax.Array) -> jax.Array:
     """J of a landmark set, as the U-Net and the critic see it (values in [-1, 1])."""
@@ -218,5 +235,5 @@ class TransferGenerator(nnx.Module):
     else:
       landmarks = self.fusion(source_lms_Bx68x2, target_lms_Bx68x2)
       condition = self.keypoint_image(landmarks)
-    image = self.unet(jnp.concatenate([target_BxHxWx3, condition], axis=-1))
-    return TransferOutput(image, condition, landmarks)
+    head = self.unet(jnp.concatenate([target_BxHxWx3, condition], axis=-1))
+    return TransferOutput(colour_mask(self.output, head, target_BxHxWx3), condition, landmarks)

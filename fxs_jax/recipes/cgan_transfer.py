@@ -23,9 +23,11 @@ import numpy as np
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.data import face_files
 from fxs_jax.errors import UserError
 from fxs_jax.models import cgan_transfer as nets
 from fxs_jax.nn import keypoints
+from fxs_jax.nn.blocks import COLOURS
 from fxs_jax.recipes import editing
 from fxs_jax.recipes.base import Predictor
 
@@ -75,6 +77,8 @@ class CGANTransfer(editing.EditingRecipe):
     if m.keypoint_kind not in keypoints.KEYPOINT_KINDS:
       raise UserError(f"model.keypoint_kind must be one of {keypoints.KEYPOINT_KINDS}, got "
                       f"{m.keypoint_kind!r}.")
+    if m.output not in COLOURS:
+      raise UserError(f"model.output must be one of {COLOURS}, got {m.output!r}.")
     if m.encoder not in nets.ENCODERS:
       raise UserError(f"model.encoder must be one of {nets.ENCODERS}, got {m.encoder!r}.")
     self.uses_landmarks = m.variant == "cgan"
@@ -85,7 +89,7 @@ class CGANTransfer(editing.EditingRecipe):
         m.image_size, variant=m.variant, base_channels=m.gen_base_channels,
         num_down=m.unet_num_down or None, upsample=self.upsample, keypoint_kind=m.keypoint_kind,
         sigma=m.keypoint_sigma, encoder=m.encoder, fusion_channels=m.fusion_base_channels,
-        rngs=rngs)
+        output=m.output, rngs=rngs)
 
   def build_critic(self, rngs):
     m = self.config.model
@@ -199,21 +203,51 @@ class CGANTransfer(editing.EditingRecipe):
         batch[name] = lms
     return batch
 
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``transfers.png``: held-out pairs, columns source | target | J_gen | output | truth."""
-    count = min(self.config.generate.num_images, len(source))
-    examples = [self.preprocess(source[int(i)], None)
-                for i in np.linspace(0, len(source) - 1, count).astype(int)]
-    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+  def _transfer_tiles(self, model, batch) -> list[np.ndarray]:
+    """Columns source | target | J_gen (pix2pix: the source) | output of a batch."""
     out = model.predict("transfer", self.transfer_inputs(
         batch["source_image"], batch["target_image"], batch.get("source_landmarks"),
         batch.get("target_landmarks")))
     condition = np.asarray(self._condition_tile(jnp.asarray(out["condition"])))
-    tiles = np.stack([batch["source_image"], batch["target_image"], condition, out["image"],
-                      batch["image"]], axis=1)
+    return [batch["source_image"], batch["target_image"], condition, out["image"]]
+
+  def _file_pair(self) -> dict | None:
+    """``config.generate``'s two image files (and landmarks) as a one-pair batch, or None."""
+    g, size = self.config.generate, self.config.model.image_size
+    if not (g.get("source_image") or g.get("target_image")):
+      return None
+    if not (g.source_image and g.target_image):
+      raise UserError("Set both --config.generate.source_image and --config.generate.target_image "
+                      "(and, for the cGAN, their --config.generate.*_landmarks files).")
+    batch = {}
+    for role in ("source", "target"):
+      image, landmarks = face_files.load_face(g[f"{role}_image"], g[f"{role}_landmarks"], size)
+      if landmarks is None and self.uses_landmarks:
+        raise UserError(f"The cGAN transfer needs --config.generate.{role}_landmarks: a .npy (68, "
+                        "2) or a text file of 68 lines 'x y' in the image's pixels.")
+      batch[f"{role}_image"] = augment.to_signed_unit(image[None])
+      if landmarks is not None:
+        batch[f"{role}_landmarks"] = landmarks[None]
+    return batch
+
+  def generate(self, model, source, out_dir: Path) -> list[Path]:
+    """``transfers.png``: held-out pairs, columns source | target | J_gen | output | truth; with
+    ``config.generate.source_image`` / ``target_image`` also ``transfers_files.png`` (no truth)."""
+    files = self._file_pair()  # bad files fail before anything is written
+    count = min(self.config.generate.num_images, len(source))
+    examples = [self.preprocess(source[int(i)], None)
+                for i in np.linspace(0, len(source) - 1, count).astype(int)]
+    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+    grids = {"transfers": self._transfer_tiles(model, batch) + [batch["image"]]}
+    lines = ["transfers.png columns: source, target, J_gen (pix2pix: the source), output, truth"]
+    if files is not None:
+      grids["transfers_files"] = self._transfer_tiles(model, files)
+      lines.append(f"transfers_files.png columns: source ({self.config.generate.source_image}), "
+                   f"target ({self.config.generate.target_image}), J_gen, output")
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "transfers.png"
-    viz.save_png(path, editing.tile_grid(tiles))
-    (out_dir / "targets.txt").write_text(
-        "transfers.png columns: source, target, J_gen (pix2pix: the source), output, truth\n")
-    return [path]
+    paths = []
+    for name, columns in grids.items():
+      paths.append(out_dir / f"{name}.png")
+      viz.save_png(paths[-1], editing.tile_grid(np.stack(columns, axis=1)))
+    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
+    return paths

@@ -90,3 +90,21 @@ def test_transfer_generator_variants_and_critic_shapes():
   assert critic(x, jnp.zeros((2, 32, 32, 5))).shape == (2, 8, 8, 1)
   with pytest.raises(ValueError, match="variant"):
     nets.TransferGenerator(32, variant="stargan", rngs=_rngs(0))
+
+
+@pytest.mark.parametrize("variant, upsample", [("cgan", "resize"), ("pix2pix", "transpose")])
+def test_residual_output_starts_as_copy_the_target_and_can_leave_it(variant, upsample):
+  rng = np.random.default_rng(3)
+  source, target = (jnp.asarray(rng.uniform(-1, 1, (2, 32, 32, 3)), jnp.float32) for _ in "st")
+  lms = jnp.asarray(rng.uniform(8, 24, (2, 68, 2)), jnp.float32)
+  gen = nets.TransferGenerator(32, variant=variant, base_channels=4, num_down=3,
+                               fusion_channels=4, upsample=upsample, output="residual",
+                               rngs=_rngs(0))
+  np.testing.assert_array_equal(gen(source, lms, target, lms).image_BxHxWx3, target)
+  kernel = gen.unet.out_kernel()
+  kernel.set_value(jnp.full_like(kernel[...], 0.01))
+  moved = gen(source, lms, target, lms).image_BxHxWx3
+  assert float(jnp.abs(moved - target).max()) > 1e-3  # a non-zero head changes the output
+  assert float(moved.min()) >= -1.0 and float(moved.max()) <= 1.0
+  with pytest.raises(ValueError, match="output"):
+    nets.TransferGenerator(32, output="additive", rngs=_rngs(0))

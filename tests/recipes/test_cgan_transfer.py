@@ -86,9 +86,23 @@ def test_main_smoke_trains_evaluates_and_generates(tmp_path, tfds_dir):
   assert values["copy_input", "error_where_kept"] < 1e-3  # copy-the-target keeps B's face
   assert {("model", "landmark_nme"), ("copy_input", "landmark_nme"),
           ("source_moved", "landmark_nme")} <= set(values)
-  proc = _main(*common, "--mode=generate")
-  assert proc.returncode == 0, proc.stderr
+  # Two files of one's own: 64 px images (resized to the model's 32), landmarks in .npy / text.
   from PIL import Image
-  grid = np.asarray(Image.open(tmp_path / "w" / "generate_step_2" / "transfers.png"))
+  rng = np.random.default_rng(0)
+  files = {}
+  for role in ("source", "target"):
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).save(tmp_path / f"{role}.png")
+    files[role] = rng.uniform(16, 48, (68, 2))
+  np.save(tmp_path / "source.npy", files["source"])
+  np.savetxt(tmp_path / "target.txt", files["target"])
+  chosen = [f"--config.generate.{role}_{kind}={tmp_path / role}.{ext}"
+            for role, ext2 in (("source", "npy"), ("target", "txt"))
+            for kind, ext in (("image", "png"), ("landmarks", ext2))]
+  proc = _main(*common, "--mode=generate", *chosen)
+  assert proc.returncode == 0, proc.stderr
+  out = tmp_path / "w" / "generate_step_2"
+  grid = np.asarray(Image.open(out / "transfers.png"))
   # 6 rows (config.generate.num_images) x 5 columns of 32 px tiles, 2 px padding.
   assert grid.shape == (6 * 32 + 7 * 2, 5 * 32 + 6 * 2, 3)
+  grid = np.asarray(Image.open(out / "transfers_files.png"))
+  assert grid.shape == (32 + 2 * 2, 4 * 32 + 5 * 2, 3)  # source | target | J_gen | output
