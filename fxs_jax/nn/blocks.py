@@ -131,9 +131,6 @@ class UpBlock(ConvNormAct):
                      negative_slope=negative_slope, use_bias=use_bias, transpose=True, rngs=rngs)
 
 
-upsample_nearest_2x = fastconv.upsample_nearest_2x
-
-
 class ResizeConvUpBlock(nnx.Module):
   """Nearest x2 upsample -> conv k x k (same size) -> norm -> activation.
 

@@ -30,6 +30,8 @@ Formulations (``x`` is (B, H, W, C), any H and W, odd included):
   phases are each a stride-1 correlation of the input with every other (flipped) kernel tap;
   the four kernels are stacked on the output axis (one im2col correlation), the phases
   interleaved (depth-to-space) and the result cropped by the padding.
+* ``upsample_conv3x3_subpixel``: nearest x2 upsampling then a 3x3 conv (padding 1) is a 4x4
+  stride-2 transposed conv with folded taps: 4 products per output pixel instead of 9.
 * ``conv2d_with_constant_channels``: conv of ``concat(x, tile(c))`` where ``c`` (B, N) is the same
   at every pixel (GANimation's AU vector, LGP-GAN's class vector). The tiled part contributes, at
   each output pixel, the sum over the kernel taps that land inside the image of ``c @ K_c[tap]``:
@@ -39,7 +41,7 @@ Formulations (``x`` is (B, H, W, C), any H and W, odd included):
 What "fast" uses (``conv2d`` / ``conv_transpose2d`` dispatch; measured at GANimation 128 px,
 batch 8, on the 2-core CPU this project develops on):
 
-* stride 2 conv: space-to-depth; transposed stride 2: sub-pixel phases;
+* stride 2 conv: space-to-depth; transposed stride 2 and resize-conv: sub-pixel phases;
 * 3x3 stride 1 with outputs of at least ``WINOGRAD_MIN_SIZE`` pixels a side: Winograd (the
   residual blocks), F(4x4, 3x3) (``WINOGRAD_TILE``; the GANimation generator update at 128 px,
   batch 8: 3.6 s vs 4.05 s with F(2x2, 3x3), idle machine);
@@ -308,23 +310,19 @@ def upsample_nearest_2x(x_BxHxWxC):
   return jnp.repeat(jnp.repeat(x_BxHxWxC, 2, axis=1), 2, axis=2)
 
 
-def _fold_resize_taps(kernel, axis: int):
-  """3 taps ``[k0, k1, k2]`` along ``axis`` -> 4 taps ``[k2, k1 + k2, k0 + k1, k0]`` (adds of
-  slices: an einsum with a 4x3 0/1 matrix was measured 3x slower on a 256-channel kernel)."""
-  k0, k1, k2 = (jax.lax.index_in_dim(kernel, i, axis) for i in range(3))
-  return jnp.concatenate([k2, k1 + k2, k0 + k1, k0], axis=axis)
-
-
 def upsample_conv3x3_subpixel(x_BxHxWxC, kernel_3x3xCxO):
   """``conv2d(upsample_nearest_2x(x), kernel, padding=1)`` as ONE stride-2 transposed conv.
 
   Output row ``2m`` of the resize-conv reads input rows m-1 (tap 0) and m (taps 1 + 2); row
   ``2m + 1`` reads rows m (taps 0 + 1) and m + 1 (tap 2). A 4x4 transposed conv, stride 2,
   padding 1, sends input row m to output rows 2m - 1 + a, so it is the same function with
-  taps ``[k2, k1 + k2, k0 + k1, k0]`` on each axis: 4 products per output pixel instead of 9.
+  taps ``[k2, k1 + k2, k0 + k1, k0]`` on each axis (adds of slices: an einsum with a 0/1 matrix
+  was 3x slower on a 256-channel kernel).
   """
-  kernel_4x4xCxO = _fold_resize_taps(_fold_resize_taps(kernel_3x3xCxO, 0), 1)
-  return conv_transpose2d_subpixel(x_BxHxWxC, kernel_4x4xCxO, padding=1)
+  def fold(k, axis):
+    k0, k1, k2 = (jax.lax.index_in_dim(k, i, axis) for i in range(3))
+    return jnp.concatenate([k2, k1 + k2, k0 + k1, k0], axis=axis)
+  return conv_transpose2d_subpixel(x_BxHxWxC, fold(fold(kernel_3x3xCxO, 0), 1), padding=1)
 
 
 def _constant_channels_contribution(const_BxN, kernel_KhxKwxNxO, size_hw, stride, padding):
@@ -386,8 +384,7 @@ def conv2d(x_BxHxWxC, kernel_KhxKwxCxO, stride: int = 1, padding: int = 0, *,
 
 
 def upsample_conv2d(x_BxHxWxC, kernel_KhxKwxCxO, padding: int = 0, *, impl: str | None = None):
-  """Nearest x2 upsampling then ``torch.nn.Conv2d(stride=1, padding)``: "fast" folds a 3x3
-  conv with padding 1 into the upsampling (``upsample_conv3x3_subpixel``)."""
+  """Nearest x2 upsampling then ``torch.nn.Conv2d(stride=1, padding)``."""
   if (resolve_conv_impl(impl) == "fast" and kernel_KhxKwxCxO.shape[:2] == (3, 3)
       and padding == 1):
     return upsample_conv3x3_subpixel(x_BxHxWxC, kernel_KhxKwxCxO)
