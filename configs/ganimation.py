@@ -34,6 +34,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.lambda_gp = 10.0
   m.gp_separate_step = True  # official: GP in its own optimiser update; False = replicate
   m.lambda_cycle = 10.0
+  # Paper: unpaired training (0). > 0: train on SynthFaces' same-identity pairs with this weight
+  # on an L1 to the exact true target (fxs_jax.data.target_pairs; not in the paper).
+  m.lambda_truth = 0.0
   m.lambda_mask = 0.1
   m.attention_penalty = "l1"  # official: mean(A); the paper writes an L2 norm ("l2")
   m.lambda_mask_tv = 1e-5  # official code; the paper text says 1e-4

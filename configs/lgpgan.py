@@ -44,6 +44,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.local_critic_num_layers = 4
   m.lambda_cls = 1.0  # StarGAN
   m.lambda_rec = 10.0  # StarGAN; cycle L1 on the final face
+  # Paper: unpaired training (0). > 0: train on SynthFaces' same-identity pairs with this weight
+  # on an L1 to the exact true target (fxs_jax.data.target_pairs; not in the paper).
+  m.lambda_truth = 0.0
   m.lambda_gp = 10.0
   m.lambda_local = 1.0  # weight of the local critics' adversarial (+GP) terms
   m.lambda_mask = 0.1  # GANimation's attention penalty, on each of the three generators

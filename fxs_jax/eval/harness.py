@@ -19,6 +19,7 @@ import numpy as np
 
 from fxs_jax.data import augment
 from fxs_jax.data import pipeline
+from fxs_jax.data import target_pairs
 from fxs_jax.eval import artefacts
 from fxs_jax.eval import image_metrics
 
@@ -46,18 +47,13 @@ def same_identity_pairs(source, limit: int | None = None, seed: int = 0
   """(input indices, target indices): each input paired with a random other-expression example
   of its identity (deterministic in ``seed``). Examples without such a partner are left out."""
   n = len(source) if limit is None else min(limit, len(source))
-  by_identity: dict[int, list[tuple[int, int]]] = {}
-  for i in range(len(source)):
-    ex = source[i]
-    by_identity.setdefault(int(ex["identity"]), []).append((i, int(ex["emotion"])))
+  partners = target_pairs.same_identity_partners(source)
   rng = np.random.default_rng(seed)
   inputs, targets = [], []
   for i in range(n):
-    ex = source[i]
-    options = [j for j, e in by_identity[int(ex["identity"])] if e != int(ex["emotion"])]
-    if options:
+    if len(partners[i]):
       inputs.append(i)
-      targets.append(options[rng.integers(len(options))])
+      targets.append(int(partners[i][rng.integers(len(partners[i]))]))
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 

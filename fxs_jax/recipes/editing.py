@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from fxs_jax import facs
+from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.data import target_pairs
 from fxs_jax.errors import UserError
 from fxs_jax.nn.blocks import COLOURS
 from fxs_jax.nn.blocks import UPSAMPLINGS
@@ -90,10 +92,22 @@ def emotion_names(text: str, what: str = "config.generate.emotions") -> list[str
 
 
 class EditingRecipe(GANRecipe):
-  """A recipe whose generator edits face images towards a target condition."""
+  """A recipe whose generator edits face images towards a target condition.
+
+  With ``model.lambda_truth > 0`` (a SynthFaces addition; the papers train unpaired) the train
+  split is read as same-identity pairs (``fxs_jax.data.target_pairs``): the recipe edits each
+  example towards its partner's expression and ``truth_term`` adds an L1 to the partner's image,
+  the exact truth of that edit.
+  """
+
+  fields = augment.Fields(images=("image", "frames", "target_image"),
+                          landmarks=("landmarks", "target_landmarks"))
 
   def __init__(self, config):
     super().__init__(config)
+    self.lambda_truth = float(config.model.get("lambda_truth", 0.0))  # absent in older configs
+    if self.lambda_truth < 0:
+      raise UserError(f"model.lambda_truth must be >= 0, got {self.lambda_truth}.")
     # Configs saved before the switches have no model.upsample: theirs was a transposed conv.
     self.upsample = config.model.get("upsample", "transpose")
     if self.upsample not in UPSAMPLINGS:
@@ -101,6 +115,18 @@ class EditingRecipe(GANRecipe):
     self.colour = config.model.get("colour", "absolute")  # the same for model.colour
     if self.colour not in COLOURS:
       raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
+
+  def examples(self, source, split: str):
+    """The train split as same-identity target pairs when ``model.lambda_truth > 0``."""
+    if self.lambda_truth > 0 and split == self.config.data.train_split:
+      return target_pairs.SameIdentityTargets(source)
+    return source
+
+  def truth_term(self, output, batch) -> dict:
+    """``{"gen/truth": lambda_truth * L1(output, target_image)}`` on paired batches, else {}."""
+    if self.lambda_truth > 0 and "target_image" in batch:
+      return {"gen/truth": self.lambda_truth * losses.l1_loss(output, batch["target_image"])}
+    return {}
 
   def render_samples(self, outputs, batch):
     del batch

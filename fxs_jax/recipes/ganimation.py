@@ -7,6 +7,8 @@ Generator (``fake = A * x + (1 - A) * C`` from ``G(x, y_target)``, ``rec`` from 
 ``-mean D(fake) + lambda_au * MSE(D_au(fake), y_target) / B + lambda_cycle * L1(rec, x)
 + lambda_mask * (pen(A_fake) + pen(A_rec)) + lambda_mask_tv * (TV(A_fake) + TV(A_rec))``.
 AUs are divided by 5 (to [0, 1]); targets are another example's AUs + U(-0.1, 0.1).
+With ``model.lambda_truth > 0`` (SynthFaces only, not the paper): targets are a same-identity
+example's AUs and the generator adds ``lambda_truth * L1(fake, that example's image)``.
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ class GANimation(editing.EditingRecipe):
                        rngs=rngs)
 
   def prepare_batch(self, batch, rng):
-    """Real AUs to [0, 1]; target AUs = a shuffled batch's AUs + U(-noise, noise)."""
+    """Real AUs to [0, 1]; target AUs = a shuffled batch's AUs + U(-noise, noise), or, on
+    same-identity pairs (``model.lambda_truth``), the partner's exact AUs and its image."""
     aus = np.asarray(batch["aus"], np.float32) / AU_SCALE
+    if "target_aus" in batch:
+      return {"image": batch["image"], "aus": aus, "target_image": batch["target_image"],
+              "target_aus": np.asarray(batch["target_aus"], np.float32) / AU_SCALE}
     noise = self.config.model.target_au_noise
     target = aus[rng.permutation(len(aus))] + rng.uniform(-noise, noise, aus.shape)
     return {"image": batch["image"], "aus": aus, "target_aus": target.astype(np.float32)}
@@ -110,6 +116,7 @@ class GANimation(editing.EditingRecipe):
         "gen/mask": m.lambda_mask * (penalty(attention) + penalty(rec_attention)),
         "gen/mask_tv": m.lambda_mask_tv * (losses.total_variation(attention, m.tv_form)
                                            + losses.total_variation(rec_attention, m.tv_form)),
+        **self.truth_term(fake, batch),
     }
     metrics = {**terms, "gen/attention_mean": jnp.mean(attention),
                "gen/attention_std": jnp.std(attention)}

@@ -12,7 +12,9 @@ for the local critics and the input / final output for the face critic.
 Generator: ``sum_r -mean D_r(fake_r) + lambda_cls * CE(D_r^cls(fake_r), c_target)
 + lambda_rec * L1(rec, x) + lambda_mask * sum_g (pen(A_g fake) + pen(A_g rec))
 + lambda_mask_tv * sum_g (TV(A_g fake) + TV(A_g rec))`` over the three generators g.
-Targets: uniform over the 7 classes other than the example's own.
+Targets: uniform over the 7 classes other than the example's own. With ``model.lambda_truth > 0``
+(SynthFaces only, not the paper): a same-identity example's class, and the generator adds
+``lambda_truth * L1(fake, that example's image)``.
 """
 
 from __future__ import annotations
@@ -90,12 +92,17 @@ class LGPGAN(editing.EditingRecipe):
         local_num_layers=m.local_critic_num_layers, rngs=rngs)
 
   def prepare_batch(self, batch, rng):
-    """Target class per example: uniform over the 7 classes other than its own."""
+    """Target class per example: uniform over the 7 classes other than its own, or, on
+    same-identity pairs (``model.lambda_truth``), the partner's class and its image."""
     k = self.config.model.num_classes
     label = np.asarray(batch["emotion"]).astype(np.int32)
+    prepared = {"image": batch["image"], "landmarks": np.asarray(batch["landmarks"], np.float32),
+                "emotion": label}
+    if "target_emotion" in batch:
+      return {**prepared, "target_emotion": np.asarray(batch["target_emotion"], np.int32),
+              "target_image": batch["target_image"]}
     target = (label + rng.integers(1, k, size=label.shape)) % k
-    return {"image": batch["image"], "landmarks": np.asarray(batch["landmarks"], np.float32),
-            "emotion": label, "target_emotion": target.astype(np.int32)}
+    return {**prepared, "target_emotion": target.astype(np.int32)}
 
   # ---- passes --------------------------------------------------------------------------------
   def edit(self, gen, image, landmarks, labels) -> nets.LGPOutput:
@@ -167,6 +174,7 @@ class LGPGAN(editing.EditingRecipe):
       terms[f"gen/{name}_cls"] = self._cls_weights()[name] * classification_loss(
           judged[name].logits_BxK, batch["target_emotion"])
     terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
+    terms.update(self.truth_term(fake.output_BxHxWx3, batch))
     weight = self._mask_weights()
     masks = [(1.0, out.attention_BxHxWx1) for out in (fake, rec)]
     masks += [(weight[r], out.crop_attention[r]) for out in (fake, rec) for r in nets.REGIONS]

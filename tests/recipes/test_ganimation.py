@@ -155,3 +155,26 @@ def test_colour_switch_is_checked_and_older_configs_read_as_absolute():
   with config.unlocked():
     del config.model["colour"]  # a config saved before the switch
   assert recipe_lib.GANimation(config).colour == "absolute"
+
+
+def test_paired_batches_target_the_partner_and_add_the_truth_l1():
+  rng = np.random.default_rng(1)
+  aus, partner_aus = rng.uniform(0, 5, (2, B, 17)).astype(np.float32)
+  truth = rng.uniform(-1, 1, (B, S, S, 3)).astype(np.float32)
+  paired = {"image": np.zeros((B, S, S, 3), np.float32), "aus": aus, "target_aus": partner_aus,
+            "target_image": truth}
+  out = _recipe(lambda_truth=100.0).prepare_batch(paired, rng)
+  np.testing.assert_allclose(out["target_aus"], partner_aus / 5)  # exact: no noise
+  np.testing.assert_array_equal(out["target_image"], truth)
+  a, c = 0.25, 0.5
+  batch = {**_batch(), "target_image": truth}
+  gen = lambda img, aus: (jnp.full(img.shape, c), jnp.full(img.shape[:3] + (1,), a))
+  critic = lambda img: (jnp.zeros((img.shape[0], 1, 1, 1)), jnp.zeros((img.shape[0], 17)))
+  fake = a * batch["image"] + (1 - a) * c
+  loss, m = _recipe(lambda_truth=100.0).generator_loss(gen, critic, batch, jax.random.key(0))
+  np.testing.assert_allclose(m["gen/truth"], 100 * np.abs(fake - truth).mean(), rtol=1e-5)
+  loss0, m0 = _recipe().generator_loss(gen, critic, batch, jax.random.key(0))
+  assert "gen/truth" not in m0  # the paper's setting: no truth term, even on a paired batch
+  np.testing.assert_allclose(loss - loss0, m["gen/truth"], rtol=1e-4)
+  with pytest.raises(UserError, match="lambda_truth must be >= 0"):
+    _recipe(lambda_truth=-1.0)

@@ -48,6 +48,14 @@ def test_targets_are_another_class():
   assert out["target_emotion"].dtype == np.int32
   assert np.all(out["target_emotion"] != labels)
   assert set(out["target_emotion"].tolist()) == set(range(8))
+  # Same-identity pairs (model.lambda_truth): the partner's class and image, kept.
+  partner = (labels + 3) % 8
+  truth = np.ones((400, 4, 4, 3), np.float32)
+  paired = recipe.prepare_batch({"image": np.zeros((400, 4, 4, 3)), "emotion": labels,
+                                 "landmarks": np.zeros((400, 68, 2)), "target_emotion": partner,
+                                 "target_image": truth}, np.random.default_rng(0))
+  np.testing.assert_array_equal(paired["target_emotion"], partner)
+  np.testing.assert_array_equal(paired["target_image"], truth)
 
 
 def test_bad_crop_size_and_emotion_are_explained():
@@ -123,11 +131,12 @@ def _main(*args):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, tfds_dir, smoke_stills):
   """``python -m fxs_jax.main --config=configs/lgpgan.py:smoke`` trained once (2 steps, a
-  checkpoint after each): the arguments and the workdir."""
+  checkpoint after each) on same-identity pairs (``model.lambda_truth``: the paired pipeline end
+  to end): the arguments and the workdir."""
   del smoke_stills
   workdir = tmp_path_factory.mktemp("lgpgan") / "w"
   common = ("--config=configs/lgpgan.py:smoke", f"--config.data.data_dir={tfds_dir}",
-            f"--workdir={workdir}")
+            f"--workdir={workdir}", "--config.model.lambda_truth=10")
   proc = _main(*common)
   assert proc.returncode == 0, proc.stderr
   return common, workdir
@@ -157,6 +166,7 @@ def test_one_smoke_iteration_updates_all_six_networks(smoke_run, tfds_dir):
   logged = {k: v for row in rows if row["step"] == 2 for k, v in row.items()}
   for name in ("critic/loss", "critic/eyes_gp", "critic/mouth_cls", "critic/face_wasserstein",
                "gen/loss", "gen/cycle", "gen/mask", "gen/eyes_cls", "gen/face_adversarial",
+               "gen/truth",
                "eval/face_acc_fake", "eval/eyes_attention_mean"):
     assert np.isfinite(logged[name]), name
 
@@ -265,3 +275,10 @@ def test_generator_loss_terms_by_hand(weighting):
   rec = fake * 0.5 + 0.1 * batch["emotion"][:, None, None, None]
   np.testing.assert_allclose(terms["gen/cycle"], m.lambda_rec * np.mean(np.abs(rec - image)),
                              rtol=1e-5)
+  assert "gen/truth" not in terms  # the paper's unpaired setting
+  # Paired (model.lambda_truth): + lambda_truth * L1(fake, the partner's image).
+  m.lambda_truth = 50.0
+  truth = rng.uniform(-1, 1, image.shape).astype(np.float32)
+  _, paired = recipe_lib.LGPGAN(config).generator_loss(
+      gen, critic, {**batch, "target_image": truth}, jax.random.key(0))
+  np.testing.assert_allclose(paired["gen/truth"], 50.0 * np.mean(np.abs(fake - truth)), rtol=1e-5)
