@@ -72,6 +72,10 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # average (optim.ema_decay) measured slightly worse here: the rate already decays to 0.
   config.model.upsample = "resize"
   config.model.lambda_mask = 0.03
+  # SynthFaces' exact truth as a supervised term (the paper trains unpaired): the train split read
+  # as same-identity pairs, + 100 * L1(edit, true target). SSIM 0.883 -> 0.911, PSNR 27.9 -> 30.0,
+  # the changed pixels closer to the truth than the input (0.088 vs 0.092); accuracy 0.70 -> 0.57.
+  config.model.lambda_truth = 100.0
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
