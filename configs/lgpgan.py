@@ -100,6 +100,10 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # the crops blended in over 3 border pixels (SSIM to the truth 0.840 -> 0.883).
   m.upsample = "resize"
   m.paste_feather = 3
+  # SynthFaces' exact truth as a supervised term (not in the paper): same-identity pairs, + 100 *
+  # L1(edit, true target). SSIM 0.883 -> 0.907, PSNR 27.5 -> 29.1, mouth box 0.378 -> 0.407
+  # (above copy-the-input, 0.376), AU error 0.64 -> 0.59, accuracy 0.87 -> 0.86.
+  m.lambda_truth = 100.0
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
