@@ -3,8 +3,9 @@
   python experiments/truth_pairs_grid.py --data_dir=D --out=experiments/NAME.png \
       NAME=WORKDIR [NAME=WORKDIR ...]
 
-Rows: held-out same-identity pairs (the eval's pairing, ``harness.same_identity_pairs``, the
-first of each identity). Columns: the input, then each run's edit towards the pair's target
+Rows: held-out same-identity pairs (the eval's pairing, ``harness.same_identity_pairs``) of
+varied identities and expressions (``pipeline.varied_indices``). Columns: the input, then each
+run's edit towards the pair's target
 (GANimation: the target's AUs; LGP-GAN: its class), then the true target; below each edit, its
 absolute error to the truth (x4, white = 0), so that leaks and tints show.
 """
@@ -36,19 +37,16 @@ def main(argv):
   config = runs[0][1].config
   config.data.data_dir = _DATA_DIR.value or config.data.data_dir
   source = pipeline.load(config.data, [config.data.eval_split])[config.data.eval_split]
-  inputs, targets = harness.same_identity_pairs(source)
-  per_identity = 1 + int(np.max([source[int(i)]["emotion"] for i in inputs[:16]]))
-  pick = np.arange(0, len(inputs), per_identity + 1)[:_ROWS.value]  # varied identities, emotions
-  prep = lambda i: augment.preprocess(source[int(i)])
-  inp = [prep(inputs[k]) for k in pick]
-  tgt = [prep(targets[k]) for k in pick]
-  image = np.stack([e["image"] for e in inp])
-  truth = np.stack([e["image"] for e in tgt])
-  landmarks = np.stack([e["landmarks"] for e in inp])
+  partner = dict(zip(*harness.same_identity_pairs(source)))  # the eval's pairs
+  pick = [int(i) for i in pipeline.varied_indices(source, _ROWS.value) if int(i) in partner]
+  prep = pipeline.stills_preprocess(flip=False)
+  inp = next(harness.batches(source, np.asarray(pick), len(pick), prep))
+  tgt = next(harness.batches(source, np.asarray([partner[i] for i in pick]), len(pick), prep))
+  image, truth, landmarks = inp["image"], tgt["image"], inp["landmarks"]
   top, bottom = [image], [np.ones_like(image)]
   for name, model in runs:
     field = model.config.evals.pairs.target  # what the eval edits towards: "aus" or "emotion"
-    target = {field: np.stack([np.asarray(e[field]) for e in tgt])}
+    target = {field: tgt[field]}
     out = np.asarray(model.edit(image, landmarks=landmarks, **target))
     top.append(out)
     bottom.append(1.0 - np.clip(4.0 * np.abs(out - truth), 0.0, 2.0))  # white = exact
