@@ -212,7 +212,8 @@ def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
 
 def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
   """Geodesic distances on the SRVF hypersphere between predicted motions and the real ones of
-  the same examples (``motion.motion_metrics``), beside real-vs-other-real reference rows."""
+  the same examples (``motion.motion_metrics``), beside real-vs-other-real reference rows. The
+  prediction returns the SRVFs, or a dict holding them under ``spec.output`` (default "srvf")."""
   from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   config = ctx.config
   if spec.real not in ctx.recipe.preprocess(_first_example(ctx.recipe.examples(
@@ -223,7 +224,9 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
   for batch in trainer_lib.eval_batches(ctx.recipe, ctx.source, config.data.eval_split,
                                         config.eval.batch_size, config.seed,
                                         limit=config.eval.num_examples or None):
-    generated.append(np.asarray(ctx.model.predict(spec.predict, batch)))
+    out = ctx.model.predict(spec.predict, batch)
+    # A prediction with several outputs names its SRVFs in the spec (e.g. output="srvf").
+    generated.append(np.asarray(out[spec.get("output", "srvf")] if isinstance(out, dict) else out))
     real.append(np.asarray(batch[spec.real]))
   if not generated:
     return {"skipped": {name: "fewer eval examples than config.eval.batch_size"}}

@@ -6,5 +6,7 @@
 from fxs_jax.recipes.cgan_transfer import CGANTransfer
 from fxs_jax.recipes.ganimation import GANimation
 from fxs_jax.recipes.lgpgan import LGPGAN
+from fxs_jax.recipes.motiongan import MotionGAN
 
-RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer}
+RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer,
+           "motiongan": MotionGAN}

@@ -47,7 +47,16 @@ def inference_params(state: GANState, use_ema: bool = True) -> nnx.State:
 
 
 def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
-  """Constant ``optim.lr`` until ``optim.decay_start_step``, then linear decay to 0 at the end."""
+  """Constant ``optim.lr`` until ``optim.decay_start_step``, then linear decay to 0 at the end.
+
+  A config with ``optim.decay_rate`` > 0 (MotionGAN's) decays exponentially instead, in stairs
+  (TensorFlow's ``exponential_decay(staircase=True)``):
+  ``lr * decay_rate ** ((step - decay_start_step) // decay_every_steps)``.
+  """
+  if optim.get("decay_rate", 0.0) > 0:
+    return optax.exponential_decay(optim.lr, transition_steps=optim.decay_every_steps,
+                                   decay_rate=optim.decay_rate,
+                                   transition_begin=optim.decay_start_step, staircase=True)
   decay_steps = max(num_steps - optim.decay_start_step, 1)
   return optax.join_schedules(
       [optax.constant_schedule(optim.lr),

@@ -250,17 +250,19 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   """Trains from scratch or resumes from the newest readable checkpoint in
   ``workdir/checkpoints``."""
   workdir = Path(workdir)
-  trainer = GANTrainer(recipe, config)
   data = config.data
+  # The recipe's train examples before the trainer traces its init: a recipe may derive
+  # constants of its networks from them (MotionGAN's Karcher mean of the training motions).
+  train_examples = recipe.examples(sources[data.train_split], data.train_split)
+  trainer = GANTrainer(recipe, config)
   batch_size = data.batch_size  # global
   sharding.per_process_batch_size(batch_size)  # checks it splits over the devices
   # Every process reads the whole global batch and prepares it with the same rng: preparation may
   # mix examples (GANimation's target AUs are a permutation of the batch's), and so the global
   # batch is the one a single process would see. Each then puts only its rows on its devices.
   rows, all_rows = sharding.process_rows(trainer.mesh, batch_size), np.arange(batch_size)
-  train_iter = pipeline.train_iterator(
-      data, recipe.examples(sources[data.train_split], data.train_split), batch_size,
-      config.seed, rows=all_rows, preprocess=recipe.preprocess)
+  train_iter = pipeline.train_iterator(data, train_examples, batch_size, config.seed,
+                                       rows=all_rows, preprocess=recipe.preprocess)
   ckpt = Checkpointer(workdir / "checkpoints", config)
   items, start = ckpt.restore_newest_readable(
       lambda step: trainer.abstract_items(ckpt.items(step)), train_iter)

@@ -1,0 +1,359 @@
+"""MotionGAN (the survey's cWGAN-P3, motion stage): a conditional WGAN-GP of landmark motions on
+the SRVF hypersphere.
+
+Data (host, ``examples``): each sequence's landmarks (T, 68, 2) are normalised per frame
+(centroid, Frobenius norm), flattened to a curve in R^136, resampled by arc length to
+``model.num_frames`` (the authors' 30) and turned into its SRVF ``q`` (T, 136) on the unit sphere
+(``fxs_jax.geometry``). The Karcher mean mu of the train split's SRVFs is computed once there and
+becomes the generator's non-trainable ``reference`` (so checkpoints and ``fxs_jax.load`` carry it).
+
+With ``G(z, y)`` the generator's tangent vector at mu (``fxs_jax.models.motiongan``),
+``fake = exp_mu(G(z, y))`` and ``log = log_mu`` (the inner product clipped to
+``model.log_clip``, the authors' 0.98):
+
+Critic: ``mean D(log fake) - mean D(log real) + lambda_gp * GP`` (WGAN-GP on the tangent space).
+Generator: ``-mean D(log fake) + lambda_l1 * L1(log real, log fake)
++ lambda_geodesic * mean geodesic(fake, real)`` (the inner product clipped to
+``model.geodesic_clip``). The last two pair fake i with real i of the batch (same class, random
+z): the authors' choice; it pulls every sample towards its class's mean motion.
+
+A generated motion moves any neutral face: ``L_t = L_0 + motion_scale * curve_t`` with
+``curve = srvf_inverse(q)`` and ``L_0`` the face's normalised landmarks (:func:`animate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from fxs_jax import facs
+from fxs_jax import geometry
+from fxs_jax import losses
+from fxs_jax import viz
+from fxs_jax.data import augment
+from fxs_jax.errors import UserError
+from fxs_jax.models import motiongan as nets
+from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.recipes.base import Predictor
+
+NUM_LANDMARKS = 68
+MOTION_EMOTIONS = facs.EMOTIONS[1:]  # a motion goes from neutral to one of these; class = index
+TILE, SAMPLE_FRAMES = 96, 6  # sample grids: tile size (px) and frames shown per sequence
+REAL_COLOUR, FAKE_COLOUR, NEUTRAL_COLOUR = (60, 220, 90), (240, 40, 170), (90, 90, 90)
+
+
+def motion_class(emotion_B):
+  """The generator's class of a SynthFaces / ``facs`` emotion label (1 = happy ... 7)."""
+  return emotion_B - 1
+
+
+def animate(neutral_xKx2, curve_xTxD, scale):
+  """Landmarks ``(..., T, K, 2)`` of a motion on a neutral face, in the face's own frame.
+
+  The neutral landmarks (pixels or already normalised) are normalised (centroid 0, Frobenius
+  norm 1), moved by ``L_t = L_0 + scale * curve_t`` (``geometry.apply_motion``, the authors'
+  transfer) and mapped back to the input's position and size. jnp; jit- and grad-safe.
+  """
+  neutral = jnp.asarray(neutral_xKx2, jnp.float32)
+  centroid = jnp.mean(neutral, axis=-2, keepdims=True)
+  spread = jnp.sqrt(jnp.sum((neutral - centroid) ** 2, axis=(-2, -1), keepdims=True))
+  moved = geometry.apply_motion(geometry.normalise_landmarks(neutral), curve_xTxD, scale)
+  return centroid[..., None, :, :] + spread[..., None, :, :] * moved
+
+
+def motion_labels(emotion, count: int) -> np.ndarray:
+  """(count,) int32 ``facs`` labels of non-neutral emotions, from names or indices (once, or
+  once per sample); a one-line error naming the valid ones otherwise."""
+  values = np.asarray(emotion, object)
+  if values.ndim == 0:
+    values = np.full((count,), values.item(), object)
+  if values.ndim != 1 or len(values) != count:
+    raise UserError(f"emotion must be given once or once per sample ({count}), got shape "
+                    f"{np.shape(emotion)}.")
+  labels = []
+  for value in values:
+    if isinstance(value, str) and value in MOTION_EMOTIONS:
+      labels.append(facs.EMOTIONS.index(value))
+    elif isinstance(value, (int, np.integer)) and 1 <= int(value) <= len(MOTION_EMOTIONS):
+      labels.append(int(value))
+    else:
+      raise UserError(f"MotionGAN animates neutral -> an expression: emotion {value!r} is not "
+                      f"one; use a name ({', '.join(MOTION_EMOTIONS)}) or its index "
+                      f"1-{len(MOTION_EMOTIONS)}.")
+  return np.asarray(labels, np.int32)
+
+
+def check_neutral_landmarks(landmarks) -> np.ndarray:
+  """(B, 68, 2) float32 from (68, 2) or (B, 68, 2) finite (x, y) points, else a UserError."""
+  arr = np.asarray(landmarks, np.float32)
+  if arr.ndim == 2:
+    arr = arr[None]
+  if arr.ndim != 3 or arr.shape[1:] != (NUM_LANDMARKS, 2):
+    raise UserError(f"neutral_landmarks must be 68 (x, y) points per face, shape (68, 2) or "
+                    f"(B, 68, 2), got {np.shape(landmarks)}.")
+  if not np.all(np.isfinite(arr)):
+    raise UserError("neutral_landmarks has non-finite values (no face found?): pass 68 finite "
+                    "(x, y) points per face.")
+  return arr
+
+
+class MotionGAN(GANRecipe):
+  """The recipe: SRVF examples and their Karcher mean, the two losses, landmark sample grids,
+  the ``sample_motion`` prediction."""
+
+  fields = augment.Fields(images=(), landmarks=())  # no flips: a mirrored motion is another one
+  compute_dtype_inputs = ()  # SRVFs stay float32 (the geometry needs the precision)
+
+  def __init__(self, config: ml_collections.ConfigDict):
+    super().__init__(config)
+    m = config.model
+    if m.critic_norm not in nets.CRITIC_NORMS:
+      raise UserError(f"model.critic_norm must be one of {nets.CRITIC_NORMS} (no batch norm in "
+                      f"a WGAN-GP critic), got {m.critic_norm!r}.")
+    if m.num_frames < 2 or m.num_frames < 2 ** m.gen_num_up:
+      raise UserError(f"model.num_frames must be >= 2 and >= 2**model.gen_num_up = "
+                      f"{2 ** m.gen_num_up}, got {m.num_frames}.")
+    if "compute" in config and config.compute.dtype != "float32":
+      raise UserError("MotionGAN computes on the sphere in float32 (bfloat16 would round its "
+                      "Karcher mean and tangent vectors): set compute.dtype=float32.")
+    for name in ("log_clip", "geodesic_clip"):
+      if not 0.0 < m[name] <= 1.0:
+        raise UserError(f"model.{name} must lie in (0, 1] (an inner-product clip), got "
+                        f"{m[name]}.")
+    self.dim = 2 * NUM_LANDMARKS
+    # The Karcher mean of the train split's SRVFs, set by examples(train split); until then the
+    # generator is built around a placeholder (shapes, or a model that load() overwrites).
+    self.reference_TxD: np.ndarray | None = None
+    self._cache: dict[str, tuple] = {}
+
+  def build_generator(self, rngs):
+    m = self.config.model
+    return nets.MotionGenerator(
+        m.num_frames, self.dim, len(MOTION_EMOTIONS), noise_dim=m.noise_dim,
+        base_channels=m.gen_base_channels, num_up=m.gen_num_up, tangent_scale=m.tangent_scale,
+        reference_TxD=self.reference_TxD, rngs=rngs)
+
+  def build_critic(self, rngs):
+    m = self.config.model
+    return nets.MotionCritic(m.num_frames, self.dim, len(MOTION_EMOTIONS),
+                             channels=tuple(m.critic_channels), hidden=m.critic_hidden,
+                             kernel=m.critic_kernel, norm=m.critic_norm, rngs=rngs)
+
+  # ---- data (host) ---------------------------------------------------------------------------
+  def motion_example(self, example: dict) -> dict | None:
+    """One sequence -> ``srvf`` (T, 136), ``neutral_landmarks`` (its normalised first frame),
+    ``emotion``, ``identity``; None for a sequence without motion (or a neutral label)."""
+    lms = np.asarray(example["landmarks"], np.float32)
+    if lms.ndim != 3 or lms.shape[1:] != (NUM_LANDMARKS, 2) or len(lms) < 2:
+      raise UserError(f"MotionGAN needs sequences of 68 landmarks, (T >= 2, 68, 2) per example; "
+                      f"got {lms.shape} (use a sequences dataset, e.g. "
+                      "synth_faces/sequences_64).")
+    normalised = geometry.normalise_landmarks(lms)
+    curve = geometry.resample_by_arc_length(geometry.flatten_frames(normalised),
+                                            self.config.model.num_frames)
+    q = geometry.srvf(curve)
+    emotion = int(example["emotion"])
+    if not np.any(q) or not 1 <= emotion <= len(MOTION_EMOTIONS):
+      return None
+    return {"srvf": q.astype(np.float32), "neutral_landmarks": normalised[0],
+            "emotion": np.int32(emotion), "identity": np.int32(example.get("identity", -1))}
+
+  def examples(self, source, split: str):
+    """The split's sequences as SRVF examples (a list, built once per source); on the train
+    split also the Karcher mean mu the generator is built around (so this must run before the
+    trainer traces its init: ``trainer.train`` builds the train examples first)."""
+    cached = self._cache.get(split)
+    if cached is None or cached[0] is not source:
+      built = [self.motion_example(source[i]) for i in range(len(source))]
+      self._cache[split] = cached = (source, [e for e in built if e is not None])
+    examples = cached[1]
+    if split == self.config.data.train_split and self.reference_TxD is None:
+      if not examples:
+        raise UserError(f"The {split!r} split has no sequence with motion: nothing to learn.")
+      srvfs = np.stack([e["srvf"] for e in examples])
+      self.reference_TxD = np.asarray(geometry.karcher_mean(srvfs), np.float32)
+    return examples
+
+  def preprocess(self, example, rng):
+    del rng  # no augmentation
+    return dict(example)
+
+  def prepare_batch(self, batch, rng):
+    """Adds the generator's noise (B, noise_dim): sampled on the host so that training, samples
+    and ``--mode=eval`` batches all carry their own, deterministic in the seed."""
+    noise = rng.standard_normal((len(batch["emotion"]), self.config.model.noise_dim))
+    return {**batch, "noise": noise.astype(np.float32)}
+
+  # ---- training ------------------------------------------------------------------------------
+  def _log(self, gen, q_BxTxD):
+    return geometry.log_map(q_BxTxD, gen.reference[...], self.config.model.log_clip)
+
+  def fakes_for_critic(self, gen, batch, key):
+    """Log-mapped fakes and reals (the critic holds no mu: the generator's is used for both)."""
+    del key
+    if self.reference_TxD is None:  # at trace time: a generator around the placeholder
+      raise RuntimeError("MotionGAN trains around the Karcher mean of its train split: build "
+                         "recipe.examples(train split) before the trainer (trainer.train does).")
+    out = gen(batch["noise"], motion_class(batch["emotion"]))
+    return {"log_fake": self._log(gen, out.srvf_BxTxD), "log_real": self._log(gen, batch["srvf"])}
+
+  def critic_loss(self, critic, batch, fakes, key, phase="all"):
+    del phase
+    label = motion_class(batch["emotion"])
+    real = critic(fakes["log_real"], label)
+    fake = critic(fakes["log_fake"], label)
+    adversarial = losses.wgan_critic_loss(real, fake)
+    gp = losses.gradient_penalty(lambda x: critic(x, label), fakes["log_real"],
+                                 fakes["log_fake"], key)
+    loss = adversarial + self.config.model.lambda_gp * gp
+    return loss, {"critic/wasserstein": -adversarial, "critic/gp": gp,
+                  "critic/real": jnp.mean(real), "critic/fake": jnp.mean(fake)}
+
+  def generator_loss(self, gen, critic, batch, key):
+    del key
+    m = self.config.model
+    label = motion_class(batch["emotion"])
+    out = gen(batch["noise"], label)
+    log_fake = self._log(gen, out.srvf_BxTxD)
+    terms = {
+        "gen/adversarial": losses.wgan_generator_loss(critic(log_fake, label)),
+        "gen/l1": m.lambda_l1 * losses.l1_loss(log_fake, self._log(gen, batch["srvf"])),
+        "gen/geodesic": m.lambda_geodesic * jnp.mean(geometry.geodesic_distance(
+            out.srvf_BxTxD, batch["srvf"], m.geodesic_clip))}
+    return sum(terms.values()), terms
+
+  def eval_metrics(self, gen, critic, batch, key):
+    """Held-out: the critic's Wasserstein estimate, the exact geodesic from each fake to the
+    real motion of its batch position (same class), and both sets' distance to mu."""
+    del key
+    label = motion_class(batch["emotion"])
+    out = gen(batch["noise"], label)
+    mu = gen.reference[...]
+    return {
+        "wasserstein": jnp.mean(critic(self._log(gen, batch["srvf"]), label))
+                       - jnp.mean(critic(self._log(gen, out.srvf_BxTxD), label)),
+        "geodesic_paired": jnp.mean(geometry.geodesic_distance(out.srvf_BxTxD, batch["srvf"])),
+        "geodesic_fake_to_mean": jnp.mean(geometry.geodesic_distance(out.srvf_BxTxD, mu)),
+        "geodesic_real_to_mean": jnp.mean(geometry.geodesic_distance(batch["srvf"], mu))}
+
+  # ---- reports -------------------------------------------------------------------------------
+  def _landmarks(self, srvf_BxTxD, neutral_Bx68x2):
+    return animate(neutral_Bx68x2, geometry.srvf_inverse(srvf_BxTxD),
+                   self.config.model.motion_scale)
+
+  def sample(self, gen, batch):
+    """Landmark sequences (normalised coordinates): ``real`` / ``fake`` (B, T, 68, 2), a sample
+    example's real motion and a generated one of its class, both on its neutral face through
+    the same transfer; ``per_class`` (7, T, 68, 2), every class with one noise on the first
+    face."""
+    n = min(self.config.logging.num_samples, batch["srvf"].shape[0])
+    batch = {k: v[:n] for k, v in batch.items()}
+    out = gen(batch["noise"], motion_class(batch["emotion"]))
+    classes = jnp.arange(len(MOTION_EMOTIONS))
+    per_class = gen(jnp.repeat(batch["noise"][:1], len(classes), axis=0), classes)
+    return {"real": self._landmarks(batch["srvf"], batch["neutral_landmarks"]),
+            "fake": self._landmarks(out.srvf_BxTxD, batch["neutral_landmarks"]),
+            "per_class": self._landmarks(per_class.srvf_BxTxD, batch["neutral_landmarks"][:1])}
+
+  def render_samples(self, outputs, batch):
+    """``motions``: rows happy .. contemptuous, columns frames from neutral to apex;
+    ``real_vs_generated``: per sample example, its real motion (green) and a generated one of
+    its class (magenta) on its face."""
+    del batch
+    return {"motions": draw_sequences([[s] for s in outputs["per_class"]]),
+            "real_vs_generated": draw_sequences(
+                [[(r, REAL_COLOUR), (f, FAKE_COLOUR)]
+                 for r, f in zip(outputs["real"], outputs["fake"])])}
+
+  # ---- use -----------------------------------------------------------------------------------
+  def predictors(self):
+    return {"sample_motion": Predictor(compute=self._sample_motion,
+                                       inputs=self.sample_motion_inputs)}
+
+  def _sample_motion(self, gen, batch):
+    out = gen(batch["noise"], motion_class(batch["emotion"]))
+    curve = geometry.srvf_inverse(out.srvf_BxTxD)
+    result = {"srvf": out.srvf_BxTxD, "curve": curve}
+    if "neutral_landmarks" in batch:
+      result["landmarks"] = animate(batch["neutral_landmarks"], curve,
+                                    self.config.model.motion_scale)
+    return result
+
+  def sample_motion_inputs(self, emotion, num_samples: int | None = None,
+                           neutral_landmarks=None, seed: int = 0, noise=None) -> dict:
+    """Motions of ``emotion`` (a name, happy .. contemptuous, or its index 1-7; once or per
+    sample): ``srvf`` (B, T, 136) on the unit sphere and its ``curve`` (B, T, 136); with
+    ``neutral_landmarks`` ((68, 2) or (B, 68, 2) (x, y), e.g. pixels from dlib) also
+    ``landmarks`` (B, T, 68, 2): the motion on those faces, in their coordinates
+    (``L_t = L_0 + model.motion_scale * curve_t`` in normalised units). ``noise`` (B, noise_dim)
+    or ``seed`` fixes the samples."""
+    lms = None if neutral_landmarks is None else check_neutral_landmarks(neutral_landmarks)
+    count = num_samples or (len(noise) if noise is not None else None) or (
+        len(lms) if lms is not None and len(lms) > 1 else None) or (
+            np.size(emotion) if np.ndim(emotion) else 1)
+    batch = {"emotion": motion_labels(emotion, count)}
+    if lms is not None:
+      if len(lms) not in (1, count):
+        raise UserError(f"neutral_landmarks must be given once or once per sample ({count}), "
+                        f"got {len(lms)} faces.")
+      batch["neutral_landmarks"] = np.broadcast_to(lms, (count,) + lms.shape[1:]).copy()
+    noise_dim = self.config.model.noise_dim
+    if noise is None:
+      noise = np.random.default_rng(seed).standard_normal((count, noise_dim))
+    elif np.shape(noise) != (count, noise_dim):
+      raise UserError(f"noise must be (num_samples, {noise_dim}) = ({count}, {noise_dim}), got "
+                      f"{np.shape(noise)}.")
+    batch["noise"] = np.asarray(noise, np.float32)
+    return batch
+
+  def generate(self, model, source, out_dir: Path) -> list[Path]:
+    """``motions.png``: for each of ``config.generate.num_faces`` held-out neutral faces, a row
+    per emotion (happy .. contemptuous), columns frames; ``motions.npz``: the SRVFs, curves and
+    landmark sequences (normalised coordinates) behind it, with their emotion labels."""
+    examples = self.examples(source, self.config.data.eval_split)
+    count = min(self.config.generate.num_faces, len(examples))
+    neutral = np.stack([examples[int(i)]["neutral_landmarks"]
+                        for i in self.sample_indices(examples, count)])
+    labels = np.tile(np.arange(1, len(MOTION_EMOTIONS) + 1), count)
+    out = model.predict("sample_motion", self.sample_motion_inputs(
+        labels, neutral_landmarks=np.repeat(neutral, len(MOTION_EMOTIONS), axis=0),
+        seed=self.config.seed))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "motions.png", out_dir / "motions.npz"]
+    viz.save_png(paths[0], draw_sequences([[s] for s in out["landmarks"]]))
+    np.savez(paths[1], emotion=labels, **out)
+    (out_dir / "targets.txt").write_text(
+        f"motions.png: {count} faces x rows {', '.join(MOTION_EMOTIONS)}; columns "
+        f"{SAMPLE_FRAMES} frames from neutral to apex\n")
+    return paths
+
+
+def draw_sequences(rows) -> np.ndarray:
+  """One uint8 grid: a row per entry of ``rows``, ``SAMPLE_FRAMES`` tiles of ``TILE`` px.
+
+  Each entry is a list of sequences ``(T, 68, 2)`` (normalised coordinates) or
+  ``(sequence, colour)`` pairs drawn over each other (iBUG group colours without one), above
+  the first frame in grey (so the motion shows as the offset from it). A row is scaled and
+  centred on its first sequence's first frame, so the motions keep their relative size.
+  """
+  tiles = []
+  for layers in rows:
+    layers = [layer if isinstance(layer, tuple) else (layer, None) for layer in layers]
+    first = np.asarray(layers[0][0])[0]
+    centre = first.mean(axis=0)
+    scale = 0.38 * TILE / max(float(np.abs(first - centre).max()), 1e-6)
+    frames = np.linspace(0, len(layers[0][0]) - 1, SAMPLE_FRAMES).round().astype(int)
+    for t in frames:
+      tile = viz.draw_landmarks(np.zeros((TILE, TILE, 3), np.uint8),
+                                (first - centre) * scale + (TILE - 1) / 2.0, radius=1,
+                                color=NEUTRAL_COLOUR)
+      for i, (sequence, colour) in enumerate(layers):
+        points = (np.asarray(sequence)[t] - centre) * scale + (TILE - 1) / 2.0
+        # Overlaid sequences: the first drawn larger, so it shows around the others' dots.
+        radius = 1.5 if len(layers) == 1 else (2.0 if i == 0 else 1.2)
+        tile = viz.draw_landmarks(tile, points, radius=radius, color=colour)
+      tiles.append(tile)
+  return viz.make_grid(tiles, SAMPLE_FRAMES)
