@@ -174,6 +174,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m = config.model
   m.frames, m.num_classes, m.width = 8, 8, 32
   m.curve_scale = 12.0  # the mouth corner moves a few pixels at 32 px
-  config.evals.motion = common.eval_spec("motion", predict="sample_motion", real="srvf")
+  config.evals.motion = common.eval_spec("motion", predict="sample_motion", real="srvf",
+                                         label="label")
   config.evals.critic = common.eval_spec("critic")
   return common.finalize(config, arg, {}, "tests/toy_curves.py")

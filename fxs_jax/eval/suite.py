@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -211,16 +212,24 @@ def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
 
 
 def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
-  """Geodesic distances on the SRVF hypersphere between predicted motions and the real ones of
-  the same examples (``motion.motion_metrics``), beside real-vs-other-real reference rows. The
-  prediction returns the SRVFs, or a dict holding them under ``spec.output`` (default "srvf")."""
+  """Generated motions against real ones on the SRVF hypersphere (``motion.report``): ``model``
+  rows beside ``real_heldout`` ones (the held-out real motions scored as if generated).
+
+  The prediction gets each eval batch and returns the SRVFs, or a dict holding them under
+  ``spec.output`` (default "srvf"); ``spec.real`` names the batch's real SRVFs. With class labels
+  in the batch (``spec.label``, default "emotion": what generated motion i was asked for, the
+  class of real motion i) also the per-class rows: nearest real motions of the TRAIN split of
+  the same / other classes, within-class diversity, and the accuracy of a classifier fitted here
+  on the train split's real SRVFs (``motion_classifier``; a ``chance`` row gives 1 / classes).
+  """
   from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-  config = ctx.config
-  if spec.real not in ctx.recipe.preprocess(_first_example(ctx.recipe.examples(
-      ctx.source, config.data.eval_split)), None):
+  config, label = ctx.config, spec.get("label", "emotion")
+  first = ctx.recipe.preprocess(_first_example(ctx.recipe.examples(
+      ctx.source, config.data.eval_split)), None)
+  if spec.real not in first:
     return {"skipped": {name: f"the recipe's examples have no {spec.real!r}"}}
   _predict_fn(ctx, spec)  # checks the name
-  generated, real = [], []
+  generated, real, classes = [], [], []
   for batch in trainer_lib.eval_batches(ctx.recipe, ctx.source, config.data.eval_split,
                                         config.eval.batch_size, config.seed,
                                         limit=config.eval.num_examples or None):
@@ -228,15 +237,49 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
     # A prediction with several outputs names its SRVFs in the spec (e.g. output="srvf").
     generated.append(np.asarray(out[spec.get("output", "srvf")] if isinstance(out, dict) else out))
     real.append(np.asarray(batch[spec.real]))
+    classes.append(np.asarray(batch[label]) if label in batch else None)
   if not generated:
     return {"skipped": {name: "fewer eval examples than config.eval.batch_size"}}
   generated, real = np.concatenate(generated), np.concatenate(real)
-  rows = []
-  for method, metrics in (("model", motion.motion_metrics(generated, real)),
-                          ("other_real", motion.real_reference(real))):
-    rows += [{"method": method, "metric": k, "value": v, "n": metrics["n"]}
-             for k, v in metrics.items() if k != "n"]
-  return {"rows": rows}
+  if classes[0] is None:
+    return {"rows": motion.report(generated, real),
+            "skipped": {f"{name} per class": f"the examples have no {label!r} labels"}}
+  classes = np.concatenate(classes)
+  train_real, train_classes = _train_motions(ctx, spec.real, label)
+  result = {"rows": [], "evaluators": {}}
+  classify = None
+  if len(np.unique(train_classes)) < 2:
+    result["skipped"] = {"motion_class_accuracy": "the train split has fewer than two classes"}
+  else:
+    from fxs_jax.eval import motion_classifier  # pylint: disable=g-import-not-at-top  (JAX)
+    started = time.perf_counter()
+    classifier = motion_classifier.fit(train_real, train_classes)
+    classify = classifier.predict
+    result["rows"].append({"method": "chance", "metric": "motion_class_accuracy",
+                           "value": 1.0 / len(classifier.classes_K),
+                           "n": len(classifier.classes_K)})
+    result["evaluators"]["motion_classifier"] = {
+        "kind": "multinomial logistic regression on log-mapped SRVFs at the train Karcher mean "
+                f"(L2 {motion_classifier.L2}), fitted at eval time on real motions only",
+        "train_split": config.data.train_split, "num_train": len(train_classes),
+        "classes": classifier.classes_K.tolist(), "train_accuracy": classifier.train_accuracy,
+        "held_out": {"accuracy": classifier.accuracy(real, classes), "n": len(classes)},
+        "fit_seconds": round(time.perf_counter() - started, 2)}
+  if config.data.train_split == config.data.eval_split:  # the held-out reals are the reference
+    train_real = train_classes = None
+  result["rows"] = motion.report(generated, real, classes, train_real, train_classes,
+                                 classify) + result["rows"]
+  return result
+
+
+def _train_motions(ctx: EvalContext, field: str, label: str) -> tuple[np.ndarray, np.ndarray]:
+  """The real SRVFs ``field`` and classes ``label`` of the recipe's train-split examples."""
+  from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  split = ctx.config.data.train_split
+  source = pipeline.load(ctx.config.data, [split])[split]
+  examples = [ctx.recipe.preprocess(e, None) for e in ctx.recipe.examples(source, split)]
+  return (np.stack([np.asarray(e[field]) for e in examples]),
+          np.asarray([e[label] for e in examples]))
 
 
 EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {

@@ -183,8 +183,13 @@ def test_smoke_trains_evaluates_and_generates(smoke_run):
       p.name for p in (workdir / "samples").iterdir()}
   result = json.loads((workdir / "eval.json").read_text())
   value = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
-  for method in ("model", "other_real"):
-    assert 0.0 <= value[method, "geodesic_paired"] <= np.pi
+  assert 0.0 <= value["model", "geodesic_paired"] <= np.pi
+  for method in ("model", "real_heldout"):  # (one test motion per class: no paired reals)
+    for metric in ("geodesic_nearest_same_class", "geodesic_nearest_other_class"):
+      assert 0.0 <= value[method, metric] <= np.pi
+    assert 0.0 <= value[method, "motion_class_accuracy"] <= 1.0
+  assert value["chance", "motion_class_accuracy"] == pytest.approx(1 / 7)
+  assert result["evaluators"]["motion_classifier"]["classes"] == list(range(1, 8))
   saved = np.load(workdir / "generate_step_2" / "motions.npz")
   assert saved["landmarks"].shape == (7, T, 68, 2) and saved["srvf"].shape == (7, T, D)
 

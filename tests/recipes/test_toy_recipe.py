@@ -55,9 +55,18 @@ def test_motion_and_critic_evaluators_in_eval_json(toy_run):
   result = json.loads((workdir / "eval.json").read_text())
   assert result["evals"] == {"motion": "motion", "critic": "critic"}
   value = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
-  for method in ("model", "other_real"):
-    for metric in ("geodesic_paired", "geodesic_nearest_real"):
+  # The smoke test split has one motion per class: no same-class pair for the reals' paired
+  # distance or for any diversity.
+  assert not {("real_heldout", "geodesic_paired"), ("model", "diversity_within_class")} & set(value)
+  assert 0.0 <= value["model", "geodesic_paired"] <= np.pi
+  for method in ("model", "real_heldout"):
+    for metric in ("geodesic_nearest_real", "geodesic_nearest_same_class",
+                   "geodesic_nearest_other_class"):
       assert 0.0 <= value[method, metric] <= np.pi
+    for metric in ("nearest_is_same_class", "motion_class_accuracy"):
+      assert 0.0 <= value[method, metric] <= 1.0
+  assert value["chance", "motion_class_accuracy"] == 1.0 / len(
+      result["evaluators"]["motion_classifier"]["classes"])
   assert ("model", "critic_wasserstein") in value
 
 
