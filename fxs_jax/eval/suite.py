@@ -164,42 +164,57 @@ def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
                                  preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes)
 
 
+# The transfer evaluator's default: the cGAN's ``transfer`` prediction, keyword <- batch field.
+TRANSFER_INPUTS = {"source_images": "source_image", "target_images": "target_image",
+                   "source_landmarks": "source_landmarks", "target_landmarks": "target_landmarks"}
+
+
 def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
-  """Expression transfer on held-out paired examples (``synth_faces/transfer_*``: source face,
-  target face, exact truth), beside copy-the-target (the ``copy_input`` rows) and ground-truth
-  rows (``harness``); with landmarks, the fusion module's error (NME, inter-ocular) beside the
-  trivial answers: the target's landmarks unchanged, the source's moved onto the target's."""
+  """Image-to-image synthesis on held-out paired examples with exact truth: the recipe's
+  eval-split examples with ``target_image`` (the face the model changes: the ``copy_input`` rows)
+  and ``image`` (the truth), beside ground-truth rows (``harness``). ``synth_faces/transfer_*``
+  for the cGAN transfer; TextureGAN's (neutral frame, frame t) pairs of a sequence.
+
+  ``spec.inputs`` (optional) maps the prediction's input keywords to batch fields (default
+  ``TRANSFER_INPUTS``; fields the batch lacks are not passed); the prediction returns the image,
+  or a dict with ``image`` and, with landmarks, the fusion module's ``landmarks``: then their
+  error (NME, inter-ocular) beside the trivial answers: the target's landmarks unchanged, the
+  source's moved onto the target's."""
   from fxs_jax.recipes import cgan_transfer  # pylint: disable=g-import-not-at-top
-  fields = set(_first_example(ctx.source))
-  missing = sorted({"source_image", "target_image", "image"} - fields)
+  config = ctx.config
+  source = ctx.recipe.examples(ctx.source, config.data.eval_split)
+  fields = set(_first_example(source))
+  missing = sorted({"target_image", "image"} - fields)
   if missing:
     return {"skipped": {name: f"the data have no {', '.join(map(repr, missing))}: not paired "
                               "transfer examples (use synth_faces/transfer_*)"}}
   _predict_fn(ctx, spec)  # checks the name
   make_inputs = ctx.recipe.predictors()[spec.predict].inputs
-  config = ctx.config
+  inputs = dict(spec.get("inputs") or TRANSFER_INPUTS)
   evaluators = build_evaluators(config, config.model.image_size, fields)
-  count = min(config.eval.num_examples or len(ctx.source), len(ctx.source))
+  count = min(config.eval.num_examples or len(source), len(source))
   nme = {"model": [], "copy_input": [], "source_moved": []}
 
   def pairs():
-    for batch in harness.batches(ctx.source, np.arange(count), config.eval.batch_size,
+    for batch in harness.batches(source, np.arange(count), config.eval.batch_size,
                                  ctx.recipe.preprocess):
-      inp = {"image": batch["target_image"], "source_image": batch["source_image"]}
+      inp = {"image": batch["target_image"], "batch": batch}
       if "target_landmarks" in batch:
-        inp.update(landmarks=batch["target_landmarks"],
-                   source_landmarks=batch["source_landmarks"])
+        inp["landmarks"] = batch["target_landmarks"]
       yield inp, {k: batch[k] for k in ("image", "landmarks", "aus", "emotion") if k in batch}
 
   def edit_fn(inp, tgt):
+    batch = inp["batch"]
     out = ctx.model.predict(spec.predict, make_inputs(
-        inp["source_image"], inp["image"], inp.get("source_landmarks"), inp.get("landmarks")))
+        **{keyword: batch[field] for keyword, field in inputs.items() if field in batch}))
+    if not isinstance(out, dict):
+      return out
     if "landmarks" in out and "landmarks" in tgt:
       truth = tgt["landmarks"]
       nme["model"].append(cgan_transfer.landmark_nme(out["landmarks"], truth))
       nme["copy_input"].append(cgan_transfer.landmark_nme(inp["landmarks"], truth))
       nme["source_moved"].append(cgan_transfer.landmark_nme(
-          cgan_transfer.moved_to(inp["source_landmarks"], inp["landmarks"]), truth))
+          cgan_transfer.moved_to(batch["source_landmarks"], inp["landmarks"]), truth))
     return out["image"]
 
   result = harness.evaluate_batches(edit_fn, pairs(), evaluators)

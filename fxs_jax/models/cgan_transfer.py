@@ -185,7 +185,7 @@ class TransferCritic(nnx.Module):
     return self.patch(jnp.concatenate([img_BxHxWx3, condition_BxHxWxC], axis=-1)).map_BxhxWx1
 
 
-VARIANTS = ("cgan", "pix2pix")
+VARIANTS = ("cgan", "pix2pix", "keypoints")
 
 
 class TransferOutput(NamedTuple):
@@ -196,7 +196,9 @@ class TransferOutput(NamedTuple):
 
 class TransferGenerator(nnx.Module):
   """``variant="cgan"``: fusion module -> J_gen -> U-Net(target, J_gen). ``"pix2pix"``: the
-  U-Net on (target, source image), no landmarks.
+  U-Net on (target, source image), no landmarks. ``"keypoints"`` (TextureGAN): no fusion module,
+  the U-Net on (target, J of ``source_lms`` as given, landmarks already on the target's face);
+  the output's ``landmarks_Bx68x2`` is None (nothing is predicted).
 
   ``output``: ``"absolute"`` (pix2pix: the U-Net's tanh is the image) or ``"residual"`` (the
   image is ``clip(target + 2 * tanh, -1, 1)``, last kernel zero at init: the generator starts
@@ -215,7 +217,8 @@ class TransferGenerator(nnx.Module):
     self.fusion = (LandmarkFusion(image_size, encoder=encoder, base_channels=fusion_channels,
                                   keypoint_kind=keypoint_kind, sigma=sigma, rngs=rngs)
                    if variant == "cgan" else None)
-    self.condition_channels = keypoints.num_channels(keypoint_kind) if variant == "cgan" else 3
+    self.condition_channels = (3 if variant == "pix2pix"
+                               else keypoints.num_channels(keypoint_kind))
     self.unet = UNet(3 + self.condition_channels, image_size, base_channels=base_channels,
                      num_down=num_down, upsample=upsample, rngs=rngs)
     if output == "residual":  # starts as copy-the-target
@@ -230,8 +233,10 @@ class TransferGenerator(nnx.Module):
   def __call__(self, source_BxHxWx3: jax.Array, source_lms_Bx68x2: jax.Array | None,
                target_BxHxWx3: jax.Array, target_lms_Bx68x2: jax.Array | None
                ) -> TransferOutput:
-    if self.fusion is None:
+    if self.variant == "pix2pix":
       condition, landmarks = source_BxHxWx3, None
+    elif self.variant == "keypoints":
+      condition, landmarks = self.keypoint_image(source_lms_Bx68x2), None
     else:
       landmarks = self.fusion(source_lms_Bx68x2, target_lms_Bx68x2)
       condition = self.keypoint_image(landmarks)

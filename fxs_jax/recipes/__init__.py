@@ -7,6 +7,7 @@ from fxs_jax.recipes.cgan_transfer import CGANTransfer
 from fxs_jax.recipes.ganimation import GANimation
 from fxs_jax.recipes.lgpgan import LGPGAN
 from fxs_jax.recipes.motiongan import MotionGAN
+from fxs_jax.recipes.texturegan import TextureGAN
 
 RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer,
-           "motiongan": MotionGAN}
+           "motiongan": MotionGAN, "texturegan": TextureGAN}

@@ -65,12 +65,13 @@ class CGANTransfer(editing.EditingRecipe):
   fields = augment.Fields(images=("source_image", "target_image", "image"),
                           landmarks=("source_landmarks", "target_landmarks", "landmarks"))
   compute_dtype_inputs = ("source_image", "target_image", "image")
+  variants = ("cgan", "pix2pix")  # of nets.VARIANTS, the ones this recipe's data drive
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
-    if m.variant not in nets.VARIANTS:
-      raise UserError(f"model.variant must be one of {nets.VARIANTS}, got {m.variant!r}.")
+    if m.variant not in self.variants:
+      raise UserError(f"model.variant must be one of {self.variants}, got {m.variant!r}.")
     if m.gan_loss not in ADVERSARIAL:
       raise UserError(f"model.gan_loss must be one of {tuple(ADVERSARIAL)}, got "
                       f"{m.gan_loss!r}.")
@@ -79,7 +80,7 @@ class CGANTransfer(editing.EditingRecipe):
                       f"{m.keypoint_kind!r}.")
     if m.output not in COLOURS:
       raise UserError(f"model.output must be one of {COLOURS}, got {m.output!r}.")
-    if m.encoder not in nets.ENCODERS:
+    if m.variant == "cgan" and m.encoder not in nets.ENCODERS:  # the fusion module's
       raise UserError(f"model.encoder must be one of {nets.ENCODERS}, got {m.encoder!r}.")
     self.uses_landmarks = m.variant == "cgan"
 
