@@ -22,12 +22,6 @@ SEEDS = range(4)
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture(autouse=True)
-def float64():
-  with jax.enable_x64(True):
-    yield
-
-
 def _authors_srvf(curve_TxD):
   """Literal ``curve_to_q.m`` (frames as rows), then ``<q, q> = 1``."""
   num_frames = len(curve_TxD)

@@ -21,12 +21,6 @@ SEEDS = range(4)
 TOL = dict(rtol=1e-10, atol=1e-10)
 
 
-@pytest.fixture(autouse=True)
-def float64():
-  with jax.enable_x64(True):
-    yield
-
-
 @pytest.fixture(scope="module")
 def hypersphere():
   return Hypersphere(dim=T * D - 1)
