@@ -49,6 +49,21 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   g = config.generate = ml_collections.ConfigDict()
   g.num_images = 6  # frames.png: 3 held-out clips, true and rendered rows
+  # A face of your own for --mode=generate's videos (a square crop, resized to model.image_size)
+  # and its 68 landmarks (.npy (68, 2) or 68 lines "x y" in the file's pixels; without them
+  # dlib finds them): file_<emotion>.{gif,mp4}, file_<emotion>_landmarks.gif.
+  g.neutral_image = ""
+  g.neutral_landmarks = ""
+
+  # Videos: MotionGAN's motions rendered by this model (fxs_jax.animation). ``motion`` names the
+  # MotionGAN run (a workdir or an export) for model.animate(...) and --mode=generate.
+  v = config.video = ml_collections.ConfigDict()
+  v.motion = ""
+  v.emotions = ""  # --mode=generate: comma-separated names; "" = all seven (happy .. contemptuous)
+  v.num_faces = 2  # held-out neutral faces --mode=generate animates (frame 0 of held-out clips)
+  v.frames = 0  # frames per video; 0 = the motion run's model.num_frames
+  v.fps = 15.0
+  v.min_side = 256  # videos are upscaled (nearest neighbour) to at least this many pixels
 
   # SSIM / PSNR of frames rendered from frame 0 + frame t's landmarks vs frame t, beside
   # copy-the-neutral-frame (copy_input) and ground-truth rows (fxs_jax/eval/suite.py).

@@ -13,6 +13,7 @@ no training state, no Orbax and no ``configs/`` import.
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -81,14 +82,17 @@ class TrainedModel:
     return sharding.apply_in_chunks(fn, batch, self.config.eval.batch_size)
 
   def _call(self, name: str, *args, **kwargs) -> Any:
-    batch = self._predictors[name].inputs(*args, **kwargs)
+    predictor = self._predictors[name]
+    batch = predictor.inputs(*args, **kwargs)
     result = self.predict(name, batch)
     if isinstance(result, dict) and "image" in result:
       result = result["image"]
-      images = args[0] if args else kwargs.get("images")
+    if not isinstance(result, dict):  # images: typed and shaped as the images given
+      given = inspect.signature(predictor.inputs).bind(*args, **kwargs).arguments
+      images = given.get(predictor.image_arg)
       if images is not None and np.asarray(images).dtype == np.uint8:
         result = np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8)
-      if images is not None and np.ndim(images) == 3:  # one image in, one image out
+      if images is not None and np.ndim(images) == 3 and predictor.one_in_one_out:
         result = result[0]
     return result
 
@@ -98,11 +102,16 @@ class TrainedModel:
       method = lambda *args, **kwargs: self._call(name, *args, **kwargs)
       method.__doc__ = predictors[name].doc or predictors[name].inputs.__doc__
       return method
+    methods = self.__dict__["recipe"].methods() if "recipe" in self.__dict__ else {}
+    if name in methods:
+      method = lambda *args, **kwargs: methods[name](self, *args, **kwargs)
+      method.__doc__ = methods[name].__doc__
+      return method
     raise AttributeError(f"{type(self).__name__} of {self.config.model_name!r} has no attribute "
                          f"{name!r} (predictions: {', '.join(predictors) or 'none'}).")
 
   def __dir__(self):
-    return sorted(set(super().__dir__()) | set(self._predictors))
+    return sorted(set(super().__dir__()) | set(self._predictors) | set(self.recipe.methods()))
 
   def __repr__(self) -> str:
     return (f"TrainedModel({self.config.model_name}, step {self.step}, "

@@ -16,7 +16,8 @@ gradient-penalty update where the config has one) + one generator update; images
 iteration; the trainer's mean step (a critic update + 1/critic_steps of a generator
 update); minor page faults per iteration; FLOPs of both steps from XLA's cost analysis, as GFLOP/s and as a share of a 4096^2
 float32 matmul measured in the same process; XLA's peak buffer memory of each step and the
-process's max RSS; generation throughput: the recipe's jitted edit at batch 64.
+process's max RSS; generation throughput: the recipe's jitted prediction at batch 64 (images,
+or motions for MotionGAN).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def measure_row(row: dict, args) -> dict:
   recipe = recipes.RECIPES[config.model_name](config)
   batch = config.data.batch_size
   host, sources = real_batch(recipe, config, batch)
-  result = {**row, "px": config.model.image_size, "batch": batch,
+  result = {**row, "px": config.model.get("image_size", "-"), "batch": batch,  # "-": motions
             "critic_steps": config.optim.critic_steps, "devices": jax.device_count(),
             "conv_resolved": resolved}
   print(f"[{row['model']}:{row['shape']} malloc={row['malloc']} conv={row['conv_impl']}] "
@@ -208,14 +209,16 @@ def measure_row(row: dict, args) -> dict:
 
 
 def generation(recipe, config, it: TrainerIteration, sources, iters: int) -> dict:
-  """Images/s of the trained model's jitted ``edit`` (``fxs_jax.inference.TrainedModel``:
-  generator forward and composition, output fetched to the host) at batch 64, each input edited
-  towards another example's target (the condition the pairs evaluator uses); for a transfer
-  model its ``transfer`` of each example's source onto its target."""
+  """Outputs/s of the trained model's jitted prediction (``fxs_jax.inference.TrainedModel``:
+  generator forward and composition, output fetched to the host) at batch 64: ``edit`` of each
+  input towards another example's target (the condition the pairs evaluator uses); a transfer
+  model's ``transfer`` of each example's source onto its target; TextureGAN's ``render_frames``
+  of each frame from its neutral face; MotionGAN's ``sample_motion`` (motions/s, not images)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   from fxs_jax import inference  # pylint: disable=g-import-not-at-top
   from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
-  ds = pipeline.train_dataset(sources[config.data.train_split], GEN_BATCH, seed=config.seed,
+  split = config.data.train_split
+  ds = pipeline.train_dataset(recipe.examples(sources[split], split), GEN_BATCH, seed=config.seed,
                               preprocess=lambda example, rng: recipe.preprocess(example, None),
                               num_threads=1, prefetch=2)
   inputs = next(iter(ds))
@@ -223,7 +226,12 @@ def generation(recipe, config, it: TrainerIteration, sources, iters: int) -> dic
   config.eval.batch_size = GEN_BATCH  # one jitted call per batch
   model = inference.TrainedModel(recipe, it.trainer.gen_def, it.state.gen_params,
                                  it.state.gen_rest, step=0)
-  if "transfer" in model.predictions:  # paired examples: each source onto its own target
+  if "sample_motion" in model.predictions:
+    edit = lambda inp, tgt: model.sample_motion(
+        inp["emotion"], neutral_landmarks=inp["neutral_landmarks"])
+  elif "render_frames" in model.predictions:
+    edit = lambda inp, tgt: model.render_frames(inp["target_image"], inp["landmarks"])
+  elif "transfer" in model.predictions:  # paired examples: each source onto its own target
     edit = lambda inp, tgt: model.transfer(inp["source_image"], inp["target_image"],
                                            inp.get("source_landmarks"),
                                            inp.get("target_landmarks"))
@@ -248,7 +256,7 @@ TABLES = (
         ("GFLOP/iter", "gflop"), ("GFLOP/s", "gflops_per_s"),
         ("matmul peak GFLOP/s", "matmul_peak_gflops"), ("% of peak", "peak_percent"),
         ("page faults/iter", "page_faults_per_iter"), ("XLA peak MB (max step)", "xla_peak_mb"),
-        ("max RSS MB", "max_rss_mb"), ("gen img/s (b64)", "gen_images_per_s"))),
+        ("max RSS MB", "max_rss_mb"), ("gen outputs/s (b64)", "gen_images_per_s"))),
 )
 
 

@@ -49,6 +49,10 @@ class Predictor:
   compute: Callable[[nnx.Module, Batch], Any]
   inputs: Callable[..., dict[str, np.ndarray]]
   doc: str = ""
+  # The argument of ``inputs`` whose images decide the output's type: uint8 in, uint8 out; with
+  # ``one_in_one_out``, one image (H, W, 3) in gives one image out (no batch axis).
+  image_arg: str = "images"
+  one_in_one_out: bool = True
 
 
 class GANRecipe(abc.ABC):
@@ -148,6 +152,12 @@ class GANRecipe(abc.ABC):
   # ---- use (host) --------------------------------------------------------------------------
   def predictors(self) -> dict[str, Predictor]:
     """The named predictions ``fxs_jax.load`` exposes and ``config.evals`` can evaluate."""
+    return {}
+
+  def methods(self) -> dict[str, Callable[..., Any]]:
+    """Host-side uses of a trained model beyond one jitted prediction, as ``fn(model, *args,
+    **kwargs)``; ``fxs_jax.load`` exposes each as ``model.<name>(*args, **kwargs)`` (e.g.
+    TextureGAN's ``animate``, which chains a MotionGAN run and ``render_frames``)."""
     return {}
 
   def generate(self, model, source, out_dir: Path) -> list[Path]:

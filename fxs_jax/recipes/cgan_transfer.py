@@ -167,7 +167,8 @@ class CGANTransfer(editing.EditingRecipe):
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
-    return {"transfer": Predictor(compute=self._transfer_outputs, inputs=self.transfer_inputs)}
+    return {"transfer": Predictor(compute=self._transfer_outputs, inputs=self.transfer_inputs,
+                                   image_arg="target_images")}
 
   def _transfer_outputs(self, gen, batch):
     out = self.transfer(gen, batch)

@@ -29,9 +29,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from fxs_jax import animation
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.data import face_files
 from fxs_jax.errors import UserError
 from fxs_jax.models import cgan_transfer as nets
 from fxs_jax.nn import keypoints
@@ -163,7 +165,11 @@ class TextureGAN(cgan_transfer.CGANTransfer):
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
-    return {"render_frames": Predictor(compute=self._render, inputs=self.render_inputs)}
+    return {"render_frames": Predictor(compute=self._render, inputs=self.render_inputs,
+                                       image_arg="neutral_images", one_in_one_out=False)}
+
+  def methods(self):
+    return {"animate": animation.animate}
 
   def _render(self, gen, batch):
     return self.transfer(gen, batch).image_BxHxWx3
@@ -172,7 +178,8 @@ class TextureGAN(cgan_transfer.CGANTransfer):
     """Frames of a face wearing given landmarks: ``neutral_images`` one neutral face (H, W, 3)
     for every frame, or one per frame (T, H, W, 3), uint8 or [-1, 1]; ``landmarks`` (T, 68, 2)
     pixel (x, y) in the model's crop (e.g. MotionGAN's ``sample_motion`` landmarks, in pixels).
-    ``model.render_frames(...)`` returns the frames (T, H, W, 3) in [-1, 1]."""
+    ``model.render_frames(...)`` returns the frames (T, H, W, 3): uint8 for uint8 neutral
+    images, else float32 in [-1, 1]."""
     lms = np.asarray(landmarks, np.float32)
     if lms.ndim != 3 or lms.shape[1:] != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(lms)):
       raise UserError(f"landmarks must be a sequence of 68 finite (x, y) points per frame, "
@@ -190,17 +197,38 @@ class TextureGAN(cgan_transfer.CGANTransfer):
 
   def generate(self, model, source, out_dir: Path) -> list[Path]:
     """``frames.png``: for held-out sequences, a row of true frames (frame 0 first) and below
-    it the row rendered from frame 0 and each frame's landmarks."""
-    count = max(1, min(self.config.generate.num_images // 2, len(source)))
+    it the row rendered from frame 0 and each frame's landmarks. With ``config.video.motion``
+    (a MotionGAN run), also the videos of ``fxs_jax.animation.generate_videos``: held-out
+    neutral faces and ``config.generate.neutral_image`` from neutral to each expression."""
+    g, v = self.config.generate, self.config.video
+    faces = []
+    if g.neutral_image:  # a bad file fails before anything is written
+      image, lms = face_files.load_face(g.neutral_image, g.neutral_landmarks,
+                                        self.config.model.image_size)
+      faces.append(("file", image, lms))
+    if faces and not v.motion:
+      raise UserError("--config.generate.neutral_image is animated with a MotionGAN run's "
+                      "motions: set --config.video.motion=<its workdir or export>.")
+    if v.motion:  # a missing motion run or a bad emotion name fails before anything is written
+      animation.motion_model(model, v.motion)
+      animation.video_emotions(v.emotions)
+    count = max(1, min(g.num_images // 2, len(source)))
     rows = []
     for i in np.linspace(0, len(source) - 1, count).astype(int):
       example = self.preprocess({k: np.asarray(v) for k, v in source[int(i)].items()}, None)
       truth = example["frames"]
       rows += [truth, model.render_frames(truth[0], example["landmarks"])]
+      if v.motion and len(faces) - bool(g.neutral_image) < v.num_faces:
+        faces.append((f"face{int(i)}", viz.to_uint8(truth[0]), example["landmarks"][0]))
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "frames.png"
-    viz.save_png(path, editing.tile_grid(np.stack(rows)))
-    (out_dir / "targets.txt").write_text(
-        "frames.png rows: true frames of a held-out sequence, then the frames rendered from its "
-        "frame 0 and each frame's landmarks (alternating)\n")
-    return [path]
+    paths = [out_dir / "frames.png"]
+    viz.save_png(paths[0], editing.tile_grid(np.stack(rows)))
+    lines = ["frames.png rows: true frames of a held-out sequence, then the frames rendered from "
+             "its frame 0 and each frame's landmarks (alternating)"]
+    if v.motion:
+      videos, video_lines = animation.generate_videos(model, self.config, faces, out_dir)
+      paths, lines = paths + videos, lines + video_lines
+    else:
+      lines.append("no videos: set --config.video.motion=<a MotionGAN workdir or export>")
+    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
+    return paths
