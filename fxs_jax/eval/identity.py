@@ -19,33 +19,18 @@ signal, best read relative to the ``copy_input`` / ``ground_truth`` reference ro
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
-import pathlib
 
 import numpy as np
 from PIL import Image
 
-from fxs_jax.errors import UserError
+from fxs_jax.faces import detect
 
 EMBEDDING_DIM = 128
-NUM_LANDMARKS = 68
+NUM_LANDMARKS = detect.NUM_LANDMARKS
 _LOG = logging.getLogger(__name__)
-_INSTALL_HINT = "install the faces extra: pip install -e '.[faces]'"
-_MODEL_FILES = {
-    "predictor": "shape_predictor_68_face_landmarks.dat",
-    "recognizer": "dlib_face_recognition_resnet_model_v1.dat",
-}
-
-
-def _models_dir() -> pathlib.Path:
-  # Located without importing face_recognition_models: its __init__ imports pkg_resources, which
-  # recent setuptools (and venvs without setuptools) no longer provide.
-  spec = importlib.util.find_spec("face_recognition_models")
-  if spec is None or spec.origin is None:
-    raise UserError(f"ACD / ACD-I need the package face-recognition-models; {_INSTALL_HINT}")
-  return pathlib.Path(spec.origin).parent / "models"
+_NEEDED_BY = "ACD / ACD-I"
 
 
 class FaceEmbedder:
@@ -66,15 +51,8 @@ class FaceEmbedder:
   def _load(self) -> None:
     if self._recognizer is not None:
       return
-    try:
-      import dlib  # pylint: disable=import-outside-toplevel
-    except ImportError as e:
-      raise UserError(f"ACD / ACD-I need dlib (package dlib-bin); {_INSTALL_HINT}") from e
-    paths = {k: _models_dir() / name for k, name in _MODEL_FILES.items()}
-    for path in paths.values():
-      if not path.is_file():
-        raise UserError(f"dlib model file {path} is missing; reinstall face-recognition-models "
-                        f"({_INSTALL_HINT})")
+    dlib = detect.import_dlib(_NEEDED_BY)
+    paths = {k: detect.model_path(k, _NEEDED_BY) for k in detect.MODEL_FILES}
     self._dlib = dlib
     self._detector = dlib.get_frontal_face_detector()
     self._predictor = dlib.shape_predictor(str(paths["predictor"]))
@@ -83,12 +61,7 @@ class FaceEmbedder:
   def _upscale(self, image_HxWx3: np.ndarray) -> tuple[np.ndarray, int]:
     """(image upscaled by an integer factor k, k). With pixel centres at integers, a point x of
     the input lies at (x + 0.5) * k - 0.5 in the output (PIL's bilinear resize convention)."""
-    factor = max(1, math.ceil(self.min_side / min(image_HxWx3.shape[:2])))
-    if factor == 1:
-      return np.ascontiguousarray(image_HxWx3), 1
-    h, w = image_HxWx3.shape[:2]
-    big = Image.fromarray(image_HxWx3).resize((w * factor, h * factor), Image.BILINEAR)
-    return np.asarray(big), factor
+    return detect.upscale(image_HxWx3, self.min_side)
 
   def _shape_from_landmarks(self, landmarks_68x2: np.ndarray):
     dlib = self._dlib

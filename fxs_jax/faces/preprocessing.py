@@ -1,0 +1,138 @@
+"""One photo -> one aligned face crop, or a one-line reason why not.
+
+Real photos are messy: unreadable files, no face, several faces, faces too small to crop without
+heavy upsampling. :func:`preprocess` never raises for those; it returns a :class:`Skip` whose
+``reason`` says which, so a folder of photos can be processed and reported on
+(:mod:`fxs_jax.faces.prepare`). Mistakes in the call itself (wrong array type, bad option) raise
+:class:`fxs_jax.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+
+from fxs_jax.errors import UserError
+from fxs_jax.faces.alignment import NUM_LANDMARKS
+from fxs_jax.faces.alignment import AlignedFace
+from fxs_jax.faces.alignment import align
+from fxs_jax.faces.detect import FaceDetector
+
+MULTIPLE_CHOICES = ("skip", "largest")
+# SynthFaces' face (jaw corner 0 to jaw corner 16) spans 0.54 of the crop; a photo face narrower
+# than 3/8 of the crop side is upsampled more than ~1.45x into it, visibly soft.
+MIN_FACE_FRACTION = 0.375
+
+
+@dataclasses.dataclass
+class Skip:
+  """Why an image gave no face crop: one line, e.g. ``"no face found"``."""
+  reason: str
+
+
+def _one_line(error: BaseException) -> str:
+  text = " ".join(str(error).split())
+  return text or type(error).__name__
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+  """RGB; transparent images are composited over white (not left black where alpha is 0)."""
+  if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+  return image.convert("RGB")
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray | Skip:
+  """An image file as (H, W, 3) uint8 RGB, or ``Skip("unreadable: <file name>: <error>")``.
+
+  Greyscale, palette and transparent images become RGB (transparency over white); the EXIF
+  orientation tag is applied (phone photos are often stored sideways). Never raises: missing,
+  truncated or corrupt files give a :class:`Skip`.
+  """
+  name = os.path.basename(os.fspath(path))
+  try:
+    with Image.open(path) as image:
+      image.load()
+      rgb = _to_rgb(ImageOps.exif_transpose(image))
+    return np.asarray(rgb, np.uint8)
+  except Exception as e:  # pylint: disable=broad-except
+    # PIL reports bad files with many exception types (OSError, SyntaxError, ValueError, ...).
+    return Skip(f"unreadable: {name}: {_one_line(e)}")
+
+
+def _as_rgb_array(image) -> np.ndarray:
+  image = np.asarray(image)
+  if image.dtype == np.uint8 and image.ndim == 2:
+    image = image[..., None]
+  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+    raise UserError(f"image must be a path or a uint8 array of shape (H, W), (H, W, 3) or "
+                    f"(H, W, 4), got {image.dtype} {image.shape}; convert it to uint8 RGB")
+  if image.shape[-1] == 1:
+    return np.repeat(image, 3, axis=-1)
+  return np.ascontiguousarray(image[..., :3])  # an RGBA array: alpha dropped
+
+
+@functools.cache
+def _shared_detector() -> FaceDetector:
+  return FaceDetector()
+
+
+def default_min_face(size: int) -> int:
+  """The smallest face width (px, jaw corner to jaw corner) kept for a ``size`` crop."""
+  return round(MIN_FACE_FRACTION * size)
+
+
+def face_width(landmarks_68x2: np.ndarray) -> float:
+  """Face width in pixels: the distance between the jaw corners (landmarks 0 and 16), which does
+  not change when the face is rotated in the image plane."""
+  landmarks = np.asarray(landmarks_68x2, np.float64)
+  return float(np.linalg.norm(landmarks[16] - landmarks[0]))
+
+
+def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | None = None,
+               min_face: int | None = None, multiple: str = "skip") -> AlignedFace | Skip:
+  """The aligned face crop of one photo (see :func:`fxs_jax.faces.align`), or why not.
+
+  Args:
+    image: a file path, or a uint8 array (H, W, 3) RGB / (H, W) grey / (H, W, 4) RGBA.
+    size: side of the square crop in pixels.
+    landmarks: the face's (68, 2) (x, y) landmarks in photo pixels; detected when None.
+    detector: a :class:`FaceDetector` to use (default: one shared by all calls).
+    min_face: smallest face width kept, in photo pixels between the jaw corners (landmarks 0
+      and 16); default ``3/8 * size`` (48 px for 128).
+    multiple: with several faces, ``"skip"`` the photo or keep the ``"largest"`` face.
+
+  Returns:
+    An :class:`AlignedFace`, or a :class:`Skip` with one of the reasons ``"unreadable: <file>:
+    <error>"``, ``"no face found"``, ``"N faces found (expected one)"``, ``"face too small (W px <
+    M px)"``.
+  """
+  if multiple not in MULTIPLE_CHOICES:
+    raise UserError(f"multiple must be one of {MULTIPLE_CHOICES}, got {multiple!r}")
+  min_face = default_min_face(size) if min_face is None else min_face
+  if isinstance(image, (str, os.PathLike)):
+    image = load_image(image)
+    if isinstance(image, Skip):
+      return image
+  image = _as_rgb_array(image)
+  if landmarks is None:
+    faces = (detector or _shared_detector()).detect(image)
+    if len(faces) == 0:
+      return Skip("no face found")
+    if len(faces) > 1 and multiple == "skip":
+      return Skip(f"{len(faces)} faces found (expected one)")
+    landmarks = faces[0]
+  landmarks = np.asarray(landmarks, np.float64)
+  if landmarks.shape != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(landmarks)):
+    raise UserError(f"landmarks must be finite with shape ({NUM_LANDMARKS}, 2), got shape "
+                    f"{landmarks.shape}; pass one face's iBUG-68 landmarks or None to detect")
+  width = face_width(landmarks)
+  if width < min_face:
+    return Skip(f"face too small ({int(width)} px < {min_face} px)")
+  return align(image, landmarks, size)
