@@ -8,7 +8,9 @@ package called ``datasets`` (Hugging Face) is never shadowed, whether or not it 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -16,7 +18,9 @@ from pathlib import Path
 from absl import logging
 import tensorflow_datasets as tfds
 
+from fxs_jax.data import manual_datasets
 from fxs_jax.errors import DatasetError
+from fxs_jax.errors import UserError
 
 _PACKAGE = "fxs_jax_datasets"
 # Datasets that need no download: built automatically on first use.
@@ -77,22 +81,90 @@ def is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
   return (Path(builder.data_dir) / "dataset_info.json").is_file()
 
 
-def prepare(full_name: str, data_dir: str | None = None,
-            build_if_missing: bool = True) -> tfds.core.DatasetBuilder:
-  """Returns a builder whose data is on disk, building procedural datasets on first use."""
+def manual_dir_for(builder: tfds.core.DatasetBuilder, manual_dir: str | None = None) -> Path:
+  """Where a manual dataset's download is: ``manual_dir``, else ``$FXS_JAX_MANUAL_DIR/<name>``,
+  else the folder the existing build was made from, else ``<data_dir>/downloads/manual/<name>``."""
+  if manual_dir:
+    return Path(manual_dir).expanduser()
+  if os.environ.get("FXS_JAX_MANUAL_DIR"):
+    return Path(os.environ["FXS_JAX_MANUAL_DIR"]).expanduser() / builder.name
+  stored = _stored_fingerprint(builder)
+  if stored:
+    return Path(stored["manual_dir"])
+  return Path(builder.data_dir_root) / "downloads" / "manual" / builder.name
+
+
+def _stored_fingerprint(builder: tfds.core.DatasetBuilder) -> dict | None:
+  path = Path(builder.data_dir) / manual_datasets.FINGERPRINT_FILE
+  try:
+    return json.loads(path.read_text())
+  except (OSError, ValueError):
+    return None
+
+
+def _manual_build_is_current(builder: tfds.core.DatasetBuilder, manual_dir: Path) -> bool:
+  """False when the manual folder's files changed since the build (added, removed, touched)."""
+  stored = _stored_fingerprint(builder)
+  if not manual_dir.is_dir():
+    logging.info("%s: manual folder %s not found; using the existing build.", builder.name,
+                 manual_dir)
+    return True
+  return bool(stored) and stored.get("fingerprint") == manual_datasets.fingerprint(manual_dir)
+
+
+def _delete_generated(builder: tfds.core.DatasetBuilder, manual_dir: Path) -> None:
+  """Deletes the built dataset folder only (never the manual download)."""
+  generated = Path(builder.data_dir).resolve()
+  manual = manual_dir.resolve()
+  if generated == manual or generated in manual.parents or manual in generated.parents:
+    raise DatasetError(f"The manual folder {manual} overlaps the built dataset {generated}; move "
+                       "the download outside the TFDS data_dir's dataset folders.")
+  shutil.rmtree(generated)
+
+
+def _prepare_manual(full_name: str, data_dir: str | None,
+                    manual_dir: str | None) -> tfds.core.DatasetBuilder:
+  """Builds a dataset from the user's download, rebuilding when the download changed."""
   builder = get_builder(full_name, data_dir)
+  folder = manual_dir_for(builder, manual_dir)
   if is_prepared(builder):
-    return builder
+    if _manual_build_is_current(builder, folder):
+      return builder
+    print(f"The files in {folder} changed since {full_name} was built; rebuilding it.",
+          flush=True)
+    _delete_generated(builder, folder)
+    builder = get_builder(full_name, data_dir)
+  print(f"Building {full_name} in {builder.data_dir} from {folder}...", flush=True)
+  try:
+    builder.download_and_prepare(
+        file_format="array_record",
+        download_config=tfds.download.DownloadConfig(manual_dir=str(folder),
+                                                     try_download_gcs=False))
+  except UserError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    instructions = " ".join((getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or "").split())
+    raise DatasetError(f"Could not prepare {full_name} from {folder}: "
+                       f"{' '.join(str(e).split())}. {instructions}".strip()) from e
+  report = Path(builder.data_dir) / "skipped.txt"
+  if report.is_file():
+    print(f"{report.read_text().splitlines()[0]}; details: {report}", flush=True)
+  return builder
+
+
+def prepare(full_name: str, data_dir: str | None = None, build_if_missing: bool = True,
+            manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+  """Returns a builder whose data is on disk, building it on first use.
+
+  Procedural datasets (:data:`PROCEDURAL`) are rendered. The others are built from the user's
+  download in ``manual_dir`` (see :func:`manual_dir_for` for the default), and rebuilt when the
+  files there changed since the build (the built dataset is replaced; the download is only read).
+  """
   name = full_name.partition("/")[0]
   if name not in PROCEDURAL:
-    # Datasets read from a user's download (their builders explain where files go).
-    instructions = getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or ""
-    logging.info("Preparing %s from the manual download folder.", full_name)
-    try:
-      builder.download_and_prepare(
-          download_config=tfds.download.DownloadConfig(manual_dir=None))
-    except Exception as e:  # pylint: disable=broad-except
-      raise DatasetError(f"Could not prepare {full_name}: {e}. {instructions}".strip()) from e
+    return _prepare_manual(full_name, data_dir, manual_dir)
+  builder = get_builder(full_name, data_dir)
+  if is_prepared(builder):
     return builder
   if not build_if_missing:
     raise DatasetError(

@@ -1,0 +1,194 @@
+"""TFDS builder for a folder of face photos labelled with OpenFace AU intensities.
+
+GANimation trains on EmotioNet photos whose 17 AU intensities OpenFace estimated. The manual dir
+holds ``imgs/`` (the photos, any of jpg / png / ...) and one of three AU sources:
+
+* GANimation's ``aus_openface.pkl``: a pickled dict ``{image id: (17,) AUs}`` (id = file stem),
+  with optional ``train_ids.csv`` / ``test_ids.csv`` (one id per line, ``.jpg`` suffix allowed)
+  fixing the splits;
+* ``openface/<image stem>.csv`` per photo, as OpenFace's ``FaceLandmarkImg`` writes them (one row
+  per face; photos with several faces are skipped, like ``fxs_jax.faces.preprocess`` does);
+* one ``openface/*.csv`` with a ``frame`` column, as ``FeatureExtraction -fdir imgs`` writes it:
+  frame k is the k-th photo of ``imgs/`` in sorted order; rows with ``success`` 0 are skipped.
+
+OpenFace columns are read by header name (``AU01_r`` ... ``AU45_r``, :data:`fxs_jax.facs.AU_NAMES`
+plus ``_r``; the spaces OpenFace writes after commas are tolerated); its landmarks ``x_0..x_67``,
+``y_0..y_67`` are used for the crop when present, else dlib finds the face.
+
+Labels: ``aus`` as given (0-5, clipped). EmotioNet has no emotion label here, so by convention
+``emotion`` is the :data:`fxs_jax.facs.EMOTIONS` class whose EMFACS prototype is nearest
+(Euclidean) to the photo's AUs: derived, not annotated; do not score an emotion classifier on it.
+There are no subject ids either: ``identity`` is the photo's index in the sorted ``imgs/`` list,
+and without id files the last 15% of the sorted photos are the test split (photos of one person
+may then fall in both splits).
+"""
+
+from __future__ import annotations
+
+import csv
+import pickle
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from fxs_jax import facs
+from fxs_jax.data import manual_datasets
+from fxs_jax.errors import DatasetError
+
+AU_COLUMNS = tuple(f"{name}_r" for name in facs.AU_NAMES)
+LANDMARK_COLUMNS = tuple(f"x_{i}" for i in range(68)) + tuple(f"y_{i}" for i in range(68))
+PROTOTYPES = np.stack([facs.emotion_aus(e) for e in facs.EMOTIONS])
+
+
+def nearest_emotion(aus) -> str:
+  """The emotion whose EMFACS prototype is nearest to ``aus`` (the labelling convention)."""
+  distances = np.linalg.norm(PROTOTYPES - np.asarray(aus, np.float32)[None], axis=1)
+  return facs.EMOTIONS[int(np.argmin(distances))]
+
+
+def read_openface_csv(path: Path) -> list[dict]:
+  """Rows of an OpenFace CSV as ``{column: str}`` with names and values stripped.
+
+  Raises:
+    DatasetError: naming the AU columns the header lacks.
+  """
+  with open(path, newline="") as f:
+    rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            for row in csv.DictReader(f)]
+    f.seek(0)
+    header = [name.strip() for name in next(csv.reader(f), [])]
+  missing = [c for c in AU_COLUMNS if c not in header]
+  if missing:
+    raise DatasetError(f"au_faces: OpenFace CSV {path} lacks the columns {', '.join(missing)}; "
+                       "run OpenFace with AU intensities (-aus) so that it writes AU01_r..AU45_r.")
+  return rows
+
+
+def row_aus(row: dict) -> np.ndarray:
+  return np.clip(np.asarray([float(row[c]) for c in AU_COLUMNS], np.float32), 0.0, facs.AU_MAX)
+
+
+def row_landmarks(row: dict) -> np.ndarray | None:
+  if not all(c in row for c in LANDMARK_COLUMNS):
+    return None
+  values = np.asarray([float(row[c]) for c in LANDMARK_COLUMNS], np.float64)
+  if not np.all(np.isfinite(values)):
+    return None  # dlib finds the face instead
+  return np.stack([values[:68], values[68:]], axis=1)
+
+
+def _read_ids(path: Path) -> set[str]:
+  ids = set()
+  for line in path.read_text().split():
+    stem = Path(line.strip()).stem if Path(line.strip()).suffix.lower() in \
+        manual_datasets.IMAGE_SUFFIXES else line.strip()
+    ids.add(stem)
+  return ids
+
+
+class Builder(manual_datasets.ManualDatasetBuilder):
+  """Face photos + OpenFace AU intensities (EmotioNet as GANimation uses it)."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  HOMEPAGE = "https://github.com/albertpumarola/GANimation"
+  REQUIRED_PATHS = ("imgs",)
+  MANUAL_LAYOUT = ("imgs/ (the photos) and aus_openface.pkl, or openface/<image stem>.csv per "
+                   "photo, or one openface/*.csv with a frame column")
+  MANUAL_DOWNLOAD_INSTRUCTIONS = """
+  Put the face photos in <manual dir>/imgs/ and their AUs beside them: GANimation's
+  aus_openface.pkl (+ train_ids.csv / test_ids.csv), or OpenFace's CSVs in <manual dir>/openface/
+  (FaceLandmarkImg: one CSV per photo; FeatureExtraction -fdir imgs: one CSV with a frame column).
+  EmotioNet is requested from its authors (https://cbcsl.ece.ohio-state.edu/dbform_emotionet.html).
+  Pass the folder as the manual dir (or $FXS_JAX_MANUAL_DIR/au_faces). The files are only read.
+  """
+  BUILDER_CONFIGS = [
+      manual_datasets.ManualConfig(name="stills_128", description="128 px crops."),
+      manual_datasets.ManualConfig(name="stills_64", description="64 px crops.", image_size=64),
+      manual_datasets.ManualConfig(name="smoke", description="32 px crops (tests).",
+                                   image_size=32),
+  ]
+  DEFAULT_CONFIG_NAME = "stills_128"
+
+  def check_manual_dir(self, manual_dir):
+    manual_dir = super().check_manual_dir(manual_dir)
+    if not ((manual_dir / "aus_openface.pkl").is_file()
+            or list((manual_dir / "openface").glob("*.csv"))):
+      raise DatasetError(f"au_faces: {manual_dir / 'aus_openface.pkl'} is missing and "
+                         f"{manual_dir / 'openface'} holds no CSV; the manual folder must hold "
+                         f"{self.MANUAL_LAYOUT}.")
+    return manual_dir
+
+  def _find_examples(self, manual_dir: Path) -> list[manual_datasets.Example]:
+    images = manual_datasets.find_files(manual_dir / "imgs")
+    if (manual_dir / "aus_openface.pkl").is_file():
+      labels = self._from_pickle(manual_dir)
+    else:
+      csvs = sorted((manual_dir / "openface").glob("*.csv"))
+      first_row = read_openface_csv(csvs[0])[:1]
+      if first_row and "frame" in first_row[0]:
+        labels = self._from_feature_extraction(csvs[0], images)
+      else:
+        labels = self._from_face_landmark_img(csvs)
+    examples = []
+    reported = {Path(item["file"]).stem for item in self._skipped}  # e.g. a two-face CSV
+    for identity, path in enumerate(images):
+      if path.stem not in labels:
+        if path.stem not in reported:
+          self.skip(path, "no AU label for this photo")
+        continue
+      aus, landmarks = labels[path.stem]
+      examples.append(manual_datasets.Example(
+          key=path.stem, identity=identity, paths=[path], emotion=nearest_emotion(aus), aus=aus,
+          landmarks=None if landmarks is None else [landmarks]))
+    self._assign_splits(manual_dir, examples)
+    return examples
+
+  def _from_pickle(self, manual_dir: Path) -> dict:
+    with open(manual_dir / "aus_openface.pkl", "rb") as f:
+      table = pickle.load(f)
+    labels = {}
+    for image_id, aus in table.items():
+      aus = np.asarray(aus, np.float32)
+      if aus.shape != (facs.NUM_AUS,):
+        raise DatasetError(f"au_faces: aus_openface.pkl entry {image_id!r} has shape {aus.shape}, "
+                           f"not ({facs.NUM_AUS},); give each photo the 17 AUs in the order "
+                           f"{', '.join(facs.AU_NAMES)}.")
+      labels[Path(str(image_id)).stem] = (np.clip(aus, 0.0, facs.AU_MAX), None)
+    return labels
+
+  def _from_face_landmark_img(self, csvs: list[Path]) -> dict:
+    labels = {}
+    for path in csvs:
+      rows = read_openface_csv(path)
+      if len(rows) != 1:
+        self.skip(path, f"{len(rows)} faces in the OpenFace CSV (expected one)")
+        continue
+      labels[path.stem] = (row_aus(rows[0]), row_landmarks(rows[0]))
+    return labels
+
+  def _from_feature_extraction(self, path: Path, images: list[Path]) -> dict:
+    labels = {}
+    for row in read_openface_csv(path):
+      frame = int(float(row["frame"]))
+      if not 1 <= frame <= len(images):
+        self.skip(path, f"frame {frame} has no photo (imgs/ holds {len(images)})")
+        continue
+      if row.get("success", "1") in ("0", "0.0"):
+        self.skip(images[frame - 1], "OpenFace found no face (success 0)")
+        continue
+      labels[images[frame - 1].stem] = (row_aus(row), row_landmarks(row))
+    return labels
+
+  def _assign_splits(self, manual_dir: Path, examples: list) -> None:
+    """GANimation's id files, when present, fix each photo's split."""
+    files = [manual_dir / "train_ids.csv", manual_dir / "test_ids.csv"]
+    if not all(f.is_file() for f in files):
+      return
+    train, test = (_read_ids(f) for f in files)
+    for example in examples:
+      example.split = "train" if example.key in train else "test" if example.key in test else None
+      if example.split is None:
+        self.skip(example.paths[0], "in neither train_ids.csv nor test_ids.csv")
+    examples[:] = [e for e in examples if e.split is not None]

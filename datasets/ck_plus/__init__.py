@@ -1,0 +1,1 @@
+"""CK+ (the extended Cohn-Kanade dataset), read from the user's own download."""

@@ -1,0 +1,1 @@
+"""MUG facial expression database, read from the user's own download."""

@@ -1,0 +1,1 @@
+"""Oulu-CASIA NIR&VIS facial expression database, read from the user's own download."""

@@ -1,0 +1,1 @@
+"""RaFD (Radboud Faces Database), read from the user's own download."""

@@ -1,0 +1,304 @@
+"""Shared plumbing of the TFDS builders that read a user's own download (RaFD, CK+, AU faces).
+
+None of these datasets may be downloaded by code (licences), so each builder reads TFDS's
+``manual_dir`` laid out exactly as the dataset unpacks. A builder subclasses
+:class:`ManualDatasetBuilder` and only says how to find its examples (:meth:`_find_examples`);
+this module checks the folder, crops every face with :func:`fxs_jax.faces.preprocess` (shipped
+landmarks when the dataset has them, else dlib), writes the SynthFaces feature layout, splits by
+subject and reports every skipped image.
+
+Beside the built dataset (``builder.data_dir``) it writes ``skipped.json`` / ``skipped.txt`` (every
+skipped file, relative to the manual dir, with its reason) and ``manual_fingerprint.json`` (the
+manual dir and a hash of its file list, sizes and mtimes), which
+:func:`fxs_jax.data.builders.prepare` compares to rebuild when files were added or changed. The
+manual dir is only ever read.
+
+Feature layout (shared with SynthFaces, so a model switches dataset with ``config.data.name``):
+stills: ``image`` (S, S, 3) uint8, ``landmarks`` (68, 2) float32 crop pixels, ``aus`` (17,)
+float32 0-5, ``emotion`` ClassLabel over :data:`fxs_jax.facs.EMOTIONS`, ``identity`` int32;
+sequences: ``frames`` (T, S, S, 3), ``landmarks`` (T, 68, 2), ``aus`` (T, 17), ``emotion``,
+``identity``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from fxs_jax import facs
+from fxs_jax import faces
+from fxs_jax.data.synth_faces_examples import png_bytes
+from fxs_jax.errors import DatasetError
+
+FINGERPRINT_FILE = "manual_fingerprint.json"
+SKIP_FILES = ("skipped.json", "skipped.txt")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
+NUM_LANDMARKS = 68
+
+
+@dataclasses.dataclass
+class ManualConfig(tfds.core.BuilderConfig):
+  """What to build from the manual download: crop size, stills or sequences, frames per clip."""
+
+  image_size: int = 128  # the papers crop faces to 128 px
+  kind: str = "stills"  # "stills" or "sequences"
+  num_frames: int = 16  # sequences: neutral -> apex resampled to this many frames
+  test_fraction: float = 0.15  # of the sorted subjects, the last ones form the test split
+
+
+@dataclasses.dataclass
+class Example:
+  """One still (one path) or one clip (neutral -> apex paths) before face cropping.
+
+  ``aus`` is the apex (17,) 0-5 vector; a clip's AUs ramp linearly from 0 at its first frame to
+  ``aus`` at its last. ``landmarks`` are the dataset's own (68, 2) photo-pixel landmarks per path,
+  or None to detect them with dlib.
+  """
+
+  key: str
+  identity: int
+  paths: list[Path]
+  emotion: str
+  aus: np.ndarray
+  landmarks: list[np.ndarray] | None = None
+  split: str | None = None  # "train" / "test" fixed by the dataset; None: by subject
+
+
+def clip_configs(stills: bool = True) -> list[ManualConfig]:
+  """The configs of a clip dataset: (stills_128, stills_64,) sequences_128, sequences_64, and the
+  32 px ``*_smoke`` ones for tests (clips of 8 frames)."""
+  configs = []
+  kinds = ("stills", "sequences") if stills else ("sequences",)
+  for size in (128, 64):
+    for kind in kinds:
+      what = "first (neutral) and apex frames" if kind == "stills" else "neutral -> apex clips"
+      configs.append(ManualConfig(name=f"{kind}_{size}", description=f"{size} px {what}.",
+                                  image_size=size, kind=kind))
+  for kind in kinds:
+    configs.append(ManualConfig(name=f"{kind}_smoke", description="32 px (tests).",
+                                image_size=32, kind=kind, num_frames=8))
+  return configs
+
+
+def first_and_last(clip: Example) -> list[Example]:
+  """A clip's first frame (``neutral``, zero AUs) and its last, apex frame (the clip's labels)."""
+  lms = clip.landmarks
+  neutral = Example(key=f"{clip.key}_first", identity=clip.identity, paths=clip.paths[:1],
+                    emotion="neutral", aus=np.zeros(facs.NUM_AUS, np.float32),
+                    landmarks=lms[:1] if lms else None)
+  apex = Example(key=f"{clip.key}_peak", identity=clip.identity, paths=clip.paths[-1:],
+                 emotion=clip.emotion, aus=clip.aus, landmarks=lms[-1:] if lms else None)
+  return [neutral, apex]
+
+
+def require_layout(manual_dir: Path | None, required: Sequence[str], dataset: str,
+                   layout: str) -> Path:
+  """``manual_dir``, checked to exist and hold each relative path of ``required``.
+
+  Raises:
+    DatasetError: one line naming the missing path and the expected layout.
+  """
+  if manual_dir is None or not Path(manual_dir).is_dir():
+    raise DatasetError(
+        f"{dataset}: manual download folder {manual_dir} does not exist; unpack the dataset "
+        f"there so that it holds {layout} (or set $FXS_JAX_MANUAL_DIR to a folder holding "
+        f"{dataset}/, or pass manual_dir= to fxs_jax.data.builders.prepare).")
+  manual_dir = Path(manual_dir)
+  for relative in required:
+    if not (manual_dir / relative).exists():
+      raise DatasetError(
+          f"{dataset}: {manual_dir / relative} is missing; the manual folder {manual_dir} must "
+          f"hold {layout}.")
+  return manual_dir
+
+
+def find_files(folder: Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:
+  """Files under ``folder`` with one of ``suffixes`` (any case; recursive), sorted."""
+  suffixes = tuple(s.lower() for s in suffixes)
+  found = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    found += [Path(root, f) for f in sorted(files) if Path(f).suffix.lower() in suffixes]
+  return found
+
+
+def fingerprint(manual_dir: Path) -> str:
+  """A hash of every file's relative path, size and mtime under ``manual_dir``."""
+  digest = hashlib.sha256()
+  for root, dirs, files in os.walk(manual_dir):
+    dirs.sort()
+    for name in sorted(files):
+      path = Path(root, name)
+      stat = path.stat()
+      digest.update(f"{path.relative_to(manual_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                    .encode())
+  return digest.hexdigest()
+
+
+def subject_split(identities: Iterable[int], test_fraction: float) -> tuple[set, set]:
+  """(train ids, test ids): the last ``ceil(fraction * n)`` of the sorted ids test (>= 1 each
+  side when there are two or more subjects)."""
+  ids = sorted(set(identities))
+  num_test = min(max(1, math.ceil(test_fraction * len(ids))), len(ids) - 1) if len(ids) > 1 else 0
+  return set(ids[:len(ids) - num_test]), set(ids[len(ids) - num_test:])
+
+
+def subject_number(folder_name: str) -> int:
+  """The number in a subject folder's name (``S005`` -> 5, ``P012`` -> 12), else a stable hash."""
+  digits = "".join(c for c in folder_name if c.isdigit())
+  return int(digits) if digits else int(hashlib.sha256(folder_name.encode()).hexdigest()[:7], 16)
+
+
+def resample_indices(num_available: int, num_frames: int) -> np.ndarray:
+  """``num_frames`` indices from 0 to ``num_available - 1``, evenly spaced (repeats if short)."""
+  return np.round(np.linspace(0, num_available - 1, num_frames)).astype(np.int64)
+
+
+def read_points(path: Path) -> np.ndarray | None:
+  """(68, 2) float landmarks from a text file of 68 lines "x y", or None if it is not that."""
+  try:
+    points = np.loadtxt(path, dtype=np.float64, ndmin=2)
+  except (OSError, ValueError):
+    return None
+  return points if points.shape == (NUM_LANDMARKS, 2) and np.all(np.isfinite(points)) else None
+
+
+class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
+  """A builder over a manual download; subclasses define :meth:`_find_examples` and the layout.
+
+  Subclasses set ``MANUAL_LAYOUT`` (one line: what the manual folder holds),
+  ``REQUIRED_PATHS`` (relative paths that must exist) and ``MANUAL_DOWNLOAD_INSTRUCTIONS``.
+  """
+
+  MANUAL_LAYOUT = ""
+  REQUIRED_PATHS: tuple[str, ...] = ()
+
+  def _find_examples(self, manual_dir: Path) -> list[Example]:
+    """Every example of the manual folder; call :meth:`skip` for files that cannot be used."""
+    raise NotImplementedError
+
+  def skip(self, path: Path | str, reason: str) -> None:
+    """Records that ``path`` (a file of the manual dir) was left out, and why (one line)."""
+    try:
+      path = Path(path).relative_to(self._manual_dir).as_posix()
+    except ValueError:
+      path = str(path)
+    self._skipped.append({"file": path, "reason": reason})
+
+  def check_manual_dir(self, manual_dir: Path | None) -> Path:
+    """The manual folder, checked against this dataset's layout (one-line DatasetError)."""
+    return require_layout(manual_dir, self.REQUIRED_PATHS, self.name, self.MANUAL_LAYOUT)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    cfg = self.builder_config
+    size = cfg.image_size
+    image = tfds.features.Image(shape=(size, size, 3))
+    common = {"emotion": tfds.features.ClassLabel(names=list(facs.EMOTIONS)),
+              "identity": tfds.features.Scalar(dtype=np.int32)}
+    if cfg.kind == "stills":
+      features = {
+          "image": image,
+          "landmarks": tfds.features.Tensor(shape=(NUM_LANDMARKS, 2), dtype=np.float32),
+          "aus": tfds.features.Tensor(shape=(facs.NUM_AUS,), dtype=np.float32), **common}
+    else:
+      t = cfg.num_frames
+      features = {
+          "frames": tfds.features.Sequence(image, length=t),
+          "landmarks": tfds.features.Tensor(shape=(t, NUM_LANDMARKS, 2), dtype=np.float32),
+          "aus": tfds.features.Tensor(shape=(t, facs.NUM_AUS), dtype=np.float32), **common}
+    return tfds.core.DatasetInfo(
+        builder=self, description=self.__doc__,
+        features=tfds.features.FeaturesDict(features), disable_shuffling=True,
+        homepage=getattr(self, "HOMEPAGE", None))
+
+  def _download_and_prepare(self, dl_manager, download_config=None, **kwargs):
+    self._skipped, self._manual_dir = [], None
+    self._kept = 0
+    super()._download_and_prepare(dl_manager, download_config=download_config, **kwargs)
+    self._write_reports()
+
+  def _split_generators(self, dl_manager):
+    # dl_manager.manual_dir would raise TFDS's multi-line message; check it ourselves.
+    manual_dir = dl_manager._manual_dir  # pylint: disable=protected-access
+    self._manual_dir = self.check_manual_dir(manual_dir)
+    self._fingerprint = fingerprint(self._manual_dir)
+    examples = self._find_examples(self._manual_dir)
+    if not examples:
+      raise DatasetError(f"{self.name}: no usable examples in {self._manual_dir}; it must hold "
+                         f"{self.MANUAL_LAYOUT}.")
+    if all(e.split for e in examples):
+      splits = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
+    else:
+      train_ids, test_ids = subject_split((e.identity for e in examples),
+                                          self.builder_config.test_fraction)
+      splits = {"train": [e for e in examples if e.identity in train_ids],
+                "test": [e for e in examples if e.identity in test_ids]}
+    return {name: self._generate_examples(chosen, name) for name, chosen in splits.items()}
+
+  def _crop(self, path: Path, landmarks) -> faces.AlignedFace | None:
+    result = faces.preprocess(path, self.builder_config.image_size, landmarks=landmarks)
+    if isinstance(result, faces.Skip):
+      self.skip(path, result.reason)
+      return None
+    return result
+
+  def _generate_examples(self, examples: list[Example], split: str):
+    yielded = 0
+    for key, features in self._examples_with_faces(examples):
+      yielded += 1
+      yield key, features
+    if not yielded:
+      reason = f" (e.g. {self._skipped[-1]['reason']})" if self._skipped else ""
+      raise DatasetError(f"{self.name}: no {split} example has a usable face{reason}; add photos "
+                         f"of more subjects to {self._manual_dir}.")
+
+  def _examples_with_faces(self, examples: list[Example]):
+    cfg = self.builder_config
+    for example in examples:
+      shipped = example.landmarks or [None] * len(example.paths)
+      if cfg.kind == "stills":
+        face = self._crop(example.paths[0], shipped[0])
+        if face is None:
+          continue
+        features = {"image": png_bytes(face.image), "landmarks": face.landmarks.astype(np.float32),
+                    "aus": np.asarray(example.aus, np.float32)}
+      else:
+        chosen = resample_indices(len(example.paths), cfg.num_frames)
+        crops = {}
+        for i in sorted(set(chosen.tolist())):
+          crops[i] = self._crop(example.paths[i], shipped[i])
+          if crops[i] is None:
+            self.skip(example.paths[0].parent,
+                      f"clip {example.key} dropped: its frame {example.paths[i].name} was skipped")
+            break
+        if any(c is None for c in crops.values()):
+          continue
+        ramp = np.linspace(0.0, 1.0, cfg.num_frames, dtype=np.float32)[:, None]
+        features = {"frames": [png_bytes(crops[i].image) for i in chosen],
+                    "landmarks": np.stack([crops[i].landmarks for i in chosen]).astype(np.float32),
+                    "aus": ramp * np.asarray(example.aus, np.float32)[None]}
+      self._kept += 1
+      yield example.key, {**features, "emotion": example.emotion,
+                          "identity": np.int32(example.identity)}
+
+  def _write_reports(self) -> None:
+    out = Path(self.data_dir)  # TFDS's temporary build folder, renamed when the build succeeds
+    (out / FINGERPRINT_FILE).write_text(json.dumps(
+        {"manual_dir": str(self._manual_dir.resolve()), "fingerprint": self._fingerprint}) + "\n")
+    (out / SKIP_FILES[0]).write_text(json.dumps(
+        {"kept": self._kept, "skipped": self._skipped}, indent=2) + "\n")
+    lines = [f"{self.name}/{self.builder_config.name}: kept {self._kept} examples, skipped "
+             f"{len(self._skipped)} files (from {self._manual_dir})"]
+    lines += [f"{item['file']}\t{item['reason']}" for item in self._skipped]
+    (out / SKIP_FILES[1]).write_text("\n".join(lines) + "\n")
+    logging.warning("%s; the skipped files and reasons are in %s beside the dataset.", lines[0],
+                    SKIP_FILES[1])

@@ -1,0 +1,50 @@
+"""Helpers of the manual-dataset tests."""
+
+import json
+from pathlib import Path
+import shutil
+
+import numpy as np
+
+from fxs_jax import facs
+from fxs_jax.data import builders
+
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+
+
+def read_split(builder, split):
+  """Every example of a split, as a list of dicts."""
+  source = builder.as_data_source(split=split)
+  return [source[i] for i in range(len(source))]
+
+
+def check_clip_dataset(tmp_path, name, corrupt_frame, dropped_clip, added_clip):
+  """The shared checks of the dlib-cropped clip datasets (Oulu-CASIA, MUG) on their dummy trees:
+  3 subjects x 2 emotions with one clip whose ``corrupt_frame`` drops it from the sequences; the
+  splits, shapes, skip report and a rebuild after ``added_clip`` (a copy of subject 1's first
+  clip under subject 3) is added."""
+  manual = tmp_path / "manual"
+  shutil.copytree(DATASETS / name / "dummy_data", manual)
+  data_dir = str(tmp_path / "tfds")
+  sequences = builders.prepare(f"{name}/sequences_smoke", data_dir, manual_dir=str(manual))
+  train, test = read_split(sequences, "train"), read_split(sequences, "test")
+  assert len(train) == 3 and len(test) == 2  # 6 clips, one dropped
+  assert {int(r["identity"]) for r in train} == {1, 2} and {int(r["identity"]) for r in test} == {3}
+  for row in train + test:
+    assert np.asarray(row["frames"]).shape == (8, 32, 32, 3)
+    assert row["landmarks"].shape == (8, 68, 2)
+    apex = facs.emotion_aus(int(row["emotion"]))
+    np.testing.assert_allclose(row["aus"][-1], apex)
+    assert not row["aus"][0].any()
+  skipped = json.loads((sequences.data_path / "skipped.json").read_text())["skipped"]
+  reasons = {item["file"]: item["reason"] for item in skipped}
+  assert reasons[corrupt_frame].startswith("unreadable")
+  assert reasons[dropped_clip].startswith("clip ")
+  stills = builders.prepare(f"{name}/stills_smoke", data_dir, manual_dir=str(manual))
+  rows = read_split(stills, "train") + read_split(stills, "test")
+  assert len(rows) == 12 and sum(int(r["emotion"]) == 0 for r in rows) == 6
+  # Rebuild after adding a clip.
+  source, target = added_clip
+  shutil.copytree(manual / source, manual / target)
+  rebuilt = builders.prepare(f"{name}/sequences_smoke", data_dir)
+  assert len(rebuilt.as_data_source(split="test")) == 3

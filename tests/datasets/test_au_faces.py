@@ -1,0 +1,102 @@
+"""The AU-faces builder on its three dummy layouts (GANimation pickle, OpenFace per-photo and
+per-folder CSVs): labels, splits, skips, one-line errors, rebuilds, a GANimation `:smoke` step."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from configs import ganimation as ganimation_config
+from fxs_jax import facs
+from fxs_jax import run
+from fxs_jax.data import builders
+from tests.datasets.helpers import DATASETS
+from tests.datasets.helpers import read_split
+
+DUMMY = DATASETS / "au_faces" / "dummy_data"
+NAME = "au_faces/smoke"
+
+
+def _build(tmp_path, layout):
+  return builders.prepare(NAME, str(tmp_path / f"tfds_{layout}"), manual_dir=str(DUMMY / layout))
+
+
+def _skipped(builder):
+  report = json.loads((builder.data_path / "skipped.json").read_text())
+  return {item["file"]: item["reason"] for item in report["skipped"]}
+
+
+def _pickled_aus():
+  with open(DUMMY / "ganimation" / "aus_openface.pkl", "rb") as f:
+    return pickle.load(f)
+
+
+def test_ganimation_pickle_with_id_files(tmp_path):
+  builder = _build(tmp_path, "ganimation")
+  train, test = read_split(builder, "train"), read_split(builder, "test")
+  # C_0000000000 (corrupt, in train_ids) is skipped; N_..0-1 train, N_..2-3 test (the id files).
+  assert [int(r["identity"]) for r in train] == [1, 2]
+  assert [int(r["identity"]) for r in test] == [3, 4]
+  table = _pickled_aus()
+  for row, name in zip(train + test, sorted(table)[1:]):
+    np.testing.assert_allclose(row["aus"], table[name], rtol=1e-6)
+    # The emotion convention: the nearest EMFACS prototype (SynthFaces drew these emotions).
+    assert facs.EMOTIONS[int(row["emotion"])] == ("happy", "sad", "surprised", "angry")[
+        int(row["identity"]) - 1]
+    assert row["image"].shape == (32, 32, 3) and row["landmarks"].shape == (68, 2)
+  assert _skipped(builder)["imgs/C_0000000000.jpg"].startswith("unreadable")
+
+
+@pytest.mark.parametrize("layout,reason", [
+    ("openface_images", ("openface/N_0000000001.csv", "2 faces in the OpenFace CSV")),
+    ("openface_video", ("imgs/N_0000000001.jpg", "OpenFace found no face (success 0)")),
+])
+def test_openface_csvs_read_by_header(tmp_path, layout, reason):
+  builder = _build(tmp_path, layout)
+  train, test = read_split(builder, "train"), read_split(builder, "test")
+  assert [int(r["identity"]) for r in train] == [1, 3] and [int(r["identity"]) for r in test] == [4]
+  table = _pickled_aus()  # the same AUs as the pickle, written as "AU01_r, ..." columns
+  np.testing.assert_allclose(test[0]["aus"], table["N_0000000003"], atol=0.006)
+  skipped = _skipped(builder)
+  assert skipped["imgs/C_0000000000.jpg"].startswith("unreadable")
+  assert skipped[reason[0]].startswith(reason[1]) and len(skipped) == 2
+
+
+def test_bad_au_sources_are_one_line(tmp_path, dummy_copy):
+  manual = dummy_copy("au_faces")
+  csv = manual / "openface_images" / "openface" / "N_0000000000.csv"
+  header, *rows = csv.read_text().splitlines()
+  csv.write_text("\n".join([header.replace(", AU04_r", ", AU04_x")] + rows) + "\n")
+  with pytest.raises(builders.DatasetError, match="lacks the columns AU04_r;") as info:
+    builders.prepare(NAME, str(tmp_path / "a"), manual_dir=str(manual / "openface_images"))
+  assert "\n" not in str(info.value)
+  table = _pickled_aus()
+  table["N_0000000002"] = table["N_0000000002"][:16]
+  with open(manual / "ganimation" / "aus_openface.pkl", "wb") as f:
+    pickle.dump(table, f)
+  with pytest.raises(builders.DatasetError, match="'N_0000000002' has shape \\(16,\\)") as info:
+    builders.prepare(NAME, str(tmp_path / "b"), manual_dir=str(manual / "ganimation"))
+  assert "\n" not in str(info.value)
+  with pytest.raises(builders.DatasetError, match="imgs is missing.*aus_openface.pkl"):
+    builders.prepare(NAME, str(tmp_path / "c"), manual_dir=str(manual))
+
+
+def test_rebuild_picks_up_an_added_photo(tmp_path, dummy_copy):
+  manual = dummy_copy("au_faces") / "openface_images"
+  data_dir = str(tmp_path / "tfds")
+  assert len(builders.prepare(NAME, data_dir, manual_dir=str(manual))
+             .as_data_source(split="train")) == 2
+  # N_0000000001's CSV is fixed to one face: the photo joins the train split.
+  csv = manual / "openface" / "N_0000000001.csv"
+  csv.write_text("\n".join(csv.read_text().splitlines()[:2]) + "\n")
+  assert len(builders.prepare(NAME, data_dir).as_data_source(split="train")) == 3
+
+
+def test_ganimation_smoke_step_trains_on_au_faces(tmp_path):
+  config = ganimation_config.get_config("smoke")
+  config.data.name = NAME
+  config.data.data_dir = str(tmp_path / "tfds")
+  builders.prepare(NAME, config.data.data_dir, manual_dir=str(DUMMY / "ganimation"))
+  run.run(config, str(tmp_path / "workdir"), "train")
+  assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
