@@ -77,6 +77,9 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval.batch_size = 16
   config.eval.evaluators = True  # AU regressor + expression classifier (trained on first use)
   config.eval.evaluator_dir = ""  # "" = ~/.cache/fxs_jax/evaluators
+  # The still images the evaluators train on: "" = the run's own data.name (a dataset of
+  # sequences has no stills: TextureGAN names SynthFaces' stills of its size).
+  config.eval.evaluator_dataset = ""
   config.eval.identity = True  # ACD-I with dlib's face embedding (needs the `faces` extra)
   config.eval.use_ema = True  # False: judge the live generator weights, not their average
   config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (see README)

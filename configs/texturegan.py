@@ -70,6 +70,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evals.frames = common.eval_spec(
       "transfer", predict="render_frames",
       inputs={"neutral_images": "target_image", "landmarks": "landmarks"})
+  # ACD (identity across a video's frames) and ACD-I (frames to the neutral input) of held-out
+  # sequences rendered from their true landmarks, copied, true, and (with config.video.motion)
+  # animated by MotionGAN's motions (fxs_jax/eval/video.py); num_videos 0 = all.
+  config.evals.video = common.eval_spec("video", predict="render_frames", num_videos=0)
+  # The AU regressor / expression classifier judging the frames train on SynthFaces' stills of
+  # the same renderer and size (a sequences dataset has no stills to train them on).
+  config.eval.evaluator_dataset = "synth_faces/stills_128"
   return common.finalize(config, arg, VARIANTS, "configs/texturegan.py")
 
 
@@ -83,6 +90,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.critic_base_channels = 32
   m.keypoint_sigma = 1.0
   m.identity_sigma = 4.0
+  config.eval.evaluator_dataset = "synth_faces/stills_64"
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000
   config.checkpoint.every_steps = 500
@@ -101,6 +109,7 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   m.critic_num_layers = 2
   m.keypoint_sigma = 1.0
   m.identity_sigma = 2.0
+  config.eval.evaluator_dataset = "synth_faces/stills_smoke"
 
 
 VARIANTS = {"demo": _demo, "smoke": _smoke}

@@ -180,7 +180,7 @@ def generate_videos(model, config, faces: list[tuple[str, np.ndarray, np.ndarray
   if len(rows) * len(emotions) > 1:
     grid = [viz.make_grid([video[t] for row in rows for video in row], len(emotions))
             for t in range(len(rows[0][0]))]
-    big = viz.upscale(np.stack(grid), 2 * v.min_side)
+    big = viz.upscale(np.stack(grid), v.min_side)
     paths += [viz.save_gif(out_dir / "videos.gif", big, v.fps),
               viz.save_mp4(out_dir / "videos.mp4", big, v.fps)]
     lines.append(f"videos.gif / .mp4: rows {', '.join(n for n, _, _ in faces)}; columns "

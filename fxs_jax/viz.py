@@ -125,7 +125,8 @@ def _replace_atomically(path, write) -> Path:
 
 def save_gif(path, frames, fps: float = 15.0) -> Path:
   """Writes ``frames`` (T x HxWx3, any :func:`to_uint8` input) as a GIF looping forever. GIF
-  delays are whole 1/100 s (15 fps plays at 1 / 0.07 s = 14.3 fps); browsers slow < 0.02 s."""
+  delays are whole 1/100 s (15 fps plays at 1 / 0.07 s = 14.3 fps); browsers slow < 0.02 s.
+  Pillow stores a run of identical frames once, with their summed delay (same play time)."""
   images = [Image.fromarray(f) for f in _frames_uint8(frames)]
   duration = 10 * max(2, int(round(100.0 / fps)))  # ms, a multiple of 10
   return _replace_atomically(path, lambda tmp: images[0].save(

@@ -2,6 +2,8 @@
 ``model.animate`` and by ``--mode=generate``; the GIF / MP4 read back with Pillow and PyAV
 (FFmpeg's own decoder, independent of the writer); the motion's geometry by hand; bad inputs."""
 
+import json
+
 import av
 import numpy as np
 import pytest
@@ -18,12 +20,15 @@ from fxs_jax.errors import UserError
 S = 32  # the TextureGAN smoke config's image size
 
 
-def _read_gif(path):
+def _read_gif(path, delay_ms=None):
+  """The GIF's frames; with ``delay_ms``, one per ``delay_ms`` of play time (Pillow stores a run
+  of identical frames once, with their summed duration)."""
   with Image.open(path) as im:
     frames = []
     for i in range(im.n_frames):
       im.seek(i)
-      frames.append(np.asarray(im.convert("RGB")))
+      repeat = 1 if delay_ms is None else round(im.info["duration"] / delay_ms)
+      frames += [np.asarray(im.convert("RGB"))] * repeat
   return np.stack(frames)
 
 
@@ -108,7 +113,8 @@ def test_animate_writes_the_requested_frames_from_the_neutral_face(runs, face, t
 
   paths = video.save(tmp_path / "happy", min_side=64)
   assert [p.name for p in paths] == ["happy.gif", "happy.mp4", "happy_landmarks.gif"]
-  gif, mp4, dots = _read_gif(paths[0]), _read_mp4(paths[1]), _read_gif(paths[2])
+  delay = 10 * round(100 / video.fps)  # ms: GIF delays are whole 1/100 s
+  gif, mp4, dots = _read_gif(paths[0], delay), _read_mp4(paths[1]), _read_gif(paths[2], delay)
   assert gif.shape == mp4.shape == dots.shape == (11, 64, 64, 3)  # 32 px x 2 (nearest)
   big = viz.upscale(video.frames, 64).astype(float)
   assert np.abs(gif - big).mean() < 3.0  # the GIF palette's rounding
@@ -138,7 +144,8 @@ def test_generate_mode_writes_videos_for_held_out_faces_and_a_file(runs, face, t
       assert {f"{face_name}_{emotion}.gif", f"{face_name}_{emotion}.mp4",
               f"{face_name}_{emotion}_landmarks.gif"} <= names
   grid = _read_mp4(out / "videos.mp4")
-  assert len(grid) == 6 and len(_read_gif(out / "videos.gif")) == 6
+  delay = 10 * round(100 / config.video.fps)
+  assert len(grid) == 6 and len(_read_gif(out / "videos.gif", delay)) == 6
   assert "videos.gif" in (out / "targets.txt").read_text()
 
 
@@ -166,3 +173,26 @@ def test_bad_inputs_are_explained_in_one_line(runs, face):
   model.config.video.motion = ""
   with pytest.raises(UserError, match="--config.video.motion"):
     model.animate(image, emotion="happy", neutral_landmarks=lms)
+
+
+def test_video_evaluator_scores_identity_through_the_videos(runs):
+  config, base = runs
+  config = config.copy_and_resolve_references()
+  config.unlock()
+  config.evals.frames.enabled = False
+  config.evals.video.num_videos = 2
+  config.eval.identity = True
+  run.run(config, str(base / "texture"), "eval")
+  result = json.loads((base / "texture" / "eval.json").read_text())
+  value = {(r["method"], r["metric"]): (r["value"], r["n"]) for r in result["rows"]}
+  # Frame 0 repeated: every frame embeds exactly as the input does.
+  assert value["copy_input", "acd"] == (0.0, 2) and value["copy_input", "acd_i"][0] == 0.0
+  for method in ("model", "ground_truth", "generated_motion"):
+    for metric in ("acd", "acd_i"):
+      assert 0.0 < value[method, metric][0] < 2.0, (method, metric)  # unit-norm-ish embeddings
+  assert value["model", "acd_i"][1] == value["generated_motion", "acd_i"][1] == 2 * 8  # 8 frames
+  config.video.motion = ""
+  run.run(config, str(base / "texture"), "eval")
+  result = json.loads((base / "texture" / "eval.json").read_text())
+  assert "generated_motion" not in {r["method"] for r in result["rows"]}
+  assert "video.motion" in result["skipped"]["video generated_motion"]

@@ -29,6 +29,7 @@ import numpy as np
 from fxs_jax.errors import UserError
 from fxs_jax.eval import harness
 from fxs_jax.eval import motion
+from fxs_jax.eval import video
 
 
 @dataclasses.dataclass
@@ -101,7 +102,8 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
       from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
       workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
                                           config.eval.evaluator_dir or None,
-                                          dataset=config.data.name)
+                                          dataset=config.eval.get("evaluator_dataset")
+                                          or config.data.name)
       predict, step = supervised.load_evaluator(None, workdir)
       setattr(ev, kind, predict)
       if kind == "expression_classifier":
@@ -299,7 +301,7 @@ def _train_motions(ctx: EvalContext, field: str, label: str) -> tuple[np.ndarray
 
 EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {
     "critic": critic_rows, "pairs": edit_pairs, "transfer": transfer_pairs,
-    "motion": motion_geodesic}
+    "motion": motion_geodesic, "video": video.video_identity}
 
 
 def run_evals(ctx: EvalContext, workdir: Path, step: int) -> dict:

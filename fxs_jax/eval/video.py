@@ -1,0 +1,87 @@
+"""The ``video`` evaluator: identity through expression videos (the video papers' ACD and ACD-I).
+
+For held-out sequences (frame 0 neutral, ``frames`` (T, H, W, 3), ``landmarks`` (T, 68, 2),
+``emotion``), four ways of making the T frames, each scored by dlib face embeddings aligned with
+the frames' landmarks (``fxs_jax.eval.identity``):
+
+* ``model``: the texture model's ``spec.predict`` (TextureGAN's ``render_frames``) of frame 0 and
+  each true frame's landmarks;
+* ``copy_input``: frame 0 repeated (ACD and ACD-I 0: what a model that changes nothing scores);
+* ``ground_truth``: the true frames (the expression's own change of the embedding);
+* ``generated_motion``: the whole pipeline (``fxs_jax.animation.animate``) on frame 0 with the
+  sequence's expression, when ``config.video.motion`` names a MotionGAN run.
+
+``acd``: mean pairwise embedding distance between a video's frames; ``acd_i``: mean distance of
+each frame to the input (neutral) face. Per-frame SSIM / PSNR against the true frames are the
+``transfer`` evaluator's (``config.evals.frames``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fxs_jax import viz
+from fxs_jax.errors import UserError
+
+SEQUENCE_FIELDS = ("frames", "landmarks", "emotion")
+
+
+def _sequences(ctx, limit: int):
+  """(frames uint8 (V, T, H, W, 3), landmarks (V, T, 68, 2), emotions (V,)) of the first
+  ``limit`` (0: all) held-out sequences, preprocessed as the recipe trains on them."""
+  count = len(ctx.source) if not limit else min(limit, len(ctx.source))
+  frames, landmarks, emotions = [], [], []
+  for i in range(count):
+    example = ctx.recipe.preprocess({k: np.asarray(v) for k, v in ctx.source[i].items()}, None)
+    frames.append(np.stack([viz.to_uint8(f) for f in example["frames"]]))
+    landmarks.append(np.asarray(example["landmarks"], np.float32))
+    emotions.append(int(example["emotion"]))
+  return np.stack(frames), np.stack(landmarks), np.asarray(emotions)
+
+
+def video_identity(name: str, spec, ctx) -> dict:
+  """Rows (method, ``acd`` / ``acd_i``) for the methods above; ``n`` counts videos / pairs."""
+  from fxs_jax import animation  # pylint: disable=import-outside-toplevel  (imports recipes)
+  from fxs_jax.eval import identity  # pylint: disable=import-outside-toplevel  (dlib)
+  config = ctx.config
+  if not len(ctx.source) or any(k not in ctx.source[0] for k in SEQUENCE_FIELDS):
+    return {"skipped": {name: "the eval split holds no sequences (frames, landmarks, emotion)"}}
+  if not config.eval.identity:
+    return {"skipped": {name: "config.eval.identity=False"}}
+  embedder = identity.FaceEmbedder()
+  try:
+    embedder._load()  # pylint: disable=protected-access  # fail here, not mid-evaluation
+  except UserError as e:
+    return {"skipped": {name: str(e)}}
+  frames, landmarks, emotions = _sequences(ctx, spec.get("num_videos", 0))
+  render = getattr(ctx.model, spec.predict)
+  videos = {"model": np.stack([render(f[0], lms) for f, lms in zip(frames, landmarks)]),
+            "copy_input": np.repeat(frames[:, :1], frames.shape[1], axis=1),
+            "ground_truth": frames}
+  video_landmarks = {"model": landmarks, "ground_truth": landmarks,
+                     "copy_input": np.repeat(landmarks[:, :1], landmarks.shape[1], axis=1)}
+  inputs, input_landmarks = frames[:, 0], landmarks[:, 0]
+  result = {"rows": [], "evaluators": {
+      "face_embedder": "dlib_face_recognition_resnet_model_v1 (128-d)"}, "skipped": {}}
+  motion_run = config.get("video", {}).get("motion", "")
+  moving = emotions >= 1  # the generated motion needs an expression to move to
+  if motion_run and moving.any():
+    made = [animation.animate(ctx.model, f[0], int(e), frames=frames.shape[1],
+                              neutral_landmarks=lms[0], motion=motion_run, seed=config.seed + i)
+            for i, (f, lms, e) in enumerate(zip(frames[moving], landmarks[moving],
+                                                emotions[moving]))]
+    videos["generated_motion"] = np.stack([a.frames for a in made])
+    video_landmarks["generated_motion"] = np.stack([a.landmarks for a in made])
+    result["evaluators"]["motion_run"] = str(motion_run)
+  else:
+    result["skipped"][f"{name} generated_motion"] = (
+        "no --config.video.motion (a MotionGAN run) to take the motions from")
+  for method, video in videos.items():
+    keep = moving if method == "generated_motion" else np.ones(len(frames), bool)
+    scores = identity.identity_metrics(video, inputs[keep], video_landmarks[method],
+                                       input_landmarks[keep], embedder)
+    result["rows"] += [
+        {"method": method, "metric": "acd", "value": scores["acd"], "n": scores["acd_videos"]},
+        {"method": method, "metric": "acd_i", "value": scores["acd_i"],
+         "n": scores["acd_i_pairs"]}]
+  return result
