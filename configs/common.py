@@ -35,6 +35,10 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.data.name = dataset  # "tfds_name/config_name"
   config.data.data_dir = ""  # "" = TFDS default ($TFDS_DATA_DIR or ~/tensorflow_datasets)
   config.data.build_if_missing = True  # build procedural datasets on first use
+  # A real dataset's download (RaFD, CK+, ...: datasets/<name>/README.md says what to point at);
+  # "" = $FXS_JAX_MANUAL_DIR/<name>, else the folder its last build read, else
+  # <data_dir>/downloads/manual/<name>. A changed folder is rebuilt; it is never written to.
+  config.data.manual_dir = ""
   config.data.train_split = "train"
   config.data.eval_split = "test"
   config.data.batch_size = 25  # global batch, split over all devices

@@ -189,13 +189,14 @@ def prepare(full_name: str, data_dir: str | None = None, build_if_missing: bool 
 
 
 def data_sources(full_name: str, splits: tuple[str, ...], data_dir: str | None = None,
-                 build_if_missing: bool = True) -> dict:
+                 build_if_missing: bool = True, manual_dir: str | None = None) -> dict:
   """Random-access sources (``len`` + ``__getitem__`` -> dict of numpy) for each split.
 
   Opens and reads the first and last record of each split, so that an incomplete or corrupt
   folder is reported here, with the fix, rather than deep inside a training loop.
+  ``manual_dir``: where a real dataset's download is (see :func:`manual_dir_for`).
   """
-  builder = prepare(full_name, data_dir, build_if_missing)
+  builder = prepare(full_name, data_dir, build_if_missing, manual_dir)
   sources = {}
   for split in splits:
     try:
