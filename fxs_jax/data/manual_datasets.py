@@ -111,7 +111,7 @@ def require_layout(manual_dir: Path | None, required: Sequence[str], dataset: st
     raise DatasetError(
         f"{dataset}: manual download folder {manual_dir} does not exist; unpack the dataset "
         f"there so that it holds {layout} (or set $FXS_JAX_MANUAL_DIR to a folder holding "
-        f"{dataset}/, or pass manual_dir= to fxs_jax.data.builders.prepare).")
+        f"{dataset}/, or pass --config.data.manual_dir=<folder>).")
   manual_dir = Path(manual_dir)
   for relative in required:
     if not (manual_dir / relative).exists():
