@@ -92,8 +92,9 @@ def test_rebuild_picks_up_an_added_sequence(tmp_path, dummy_copy):
   assert len(builders.prepare(CK, data_dir, manual_dir=str(manual))
              .as_data_source(split="train")) == 4
   # S010/002 gets its Emotion file: its first and peak frames join the train split.
-  (manual / "Emotion" / "S010" / "002" / "S010_002_00000005_emotion.txt").write_text(
-      "   6.0000000e+00\n")
+  label = manual / "Emotion" / "S010" / "002" / "S010_002_00000005_emotion.txt"
+  label.parent.mkdir(parents=True, exist_ok=True)  # git keeps no empty folder
+  label.write_text("   6.0000000e+00\n")
   assert len(builders.prepare(CK, data_dir).as_data_source(split="train")) == 6
 
 
