@@ -22,6 +22,7 @@ sequences: ``frames`` (T, S, S, 3), ``landmarks`` (T, 68, 2), ``aus`` (T, 17), `
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import json
@@ -182,9 +183,9 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
   MANUAL_LAYOUT = ""
   REQUIRED_PATHS: tuple[str, ...] = ()
 
+  @abc.abstractmethod
   def _find_examples(self, manual_dir: Path) -> list[Example]:
     """Every example of the manual folder; call :meth:`skip` for files that cannot be used."""
-    raise NotImplementedError
 
   def skip(self, path: Path | str, reason: str) -> None:
     """Records that ``path`` (a file of the manual dir) was left out, and why (one line)."""
