@@ -2,7 +2,7 @@
 
 ``python datasets/make_dummy_data.py [rafd ck_plus ...]`` (default: all). Faces are drawn by the
 SynthFaces renderer (:func:`fxs_jax.data.synth_faces.render`) on a larger background, so the
-builders really detect (RaFD) or crop with shipped landmarks (CK+). Every tree has 3 subjects
+builders really detect (RaFD) or crop with shipped landmarks (CK+). Every tree has 3-5 subjects
 (both splits non-empty) and one corrupt image, to exercise the skip report. Deterministic: the
 identity seeds are the first ones dlib finds a face in at every expression used.
 """
@@ -63,15 +63,17 @@ def _fresh(name: str) -> Path:
 
 
 def make_rafd() -> None:
-  """3 models x (neutral, happy, sad) frontal, one 045-angle photo, one corrupt JPEG."""
+  """4 models x (neutral, happy, sad) frontal (two per split of ``transfer_smoke``), one
+  045-angle photo, one corrupt JPEG."""
   folder = _fresh("rafd")
   emotions = ("neutral", "happy", "sad")
-  for number, identity in enumerate(_detectable_identities(3, emotions), start=1):
+  identities = _detectable_identities(4, emotions)
+  for number, identity in enumerate(identities, start=1):
     for emotion in emotions:
       image, _ = _on_canvas(*synth_faces.render(identity, facs.emotion_aus(emotion), FACE_SIZE))
       image.save(folder / f"Rafd090_{number:02d}_Caucasian_female_{emotion}_frontal.jpg",
                  quality=85)
-  image, _ = _on_canvas(*synth_faces.render(identity, facs.emotion_aus("happy"), FACE_SIZE))
+  image, _ = _on_canvas(*synth_faces.render(identities[2], facs.emotion_aus("happy"), FACE_SIZE))
   image.save(folder / "Rafd045_03_Caucasian_female_happy_frontal.jpg", quality=85)
   (folder / "Rafd090_02_Caucasian_female_angry_frontal.jpg").write_bytes(CORRUPT_BYTES)
 
@@ -107,10 +109,14 @@ def _write_ck_sequence(root: Path, subject: str, sequence: str, identity, emotio
 
 
 def make_ck_plus() -> None:
-  """3 subjects with labelled 4-5 frame sequences, one unlabelled sequence, and a labelled
-  sequence whose peak frame is a corrupt PNG."""
+  """5 subjects with labelled 4-5 frame sequences, one unlabelled sequence, and a labelled
+  sequence whose peak frame is a corrupt PNG. S006 repeats S005's emotion and S012 two of S011's
+  (and one of S010's), so that ``transfer_smoke`` has pairs in both splits."""
   root = _fresh("ck_plus")
-  ids = [synth_faces.sample_identity(seed) for seed in (0, 2, 3)]
+  ids = [synth_faces.sample_identity(seed) for seed in (0, 2, 3, 4, 5)]
+  _write_ck_sequence(root, "S006", "001", ids[3], "surprised", num_frames=4)
+  _write_ck_sequence(root, "S012", "001", ids[4], "disgusted", num_frames=4)
+  _write_ck_sequence(root, "S012", "002", ids[4], "happy", num_frames=4)
   _write_ck_sequence(root, "S005", "001", ids[0], "surprised")
   _write_ck_sequence(root, "S010", "001", ids[1], "happy")
   _write_ck_sequence(root, "S010", "002", ids[1], "sad", labelled=False)

@@ -8,8 +8,11 @@ trees: ``cohn-kanade-images/S005/001/S005_001_00000001.png``,
 
 Configs: ``stills_128`` (per sequence, its first frame as ``neutral`` with zero AUs and its peak
 frame with the sequence's label), ``sequences_128`` (first -> peak frame resampled to 16 frames),
-``stills_64``, ``sequences_64`` and the 32 px ``stills_smoke`` / ``sequences_smoke`` (8 frames)
-for tests. Faces are cropped by :func:`fxs_jax.faces.preprocess` on the shipped landmarks (dlib
+``stills_64``, ``sequences_64``, ``transfer_128`` / ``transfer_64`` (cGAN-P1's expression transfer:
+subject A's peak frame as the source, the first frame of another subject B's sequence of the same
+emotion as the target, that sequence's peak as the truth; pairs within a split,
+:func:`fxs_jax.data.transfer_pairs.ckplus_pairs`) and the 32 px ``stills_smoke`` /
+``sequences_smoke`` (8 frames) / ``transfer_smoke`` for tests. Faces are cropped by :func:`fxs_jax.faces.preprocess` on the shipped landmarks (dlib
 only for a frame whose landmark file is missing or malformed). Grey frames become 3-channel RGB
 (R = G = B), as the papers use them.
 
@@ -37,6 +40,7 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import facs
 from fxs_jax.data import manual_datasets
+from fxs_jax.data import transfer_pairs
 
 CK_EMOTIONS = ("neutral", "angry", "contemptuous", "disgusted", "fearful", "happy", "sad",
                "surprised")  # CK+'s codes 0-7 in fxs_jax.facs.EMOTIONS' words
@@ -84,8 +88,9 @@ class Builder(manual_datasets.ManualDatasetBuilder):
   manual_dir=...), or $FXS_JAX_MANUAL_DIR/ck_plus, or <data_dir>/downloads/manual/ck_plus). The
   files are only read.
   """
-  BUILDER_CONFIGS = manual_datasets.clip_configs()
+  BUILDER_CONFIGS = manual_datasets.clip_configs(transfer=True)
   DEFAULT_CONFIG_NAME = "stills_128"
+  TRANSFER_PAIRS = staticmethod(transfer_pairs.ckplus_pairs)
 
   def _find_examples(self, manual_dir: Path) -> list[manual_datasets.Example]:
     images = manual_dir / "cohn-kanade-images"
@@ -93,9 +98,16 @@ class Builder(manual_datasets.ManualDatasetBuilder):
     for subject in sorted(p for p in images.iterdir() if p.is_dir()):
       for sequence in sorted(p for p in subject.iterdir() if p.is_dir()):
         example = self._sequence(manual_dir, subject.name, sequence)
-        if example is not None:
-          examples += (manual_datasets.first_and_last(example)
-                       if self.builder_config.kind == "stills" else [example])
+        if example is None:
+          continue
+        if self.builder_config.kind == "sequences":
+          examples.append(example)
+          continue
+        first, peak = manual_datasets.first_and_last(example)
+        # transfer pairing: the frames of one sequence, the first unlabelled (CK+ labels peaks)
+        first.pairing = {"sequence": example.key, "frame": 0, "emotion": None}
+        peak.pairing = {"sequence": example.key, "frame": 1}
+        examples += [first, peak]
     return examples
 
   def _sequence(self, manual_dir: Path, subject: str, folder: Path):

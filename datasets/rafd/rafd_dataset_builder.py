@@ -6,7 +6,11 @@ dir at the folder of its JPEGs, named ``Rafd<angle>_<id>_<ethnicity>_<gender>_<e
 
 Configs: ``frontal_128`` (default; camera angle 090, all three gazes), ``frontal_64``,
 ``all_128`` (all five camera angles: dlib's frontal detector skips most profile photos, each
-listed in ``skipped.txt``) and ``smoke`` (32 px, for tests). Each photo is cropped and aligned by
+listed in ``skipped.txt``), ``transfer_128`` / ``transfer_64`` (cGAN-P1's expression transfer:
+each non-neutral photo of subject A as the source, another subject B's neutral photo with the
+same gaze as the target, B's photo with A's expression as the truth; pairs within a split,
+:func:`fxs_jax.data.transfer_pairs.rafd_pairs`) and ``smoke`` / ``transfer_smoke`` (32 px, for
+tests). Each photo is cropped and aligned by
 :func:`fxs_jax.faces.preprocess` on dlib's landmarks (RaFD ships none).
 
 Labels: ``emotion`` is the file name's emotion word; RaFD has no AU annotations, so ``aus`` is
@@ -25,6 +29,7 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import facs
 from fxs_jax.data import manual_datasets
+from fxs_jax.data import transfer_pairs
 from fxs_jax.errors import DatasetError
 
 # RaFD's emotion words -> fxs_jax.facs.EMOTIONS (the same eight words).
@@ -61,7 +66,14 @@ class Builder(manual_datasets.ManualDatasetBuilder):
                  angles=ANGLES),
       RafdConfig(name="smoke", description="32 px crops, camera angle 090 (tests).",
                  image_size=32),
+      RafdConfig(name="transfer_128", kind="transfer",
+                 description=f"128 px {manual_datasets.TRANSFER_DESCRIPTION}, angle 090."),
+      RafdConfig(name="transfer_64", kind="transfer", image_size=64,
+                 description=f"64 px {manual_datasets.TRANSFER_DESCRIPTION}, angle 090."),
+      RafdConfig(name="transfer_smoke", kind="transfer", image_size=32, test_fraction=0.5,
+                 description="32 px transfer triples, half the subjects in test (tests)."),
   ]
+  TRANSFER_PAIRS = staticmethod(transfer_pairs.rafd_pairs)
   DEFAULT_CONFIG_NAME = "frontal_128"
 
   def check_manual_dir(self, manual_dir):
@@ -86,5 +98,6 @@ class Builder(manual_datasets.ManualDatasetBuilder):
         continue
       examples.append(manual_datasets.Example(
           key=path.stem, identity=int(match["id"]), paths=[path], emotion=emotion,
-          aus=facs.emotion_aus(emotion)))
+          aus=facs.emotion_aus(emotion),
+          pairing={"gaze": match["gaze"], "angle": match["angle"]}))
     return examples

@@ -17,7 +17,11 @@ Feature layout (shared with SynthFaces, so a model switches dataset with ``confi
 stills: ``image`` (S, S, 3) uint8, ``landmarks`` (68, 2) float32 crop pixels, ``aus`` (17,)
 float32 0-5, ``emotion`` ClassLabel over :data:`fxs_jax.facs.EMOTIONS`, ``identity`` int32;
 sequences: ``frames`` (T, S, S, 3), ``landmarks`` (T, 68, 2), ``aus`` (T, 17), ``emotion``,
-``identity``.
+``identity``; transfer (expression-transfer triples picked by the builder's ``TRANSFER_PAIRS``,
+:mod:`fxs_jax.data.transfer_pairs`, within each split): ``source_image`` / ``source_landmarks``
+(subject A with the expression), ``target_image`` / ``target_landmarks`` (subject B, neutral),
+``image`` / ``landmarks`` (B photographed with A's expression: the truth), ``aus`` and
+``emotion`` (the source's), ``identity`` (B) and ``source_identity`` (A).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from absl import logging
 import numpy as np
@@ -37,6 +41,7 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import facs
 from fxs_jax import faces
+from fxs_jax.data import transfer_pairs
 from fxs_jax.data.synth_faces_examples import png_bytes
 from fxs_jax.errors import DatasetError
 
@@ -51,9 +56,10 @@ class ManualConfig(tfds.core.BuilderConfig):
   """What to build from the manual download: crop size, stills or sequences, frames per clip."""
 
   image_size: int = 128  # the papers crop faces to 128 px
-  kind: str = "stills"  # "stills" or "sequences"
+  kind: str = "stills"  # "stills", "sequences" or "transfer"
   num_frames: int = 16  # sequences: neutral -> apex resampled to this many frames
   test_fraction: float = 0.15  # of the sorted subjects, the last ones form the test split
+  partners: int = 1  # transfer: target subjects drawn per source image
 
 
 @dataclasses.dataclass
@@ -72,21 +78,29 @@ class Example:
   aus: np.ndarray
   landmarks: list[np.ndarray] | None = None
   split: str | None = None  # "train" / "test" fixed by the dataset; None: by subject
+  # transfer: the pairing function's extra record keys (RaFD gaze / angle, CK+ sequence / frame)
+  pairing: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def clip_configs(stills: bool = True) -> list[ManualConfig]:
-  """The configs of a clip dataset: (stills_128, stills_64,) sequences_128, sequences_64, and the
-  32 px ``*_smoke`` ones for tests (clips of 8 frames)."""
+TRANSFER_DESCRIPTION = "expression-transfer triples (source, neutral target, truth)"
+
+
+def clip_configs(stills: bool = True, transfer: bool = False) -> list[ManualConfig]:
+  """The configs of a clip dataset: (stills_128, stills_64,) sequences_128, sequences_64,
+  (transfer_128, transfer_64,) and the 32 px ``*_smoke`` ones for tests (clips of 8 frames;
+  transfer_smoke with half the subjects in test, so both splits have pairs)."""
   configs = []
-  kinds = ("stills", "sequences") if stills else ("sequences",)
+  kinds = ("stills",) * stills + ("sequences",) + ("transfer",) * transfer
+  what = {"stills": "first (neutral) and apex frames", "sequences": "neutral -> apex clips",
+          "transfer": TRANSFER_DESCRIPTION}
   for size in (128, 64):
     for kind in kinds:
-      what = "first (neutral) and apex frames" if kind == "stills" else "neutral -> apex clips"
-      configs.append(ManualConfig(name=f"{kind}_{size}", description=f"{size} px {what}.",
+      configs.append(ManualConfig(name=f"{kind}_{size}", description=f"{size} px {what[kind]}.",
                                   image_size=size, kind=kind))
   for kind in kinds:
     configs.append(ManualConfig(name=f"{kind}_smoke", description="32 px (tests).",
-                                image_size=32, kind=kind, num_frames=8))
+                                image_size=32, kind=kind, num_frames=8,
+                                test_fraction=0.5 if kind == "transfer" else 0.15))
   return configs
 
 
@@ -182,6 +196,8 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   MANUAL_LAYOUT = ""
   REQUIRED_PATHS: tuple[str, ...] = ()
+  # records -> Triple list (fxs_jax.data.transfer_pairs); None: the dataset has no transfer configs
+  TRANSFER_PAIRS: Callable[..., list[transfer_pairs.Triple]] | None = None
 
   @abc.abstractmethod
   def _find_examples(self, manual_dir: Path) -> list[Example]:
@@ -205,11 +221,14 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
     image = tfds.features.Image(shape=(size, size, 3))
     common = {"emotion": tfds.features.ClassLabel(names=list(facs.EMOTIONS)),
               "identity": tfds.features.Scalar(dtype=np.int32)}
+    landmarks = tfds.features.Tensor(shape=(NUM_LANDMARKS, 2), dtype=np.float32)
+    aus = tfds.features.Tensor(shape=(facs.NUM_AUS,), dtype=np.float32)
     if cfg.kind == "stills":
-      features = {
-          "image": image,
-          "landmarks": tfds.features.Tensor(shape=(NUM_LANDMARKS, 2), dtype=np.float32),
-          "aus": tfds.features.Tensor(shape=(facs.NUM_AUS,), dtype=np.float32), **common}
+      features = {"image": image, "landmarks": landmarks, "aus": aus, **common}
+    elif cfg.kind == "transfer":
+      features = {"aus": aus, "source_identity": tfds.features.Scalar(dtype=np.int32), **common}
+      for prefix in ("source_", "target_", ""):
+        features.update({f"{prefix}image": image, f"{prefix}landmarks": landmarks})
     else:
       t = cfg.num_frames
       features = {
@@ -257,6 +276,11 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
     for key, features in self._examples_with_faces(examples):
       yielded += 1
       yield key, features
+    if not yielded and self.builder_config.kind == "transfer":
+      raise DatasetError(
+          f"{self.name}/{self.builder_config.name}: no transfer triple in the {split} split: it "
+          "needs two subjects there photographed with the same expression, each also neutral; "
+          f"add photos of more subjects to {self._manual_dir}.")
     if not yielded:
       reason = f" (e.g. {self._skipped[-1]['reason']})" if self._skipped else ""
       raise DatasetError(f"{self.name}: no {split} example has a usable face{reason}; add photos "
@@ -264,6 +288,9 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   def _examples_with_faces(self, examples: list[Example]):
     cfg = self.builder_config
+    if cfg.kind == "transfer":
+      yield from self._transfer_triples(examples)
+      return
     for example in examples:
       shipped = example.landmarks or [None] * len(example.paths)
       if cfg.kind == "stills":
@@ -290,6 +317,22 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
       self._kept += 1
       yield example.key, {**features, "emotion": example.emotion,
                           "identity": np.int32(example.identity)}
+
+  def _transfer_triples(self, stills: list[Example]):
+    """The split's triples, paired (``TRANSFER_PAIRS``) among the stills whose face was found."""
+    crops = [self._crop(still.paths[0], (still.landmarks or [None])[0]) for still in stills]
+    records = [{"subject": still.identity, "emotion": still.emotion, "index": i, **still.pairing}
+               for i, (still, crop) in enumerate(zip(stills, crops)) if crop is not None]
+    for triple in type(self).TRANSFER_PAIRS(records, partners=self.builder_config.partners):
+      source, target, truth = (stills[i] for i in triple)
+      features = {"aus": np.asarray(source.aus, np.float32), "emotion": source.emotion,
+                  "identity": np.int32(target.identity),
+                  "source_identity": np.int32(source.identity)}
+      for prefix, index in zip(("source_", "target_", ""), triple):
+        features[f"{prefix}image"] = png_bytes(crops[index].image)
+        features[f"{prefix}landmarks"] = crops[index].landmarks.astype(np.float32)
+      self._kept += 1
+      yield f"{source.key}->{target.key}", features
 
   def _write_reports(self) -> None:
     out = Path(self.data_dir)  # TFDS's temporary build folder, renamed when the build succeeds

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from configs import cgan_transfer as cgan_transfer_config
 from configs import lgpgan as lgpgan_config
 from fxs_jax import facs
 from fxs_jax import run
@@ -27,9 +28,9 @@ def built(tmp_path_factory):
 def test_counts_labels_and_shapes(built):
   builder, _ = built
   rows = {split: read_split(builder, split) for split in ("train", "test")}
-  # 3 models x 3 emotions at angle 090; the 045 photo belongs to another config, the corrupt
+  # 4 models x 3 emotions at angle 090; the 045 photo belongs to another config, the corrupt
   # angry photo is skipped.
-  assert len(rows["train"]) + len(rows["test"]) == 9
+  assert len(rows["train"]) + len(rows["test"]) == 12
   for row in rows["train"] + rows["test"]:
     assert row["image"].shape == (32, 32, 3) and row["image"].dtype == np.uint8
     assert row["landmarks"].shape == (68, 2) and row["landmarks"].dtype == np.float32
@@ -39,13 +40,13 @@ def test_counts_labels_and_shapes(built):
     np.testing.assert_array_equal(row["aus"], facs.emotion_aus(emotion))  # EMFACS prototype
   train_ids = {int(r["identity"]) for r in rows["train"]}
   test_ids = {int(r["identity"]) for r in rows["test"]}
-  assert train_ids == {1, 2} and test_ids == {3}  # sorted ids, the last 15% (>= 1) test
+  assert train_ids == {1, 2, 3} and test_ids == {4}  # sorted ids, the last 15% (>= 1) test
 
 
 def test_corrupt_photo_is_in_the_skip_report(built):
   builder, _ = built
   report = json.loads((builder.data_path / "skipped.json").read_text())
-  assert report["kept"] == 9
+  assert report["kept"] == 12
   assert [item["file"] for item in report["skipped"]] == [
       "Rafd090_02_Caucasian_female_angry_frontal.jpg"]
   assert report["skipped"][0]["reason"].startswith("unreadable")
@@ -80,14 +81,14 @@ def test_rebuild_picks_up_added_files(tmp_path, dummy_copy):
   manual = dummy_copy("rafd")
   data_dir = str(tmp_path / "tfds")
   builder = builders.prepare("rafd/smoke", data_dir, manual_dir=str(manual))
-  assert len(builder.as_data_source(split="train")) == 6
+  assert len(builder.as_data_source(split="train")) == 9
   # Unchanged download: the build is reused (no manual_dir needed: the build remembers it).
   assert builders.prepare("rafd/smoke", data_dir).data_path == builder.data_path
   shutil.copy(manual / "Rafd090_01_Caucasian_female_happy_frontal.jpg",
               manual / "Rafd090_01_Caucasian_female_surprised_frontal.jpg")
   before = sorted(p.name for p in manual.iterdir())
   rebuilt = builders.prepare("rafd/smoke", data_dir)
-  assert len(rebuilt.as_data_source(split="train")) == 7
+  assert len(rebuilt.as_data_source(split="train")) == 10
   assert sorted(p.name for p in manual.iterdir()) == before  # the download is never written
 
 
@@ -97,5 +98,53 @@ def test_lgpgan_smoke_step_trains_on_rafd(built, tmp_path):
   config = lgpgan_config.get_config("smoke")
   config.data.name = "rafd/smoke"
   config.data.data_dir = str(data_dir)
+  run.run(config, str(tmp_path / "workdir"), "train")
+  assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
+
+
+def _stills_by_subject_and_emotion(builder):
+  return {(int(r["identity"]), facs.EMOTIONS[int(r["emotion"])]): r
+          for split in ("train", "test") for r in read_split(builder, split)}
+
+
+def test_transfer_triples_pair_subjects_within_a_split(built, tmp_path):
+  """Each triple is (A's photo with e, B's neutral photo, B's photo with e), the same crops as
+  the stills build, A != B and both in the triple's split (subjects 1-2 train, 3-4 test)."""
+  stills, _ = built
+  by_key = _stills_by_subject_and_emotion(stills)
+  transfer = builders.prepare("rafd/transfer_smoke", str(tmp_path / "tfds"), manual_dir=str(DUMMY))
+  seen = {}
+  for split, subjects in (("train", {1, 2}), ("test", {3, 4})):
+    rows = read_split(transfer, split)
+    seen[split] = sorted((int(r["source_identity"]), facs.EMOTIONS[int(r["emotion"])],
+                          int(r["identity"])) for r in rows)
+    for row in rows:
+      a, b = int(row["source_identity"]), int(row["identity"])
+      emotion = facs.EMOTIONS[int(row["emotion"])]
+      for prefix, key in (("source_", (a, emotion)), ("target_", (b, "neutral")), ("", (b, emotion))):
+        np.testing.assert_array_equal(row[f"{prefix}image"], by_key[key]["image"])
+        np.testing.assert_array_equal(row[f"{prefix}landmarks"], by_key[key]["landmarks"])
+      np.testing.assert_array_equal(row["aus"], facs.emotion_aus(emotion))
+  # Every non-neutral photo is a source (subject 2's angry photo is the corrupt one).
+  assert seen == {"train": [(1, "happy", 2), (1, "sad", 2), (2, "happy", 1), (2, "sad", 1)],
+                  "test": [(3, "happy", 4), (3, "sad", 4), (4, "happy", 3), (4, "sad", 3)]}
+
+
+def test_transfer_split_without_pairs_is_one_line(tmp_path):
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  for path in DUMMY.glob("Rafd090_0[123]_*.jpg"):  # half of 3 subjects test: train has 1 alone
+    shutil.copy(path, manual)
+  with pytest.raises(builders.DatasetError, match="no transfer triple in the train split") as info:
+    builders.prepare("rafd/transfer_smoke", str(tmp_path / "tfds"), manual_dir=str(manual))
+  assert "\n" not in str(info.value)
+
+
+def test_cgan_transfer_smoke_step_trains_on_rafd_triples(tmp_path):
+  """cGAN-P1's paper data: RaFD (and CK+, test_ck_plus.py) expression-transfer triples."""
+  config = cgan_transfer_config.get_config("smoke")
+  config.data.name = "rafd/transfer_smoke"
+  config.data.data_dir = str(tmp_path / "tfds")
+  config.data.manual_dir = str(DUMMY)
   run.run(config, str(tmp_path / "workdir"), "train")
   assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
