@@ -3,10 +3,10 @@
 Expression transfer puts the expression of a *source* face A onto a *target* face B, keeping B's
 identity. A real dataset has an exact answer only where it photographed B showing that same
 expression: the *truth*. These pure functions pick such triples from a dataset's metadata, one
-record (a dict) per image, and return indices into it. They run when the RaFD and CK+ builders
-land (neither dataset is in the repository yet); SynthFaces renders its triples instead (the
-``transfer_*`` configs, ``fxs_jax.data.synth_faces_examples``), where the truth is exact to the
-pixel, not just the same expression category.
+record (a dict) per image, and return indices into it: the RaFD and CK+ builders' ``transfer_*``
+configs (``datasets/rafd``, ``datasets/ck_plus``) pair their stills with them. SynthFaces renders
+its triples instead (its ``transfer_*`` configs, ``fxs_jax.data.synth_faces_examples``), where the
+truth is exact to the pixel, not just the same expression category.
 
 Every record has ``subject`` (any sortable id), ``emotion`` (a name in
 :data:`fxs_jax.facs.EMOTIONS`, any case, or its label; CK+ also ``None`` for an unlabelled frame)
