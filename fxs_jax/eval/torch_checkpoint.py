@@ -65,7 +65,8 @@ class _StateDictUnpickler(pickle.Unpickler):
   def find_class(self, module, name):
     if (module, name) == ("collections", "OrderedDict"):
       return collections.OrderedDict
-    if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+    if (module, name) in (("torch._utils", "_rebuild_tensor_v2"),  # torch >= 0.4
+                          ("torch._utils", "_rebuild_tensor")):  # torch 0.3 (4 arguments)
       return _Tensor
     if module in ("torch", "torch.cuda") and name in _STORAGE_DTYPES:
       return _StorageType(name)
