@@ -1,5 +1,11 @@
-"""Expression videos from one neutral face: a MotionGAN run's landmark motion, rendered frame by
-frame by a TextureGAN run (the survey's cWGAN-P3 pipeline).
+"""Expression videos: an :class:`Animation` and its writer (GIF, MP4), made by
+
+* ``interpolate``: an editor (GANimation, LGP-GAN) on one face crop, its condition moved from a
+  start to a target in k frames (AU space for GANimation, class blends for LGP-GAN);
+  ``fxs_jax.photos.animate_photo`` does the same on every face of a photo and pastes the frames
+  back into it;
+* ``animate``: one neutral face, a MotionGAN run's landmark motion, rendered frame by frame by a
+  TextureGAN run (the survey's cWGAN-P3 pipeline).
 
     texture = fxs_jax.load("runs/texturegan")     # its config.video.motion names the motion run
     video = texture.animate(face_uint8, emotion="happy", frames=30, neutral_landmarks=lms)
@@ -14,26 +20,33 @@ resampled in time to ``frames`` and handed with the neutral face to ``render_fra
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 import numpy as np
 
 from fxs_jax import facs
 from fxs_jax import viz
+from fxs_jax.data import augment
 from fxs_jax.errors import UserError
 from fxs_jax.recipes import editing
 from fxs_jax.recipes import motiongan as motion_lib
 
 NEUTRAL_GREY = (90, 90, 90)
+VIDEO_FORMATS = ("gif", "mp4")
+INTERPOLATION_FRAMES = 12
+INTERPOLATION_FPS = 12.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Animation:
   """One expression video: ``frames`` (T, H, W, 3) uint8, the ``landmarks`` (T, 68, 2) pixel
-  (x, y) they were rendered from, the ``emotion`` name and the ``fps`` to play them at."""
+  (x, y) they were rendered from (None when the frames were not rendered from landmarks: an
+  editor's interpolation, frames of a photo), the ``emotion`` (or target) name and the ``fps`` to
+  play them at."""
 
   frames: np.ndarray
-  landmarks: np.ndarray
+  landmarks: np.ndarray | None
   emotion: str
   fps: float
 
@@ -51,16 +64,25 @@ class Animation:
     return np.stack([viz.draw_landmarks(canvas, to_px(lms), radius=1.5)
                      for lms in self.landmarks])
 
-  def save(self, path: str | Path, min_side: int = 256) -> list[Path]:
-    """Writes ``<path>.gif``, ``<path>.mp4`` (frames upscaled by nearest neighbour to >=
-    ``min_side`` px) and ``<path>_landmarks.gif``; returns their paths."""
+  def save(self, path: str | Path, min_side: int = 256, formats=VIDEO_FORMATS) -> list[Path]:
+    """Writes ``<path>.gif`` and / or ``<path>.mp4`` (``formats``; frames upscaled by nearest
+    neighbour to >= ``min_side`` px) and, with landmarks and a GIF, ``<path>_landmarks.gif``;
+    returns their paths."""
+    unknown = set(formats) - set(VIDEO_FORMATS)
+    if unknown or not formats:
+      raise UserError(f"Animation formats must be some of {VIDEO_FORMATS}, got {tuple(formats)}.")
     path = Path(path)
     path = path.with_suffix("") if path.suffix in (".gif", ".mp4") else path
     big = viz.upscale(self.frames, min_side)
-    return [viz.save_gif(path.with_name(path.name + ".gif"), big, self.fps),
-            viz.save_mp4(path.with_name(path.name + ".mp4"), big, self.fps),
-            viz.save_gif(path.with_name(path.name + "_landmarks.gif"),
-                         self.landmark_frames(min_side), self.fps)]
+    paths = []
+    if "gif" in formats:
+      paths.append(viz.save_gif(path.with_name(path.name + ".gif"), big, self.fps))
+    if "mp4" in formats:
+      paths.append(viz.save_mp4(path.with_name(path.name + ".mp4"), big, self.fps))
+    if "gif" in formats and self.landmarks is not None:
+      paths.append(viz.save_gif(path.with_name(path.name + "_landmarks.gif"),
+                                self.landmark_frames(min_side), self.fps))
+    return paths
 
 
 def resample_in_time(landmarks_TxKx2: np.ndarray, frames: int) -> np.ndarray:
@@ -97,18 +119,18 @@ def motion_model(texture_model, motion=None):
   return loaded
 
 
-def find_landmarks(image_HxWx3: np.ndarray) -> np.ndarray:
-  """(68, 2) pixel landmarks of the largest face dlib finds in a uint8 image, else a UserError."""
+def find_landmarks(image_HxWx3: np.ndarray, what: str = "neutral_landmarks") -> np.ndarray:
+  """(68, 2) pixel landmarks of the largest face dlib finds in a uint8 image, else a UserError
+  that names the argument (``what``) to pass instead."""
   from fxs_jax.eval import identity  # pylint: disable=import-outside-toplevel  (dlib, optional)
   try:
     found = identity.FaceEmbedder().detect(image_HxWx3)
   except UserError as e:
-    raise UserError("Without neutral_landmarks the face's 68 landmarks are found with dlib, which "
-                    f"is not usable here ({e}); or pass neutral_landmarks=(68, 2) pixel (x, y)."
-                    ) from e
+    raise UserError(f"Without {what} the face's 68 landmarks are found with dlib, which "
+                    f"is not usable here ({e}); or pass {what}=(68, 2) pixel (x, y).") from e
   if not len(found):
-    raise UserError("dlib finds no face in neutral_image: pass neutral_landmarks=(68, 2) pixel "
-                    "(x, y), or a larger, frontal face crop.")
+    raise UserError(f"dlib finds no face in the image: pass {what}=(68, 2) pixel (x, y), or a "
+                    "larger, frontal face crop.")
   return found[0]
 
 
@@ -129,7 +151,8 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
   if len(image) != 1:
     raise UserError(f"animate takes one neutral face (H, W, 3); got {len(image)} images: call it "
                     "once per face.")
-  image_uint8 = viz.to_uint8(image[0])
+  # From [-1, 1] exactly (viz.to_uint8 would read a bright face, all >= 0, as [0, 1]).
+  image_uint8 = augment.to_uint8(image[0])
   lms = find_landmarks(image_uint8) if neutral_landmarks is None else neutral_landmarks
   lms = motion_lib.check_neutral_landmarks(lms)
   if len(lms) != 1:
@@ -186,3 +209,65 @@ def generate_videos(model, config, faces: list[tuple[str, np.ndarray, np.ndarray
     lines.append(f"videos.gif / .mp4: rows {', '.join(n for n, _, _ in faces)}; columns "
                  f"{', '.join(emotions)}")
   return paths, lines
+
+
+def check_frames(frames) -> int:
+  """``frames`` as an int >= 2 (start and end at least), else a one-line error."""
+  if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
+    raise UserError(f"frames must be an integer >= 2 (start and end at least), got {frames!r}.")
+  return int(frames)
+
+
+def target_name(emotion=None, aus=None) -> str:
+  """A short name of an edit's target, for file names and ``Animation.emotion``."""
+  if emotion is not None:
+    return str(emotion if isinstance(emotion, str) else facs.EMOTIONS[int(emotion)])
+  return "aus" if aus is not None else "edit"
+
+
+def target_arguments(model, **given) -> dict:
+  """The edit arguments in ``given`` that are not None, checked against what ``model.edit``
+  accepts (GANimation: aus / emotion / start; LGP-GAN: emotion / start): one-line errors."""
+  if "edit" not in model.predictions:
+    raise UserError(f"{model.config.model_name} does not edit faces (its predictions: "
+                    f"{', '.join(model.predictions) or 'none'}).")
+  accepted = inspect.signature(model.recipe.predictors()["edit"].inputs).parameters
+  arguments = {k: v for k, v in given.items() if v is not None}
+  for key in arguments:
+    if key not in accepted:
+      raise UserError(f"{model.config.model_name} takes no {key}=: it edits towards "
+                      + " / ".join(f"{k}=" for k in ("emotion", "aus") if k in accepted) + ".")
+  return arguments
+
+
+def interpolate(model, face, emotion=None, aus=None, frames: int = INTERPOLATION_FRAMES,
+                intensity: float = 1.0, start=None, landmarks=None,
+                fps: float = INTERPOLATION_FPS) -> Animation:
+  """An ``Animation`` of an editor's edits of one face crop ((H, W, 3) uint8 or [-1, 1], the
+  model's size) on the way from ``start`` to the target, in ``frames`` frames.
+
+  Frame t is ``model.edit(face, ..., intensity=intensity * t / (frames - 1), start=start)``:
+  for GANimation the AU vector ``start + a * (target - start)`` (``start`` default all AUs 0, or
+  the face's own AUs / an emotion), for LGP-GAN the class blend ``(1 - a) * onehot(start) + a *
+  onehot(emotion)`` (``start`` default neutral). Every frame, the first included, is the
+  generator's output (no jump from the input's pixels to the generator's).
+  ``landmarks`` ((68, 2) crop pixels): needed by LGP-GAN, found with dlib when not given.
+  """
+  arguments = target_arguments(model, emotion=emotion, aus=aus, start=start)
+  frames = check_frames(frames)
+  size = model.config.model.image_size
+  image = editing.check_images(face, size, "face")
+  if len(image) != 1:
+    raise UserError(f"interpolate takes one face (H, W, 3); got {len(image)} images: call it "
+                    "once per face.")
+  face_uint8 = augment.to_uint8(image[0])
+  if landmarks is None and model.recipe.needs_landmarks:
+    landmarks = find_landmarks(face_uint8, "landmarks")
+  if landmarks is not None:
+    landmarks = np.broadcast_to(np.asarray(landmarks, np.float32).reshape(1, 68, 2),
+                                (frames, 68, 2))
+  alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * float(intensity)
+  edited = model.edit(np.repeat(face_uint8[None], frames, axis=0),
+                      landmarks=landmarks, intensity=alphas, **arguments)
+  return Animation(frames=edited, landmarks=None, emotion=target_name(emotion, aus),
+                   fps=float(fps))

@@ -5,9 +5,14 @@ checkpoint item: no critic, no optimiser state) or an exported directory, and re
 ``TrainedModel``: the config, the step, the Flax generator and its params, and the recipe's
 predictions (``edit``, later ``transfer``, ``sample_motion``) as jitted, batched methods.
 
-An export is a portable directory: ``params.npz`` (the generator's arrays by parameter path),
-``config.json`` and ``fxs_jax_export.json`` (format name and version, model, step). It loads with
-no training state, no Orbax and no ``configs/`` import.
+An export is a portable directory: ``params.npz`` (the generator's arrays by parameter path,
+float32 or float16), ``config.json`` and ``fxs_jax_export.json`` (format name and version, model,
+step). It loads with no training state, no Orbax and no ``configs/`` import.
+
+Bundled models: ``load("synthfaces/ganimation")`` (and ``lgpgan``, ``cgan_transfer``,
+``motiongan``, ``texturegan``) reads the exports shipped in ``fxs_jax/pretrained/synthfaces/``:
+each paper's best ``:demo`` run on SynthFaces, with its ``eval.json`` and the command that trained
+it in ``fxs_jax_export.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,26 @@ EXPORT_FORMAT = "fxs_jax.export"
 EXPORT_VERSION = 1
 MANIFEST = "fxs_jax_export.json"
 PARAMS_FILE = "params.npz"
+BUNDLED_DIR = Path(__file__).resolve().parent / "pretrained"
+EXPORT_DTYPES = ("float32", "float16")
+
+
+def bundled_names() -> list[str]:
+  """Names of the models shipped with fxs_jax (``"synthfaces/ganimation"``, ...)."""
+  return sorted(m.parent.relative_to(BUNDLED_DIR).as_posix()
+                for m in BUNDLED_DIR.glob(f"*/*/{MANIFEST}"))
+
+
+def resolve(path: str | Path) -> Path:
+  """``path`` itself, or for a bundled model's name (``"synthfaces/ganimation"``) its folder."""
+  given = Path(path).expanduser()
+  if given.exists() or given.is_absolute() or str(path).split("/")[0] not in (
+      n.split("/")[0] for n in bundled_names()):
+    return given
+  if (BUNDLED_DIR / str(path) / MANIFEST).is_file():
+    return BUNDLED_DIR / str(path)
+  raise UserError(f"No bundled model named {str(path)!r}: choose from {bundled_names()}, or pass "
+                  "a training workdir or an export directory.")
 
 
 class TrainedModel:
@@ -151,7 +176,7 @@ def from_state(recipe: GANRecipe, graphdef: nnx.GraphDef, gen_params, gen_rest, 
 def load(path: str | Path, step: int | None = None) -> TrainedModel:
   """The trained generator in ``path``: a training workdir (checkpoint ``step``, default the
   newest) or a directory written by ``export``. Works from any current directory."""
-  path = Path(path).expanduser()
+  path = resolve(path)
   if (path / MANIFEST).is_file():
     if step is not None:
       raise UserError(f"{path} is an export of one step ({_manifest(path)['step']}); step= "
@@ -222,22 +247,32 @@ def _load_export(directory: Path) -> TrainedModel:
                       source=str(directory))
 
 
-def export(path: str | Path, out_dir: str | Path, step: int | None = None) -> Path:
+def export(path: str | Path, out_dir: str | Path, step: int | None = None,
+           dtype: str = "float32", **manifest_extra) -> Path:
   """Writes the generator of ``path`` (a workdir, checkpoint ``step``; or an export) to a new
-  portable directory ``out_dir`` that ``load`` reads with no training state."""
+  portable directory ``out_dir`` that ``load`` reads with no training state.
+
+  ``dtype="float16"`` stores the floating arrays at half size (loaded back as float32; the
+  bundled models are stored so). ``manifest_extra`` (e.g. ``command=``) is kept in the manifest.
+  """
   out_dir = Path(out_dir).expanduser()
   if out_dir.exists() and any(out_dir.iterdir()):
     raise UserError(f"{out_dir} exists and is not empty: export into a new directory.")
+  if dtype not in EXPORT_DTYPES:
+    raise UserError(f"Export dtype {dtype!r} is not one of {EXPORT_DTYPES}.")
   model = load(path, step)
   item = state_lib.generator_item(model.params, model.rest)
   arrays = {path_name(p): np.asarray(jax.device_get(leaf))
             for p, leaf in jax.tree_util.tree_flatten_with_path(item)[0]}
+  arrays = {n: a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a
+            for n, a in arrays.items()}
   out_dir.mkdir(parents=True, exist_ok=True)
   np.savez(out_dir / PARAMS_FILE, **arrays)
   (out_dir / "config.json").write_text(model.config.to_json_best_effort(indent=2, sort_keys=True))
   manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
               "model": model.config.model_name, "step": model.step,
               "generator_params": model.num_params(), "exported_from": str(Path(path).absolute()),
-              "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+              "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "dtype": dtype, **manifest_extra}
   (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
   return out_dir

@@ -66,7 +66,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray | Skip:
     return Skip(f"unreadable: {name}: {_one_line(e)}")
 
 
-def _as_rgb_array(image) -> np.ndarray:
+def as_rgb_array(image) -> np.ndarray:
+  """A uint8 (H, W, 3) RGB view of a uint8 grey, RGB or RGBA array (alpha dropped)."""
   image = np.asarray(image)
   if image.dtype == np.uint8 and image.ndim == 2:
     image = image[..., None]
@@ -79,7 +80,8 @@ def _as_rgb_array(image) -> np.ndarray:
 
 
 @functools.cache
-def _shared_detector() -> FaceDetector:
+def shared_detector() -> FaceDetector:
+  """One :class:`FaceDetector` with the default settings, shared by every caller."""
   return FaceDetector()
 
 
@@ -120,9 +122,9 @@ def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | 
     image = load_image(image)
     if isinstance(image, Skip):
       return image
-  image = _as_rgb_array(image)
+  image = as_rgb_array(image)
   if landmarks is None:
-    faces = (detector or _shared_detector()).detect(image)
+    faces = (detector or shared_detector()).detect(image)
     if len(faces) == 0:
       return Skip("no face found")
     if len(faces) > 1 and multiple == "skip":

@@ -157,8 +157,13 @@ class GANRecipe(abc.ABC):
   def methods(self) -> dict[str, Callable[..., Any]]:
     """Host-side uses of a trained model beyond one jitted prediction, as ``fn(model, *args,
     **kwargs)``; ``fxs_jax.load`` exposes each as ``model.<name>(*args, **kwargs)`` (e.g.
-    TextureGAN's ``animate``, which chains a MotionGAN run and ``render_frames``)."""
-    return {}
+    TextureGAN's ``animate``, which chains a MotionGAN run and ``render_frames``).
+
+    Default: the uses on real photos that the predictions allow (``fxs_jax.photos.methods_for``:
+    ``edit_photo`` / ``interpolate`` / ``animate_photo`` for an ``edit``, ``transfer_photo`` for
+    a ``transfer``, ``animate_photo`` for ``render_frames``); an override adds to them."""
+    from fxs_jax import photos  # pylint: disable=import-outside-toplevel  (photos imports recipes)
+    return photos.methods_for(self)
 
   def generate(self, model, source, out_dir: Path) -> list[Path]:
     """``--mode=generate``: files made with ``model`` (a ``fxs_jax.inference.TrainedModel``) from

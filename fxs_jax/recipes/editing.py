@@ -102,6 +102,8 @@ class EditingRecipe(GANRecipe):
 
   fields = augment.Fields(images=("image", "frames", "target_image"),
                           landmarks=("landmarks", "target_landmarks"))
+  # Whether ``edit`` needs the faces' 68 landmarks (LGP-GAN places its eye and mouth crops).
+  needs_landmarks = False
 
   def __init__(self, config):
     super().__init__(config)

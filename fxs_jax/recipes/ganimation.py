@@ -164,11 +164,18 @@ class GANimation(editing.EditingRecipe):
     image, attention, color = self.edit(gen, batch["image"], batch["target_aus"])
     return {"image": image, "attention": attention, "color": color}
 
-  def edit_inputs(self, images, aus=None, emotion=None, intensity=1.0, landmarks=None) -> dict:
+  def edit_inputs(self, images, aus=None, emotion=None, intensity=1.0, landmarks=None,
+                  start=None) -> dict:
     """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards ``aus`` (17
     intensities on the 0-5 scale, once or per image) or towards the EMFACS prototype of
-    ``emotion`` (a name or index, once or per image) scaled by ``intensity``. ``landmarks`` are
-    not needed (accepted so that every editor takes the same arguments)."""
+    ``emotion`` (a name or index, once or per image).
+
+    ``intensity`` (once or per image) places the AU vector sent to the generator on the line from
+    ``start`` to that target: ``start + intensity * (target - start)``, clipped to 0-5 (0 is
+    ``start``, 1 the target, above 1 an exaggeration). ``start`` defaults to all AUs 0, so the
+    default scales the target; a face's own AUs (an emotion name or 17 intensities) make
+    ``intensity`` an interpolation from the face's own expression. ``landmarks`` are not needed
+    (accepted so that every editor takes the same arguments)."""
     del landmarks
     image = editing.check_images(images, self.config.model.image_size)
     n = len(image)
@@ -176,19 +183,28 @@ class GANimation(editing.EditingRecipe):
       raise UserError("GANimation.edit needs exactly one target: aus=(17 intensities 0-5) or "
                       "emotion=name (with intensity=).")
     if aus is not None:
-      target = editing.per_example(aus, n, "aus", item_ndim=1)
-      if target.shape != (n, facs.NUM_AUS):
-        raise UserError(f"aus must hold {facs.NUM_AUS} intensities (once or per image) in the "
-                        f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(aus)}.")
-      check_au_range(target, "aus")
+      target = self._au_vectors(aus, n, "aus")
     else:
-      labels = editing.emotion_labels(emotion, n)
-      scale = editing.per_example(intensity, n, "intensity")
-      if np.any(scale < 0):
-        raise UserError(f"intensity must be >= 0, got {np.asarray(intensity).tolist()}.")
-      prototypes = np.stack([facs.emotion_aus(facs.EMOTIONS[k]) for k in labels])
-      target = np.clip(prototypes * scale.reshape(-1, 1), 0.0, AU_SCALE)
+      target = np.stack([facs.emotion_aus(facs.EMOTIONS[k])
+                         for k in editing.emotion_labels(emotion, n)])
+    origin = np.zeros_like(target) if start is None else self._au_vectors(start, n, "start")
+    scale = editing.per_example(intensity, n, "intensity")
+    if np.any(scale < 0):
+      raise UserError(f"intensity must be >= 0, got {np.asarray(intensity).tolist()}.")
+    target = np.clip(origin + scale.reshape(-1, 1) * (target - origin), 0.0, AU_SCALE)
     return {"image": image, "target_aus": target.astype(np.float32) / AU_SCALE}
+
+  @staticmethod
+  def _au_vectors(value, count: int, what: str) -> np.ndarray:
+    """(count, 17) AU intensities (0-5) from 17 values or an emotion name, once or per image."""
+    if isinstance(value, str):
+      return np.tile(facs.emotion_aus(facs.EMOTIONS[facs.emotion_index(value, what)]), (count, 1))
+    vectors = editing.per_example(value, count, what, item_ndim=1)
+    if vectors.shape != (count, facs.NUM_AUS):
+      raise UserError(f"{what} must hold {facs.NUM_AUS} intensities (once or per image) in the "
+                      f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(value)}.")
+    check_au_range(vectors, what)
+    return vectors
 
   # ---- generate mode -------------------------------------------------------------------------
   def generation_targets(self) -> list[tuple[str, dict]]:

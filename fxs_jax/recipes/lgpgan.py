@@ -52,6 +52,8 @@ def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> ja
 class LGPGAN(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
 
+  needs_landmarks = True
+
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
     m = config.model
@@ -233,14 +235,23 @@ class LGPGAN(editing.EditingRecipe):
     return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs)}
 
   def _edit_outputs(self, gen, batch):
-    out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
+    if "target_condition" in batch:  # class weights, a blend of two one-hots
+      out = gen(batch["image"], batch["landmarks"], batch["target_condition"])
+    else:
+      out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
     return {"image": out.output_BxHxWx3, "attention": out.attention_BxHxWx1,
             "stage1": out.stage1_BxHxWx3}
 
-  def edit_inputs(self, images, emotion=None, landmarks=None) -> dict:
+  def edit_inputs(self, images, emotion=None, landmarks=None, intensity=1.0,
+                  start="neutral") -> dict:
     """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards the expression class
     ``emotion`` (a name or index, once or per image); ``landmarks`` ((B, 68, 2) pixel (x, y) in
-    the images) locate the eye and mouth crops."""
+    the images) locate the eye and mouth crops.
+
+    ``intensity`` (0-1, once or per image) blends the class condition from ``start`` (a name
+    or index, default neutral) to ``emotion``: ``(1 - intensity) * onehot(start) + intensity *
+    onehot(emotion)`` (the paper trains on one-hots only; blends are an interpolation between
+    two classes the generator has seen)."""
     image = editing.check_images(images, self.config.model.image_size)
     n = len(image)
     if emotion is None:
@@ -253,8 +264,17 @@ class LGPGAN(editing.EditingRecipe):
     if lms is None or len(lms) != n:
       raise UserError(f"landmarks must be (B, 68, 2) for {n} images, got shape "
                       f"{np.shape(landmarks)}.")
-    return {"image": image, "landmarks": lms,
-            "target_emotion": editing.emotion_labels(emotion, n)}
+    labels = editing.emotion_labels(emotion, n)
+    scale = editing.per_example(intensity, n, "intensity")
+    if np.all(scale == 1.0):
+      return {"image": image, "landmarks": lms, "target_emotion": labels}
+    if np.any((scale < 0) | (scale > 1)):
+      raise UserError("LGP-GAN's intensity blends two expression classes and must lie in [0, 1], "
+                      f"got {np.asarray(intensity).tolist()}.")
+    eye = np.eye(self.config.model.num_classes, dtype=np.float32)
+    origin = eye[editing.emotion_labels(start, n, "start")]
+    condition = origin + scale[:, None] * (eye[labels] - origin)
+    return {"image": image, "landmarks": lms, "target_condition": condition}
 
   # ---- generate mode -------------------------------------------------------------------------
   def generation_targets(self) -> list[tuple[str, dict]]:

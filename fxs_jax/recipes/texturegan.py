@@ -169,7 +169,7 @@ class TextureGAN(cgan_transfer.CGANTransfer):
                                        image_arg="neutral_images", one_in_one_out=False)}
 
   def methods(self):
-    return {"animate": animation.animate}
+    return {**super().methods(), "animate": animation.animate}
 
   def _render(self, gen, batch):
     return self.transfer(gen, batch).image_BxHxWx3

@@ -1,0 +1,311 @@
+"""Trained models on real photos: find and align every face exactly as the dataset builders crop
+their photos (``fxs_jax.faces``), run the model on the crops, paste the results back into the
+full-resolution photo through a soft face mask.
+
+    model = fxs_jax.load("runs/ganimation_demo")
+    edit = model.edit_photo("me.jpg", emotion="happy", intensity=0.8)     # a PhotoEdit
+    edit.save("me_happy.jpg")                                             # same size as me.jpg
+    video = model.animate_photo("me.jpg", emotion="surprised", frames=12)  # an Animation
+    video.save("me_surprised")                                             # .gif and .mp4
+
+``fxs_jax.load`` exposes these as methods (``GANRecipe.methods`` -> :func:`methods_for`): an
+editor (GANimation, LGP-GAN) gets ``edit_photo``, ``interpolate`` (one crop) and
+``animate_photo``; the cGAN transfer gets ``transfer_photo``; TextureGAN gets ``animate_photo``
+(its MotionGAN + TextureGAN video of each face, pasted back).
+
+* **Faces**: dlib's frontal detector and 68 landmarks, the Umeyama eye alignment at the model's
+  ``config.model.image_size``; ``faces="all"`` edits every face found, ``"largest"`` the largest.
+  Photos whose longer side exceeds :data:`DETECT_MAX_SIDE` are searched on an integer box-
+  downscaled copy (faster; faces narrower than ~80 px at that scale are missed); photos over
+  :data:`MAX_MEGAPIXELS` are refused.
+* **Paste-back**: :func:`fxs_jax.faces.face_mask` (1 on the landmarks' convex hull, a smoothstep
+  to 0 over a tenth of the crop around it) times ``paste_back``'s feathered square, so hair,
+  background and other faces keep their pixels exactly. With ``keep_detail`` (default) only
+  the model's change (edited crop - input crop) is warped back and added: the photo keeps its
+  own detail finer than the crop (a 64 px crop of a 400 px face), the change comes at the crop's
+  resolution.
+* **Errors**: an unreadable file, a photo with no face, a too large photo: one line naming the
+  file and the reason (:class:`fxs_jax.errors.UserError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fxs_jax import animation
+from fxs_jax.errors import UserError
+from fxs_jax.faces import alignment
+from fxs_jax.faces import masks
+from fxs_jax.faces import preprocessing
+
+MAX_MEGAPIXELS = 40.0  # a 7,700 x 5,200 photo; beyond, edit a downscaled copy
+DETECT_MAX_SIDE = 2500  # longer photos are searched for faces at 1/ceil(side / this) scale
+ANIMATION_MAX_SIDE = 720  # frames of animate_photo are downscaled to this longer side
+FACE_CHOICES = ("all", "largest")
+
+
+@dataclasses.dataclass
+class PhotoEdit:
+  """A photo with its faces edited.
+
+  Attributes:
+    photo: (H, W, 3) uint8, the edited photo at the input's full resolution.
+    faces: the :class:`fxs_jax.faces.AlignedFace` of each edited face (the model's input crop,
+      its landmarks and the photo -> crop transform), the largest first.
+    edited: (F, S, S, 3) uint8, the model's output crop of each face.
+    name: the photo's file path, or "photo" for an array.
+  """
+
+  photo: np.ndarray
+  faces: list[alignment.AlignedFace]
+  edited: np.ndarray
+  name: str = "photo"
+
+  @property
+  def boxes(self) -> np.ndarray:
+    """(F, 4) int (x0, y0, x1, y1): each face's landmark box in the photo's pixels."""
+    boxes = []
+    for face in self.faces:
+      points = alignment.apply_affine(alignment.invert_affine(face.transform), face.landmarks)
+      boxes.append(np.concatenate([np.floor(points.min(0)), np.ceil(points.max(0))]))
+    return np.asarray(boxes, np.int64).reshape(-1, 4)
+
+  def __array__(self, dtype=None, copy=None):
+    del copy
+    return self.photo if dtype is None else self.photo.astype(dtype)
+
+  def save(self, path: str | os.PathLike) -> Path:
+    """Writes the edited photo (format from the suffix: .jpg at quality 95, .png, ...)."""
+    return save_photo(path, self.photo)
+
+
+def _check_size(width: int, height: int, name: str) -> None:
+  megapixels = width * height / 1e6
+  if megapixels > MAX_MEGAPIXELS:
+    raise UserError(f"{name}: {width}x{height} px ({megapixels:.1f} MP) is over the "
+                    f"{MAX_MEGAPIXELS:g} MP limit for photo editing; downscale it first (the "
+                    "faces are edited at the model's crop size anyway).")
+
+
+def read_photo(photo, what: str = "photo") -> tuple[np.ndarray, str]:
+  """``photo`` (a file path, or a uint8 (H, W, 3) / (H, W) / (H, W, 4) array) as (H, W, 3) uint8
+  RGB (EXIF orientation applied), and the name errors use: the path, or ``what`` for arrays.
+  One-line errors for a missing, unreadable or too large file."""
+  if not isinstance(photo, (str, os.PathLike)):
+    image = preprocessing.as_rgb_array(photo)
+    _check_size(image.shape[1], image.shape[0], what)
+    return image, what
+  name = os.fspath(photo)
+  if not os.path.isfile(name):
+    raise UserError(f"{name}: no such file; pass the path of a photo (jpg, png, ...).")
+  try:
+    with warnings.catch_warnings():  # Pillow warns from 89 MP on; the limit below is lower
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      with Image.open(name) as opened:  # reads the header only: the size before decoding
+        _check_size(*opened.size, name)
+  except Image.DecompressionBombError as e:
+    raise UserError(f"{name}: over the {MAX_MEGAPIXELS:g} MP limit for photo editing ({e}); "
+                    "downscale it first.") from e
+  except (OSError, SyntaxError, ValueError):
+    pass  # unreadable: load_image says why
+  image = preprocessing.load_image(name)
+  if isinstance(image, preprocessing.Skip):  # "unreadable: <file name>: <error>"
+    raise UserError(f"{name}: unreadable ({image.reason.split(': ', 2)[-1]}).")
+  return image, name
+
+
+def find_faces(image: np.ndarray, size: int, faces: str = "all", name: str = "photo"
+               ) -> list[alignment.AlignedFace]:
+  """The aligned ``size`` px crop of every face dlib finds in ``image`` (``faces="all"``, the
+  largest first) or of the largest one (``"largest"``); a one-line error naming the photo if
+  there is none."""
+  if faces not in FACE_CHOICES:
+    raise UserError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
+  detector = preprocessing.shared_detector()
+  factor = math.ceil(max(image.shape[:2]) / DETECT_MAX_SIDE)
+  if factor > 1:  # a box-filtered copy; points map back with pixel centres at integers
+    small = np.asarray(Image.fromarray(image).reduce(factor))
+    landmarks = (detector.detect(small) + 0.5) * factor - 0.5
+  else:
+    landmarks = detector.detect(image)
+  if not len(landmarks):
+    raise UserError(f"{name}: no face found (dlib's frontal face detector misses faces in "
+                    "profile and faces narrower than about 80 px); pass a photo with a frontal "
+                    "face.")
+  if faces == "largest":
+    landmarks = landmarks[:1]
+  return [alignment.align(image, points, size) for points in landmarks]
+
+
+def paste_faces(image: np.ndarray, faces: list[alignment.AlignedFace], crops,
+                keep_detail: bool = True) -> np.ndarray:
+  """``image`` with each crop pasted back into its face's place through the face's soft mask;
+  with ``keep_detail`` only the change from the face's input crop is added."""
+  out = image
+  for face, crop in zip(faces, crops):
+    mask = masks.face_mask(face.landmarks, face.image.shape[0])
+    out = alignment.paste_back(out, face, np.asarray(crop), mask=mask,
+                               change_from=face.image if keep_detail else None)
+  return out
+
+
+def _stack_faces(faces: list[alignment.AlignedFace], repeat: int = 1):
+  """The crops (F * repeat, S, S, 3) and landmarks (F * repeat, 68, 2), face-major."""
+  return (np.repeat(np.stack([f.image for f in faces]), repeat, axis=0),
+          np.repeat(np.stack([f.landmarks for f in faces]), repeat, axis=0))
+
+
+def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
+               faces: str = "all", start=None, keep_detail: bool = True) -> PhotoEdit:
+  """Every face (``faces="all"``) or the largest face of ``photo`` (a path or a uint8 array)
+  edited towards ``emotion`` (GANimation, LGP-GAN) or ``aus`` (GANimation: 17 intensities 0-5).
+
+  ``intensity`` and ``start`` are ``model.edit``'s: GANimation sends ``start + intensity *
+  (target - start)`` (``start`` default all AUs 0: the target scaled; a photo's own AUs are
+  unknown, no AU detector ships with fxs_jax), LGP-GAN the class blend ``(1 - intensity) *
+  onehot(start) + intensity * onehot(emotion)`` (``start`` default neutral).
+  Returns a :class:`PhotoEdit` (``.photo`` full resolution, ``.save(path)``).
+  """
+  arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
+  image, name = read_photo(photo)
+  found = find_faces(image, model.config.model.image_size, faces, name)
+  crops, landmarks = _stack_faces(found)
+  edited = model.edit(crops, landmarks=landmarks, intensity=intensity, **arguments)
+  return PhotoEdit(paste_faces(image, found, edited, keep_detail), found, edited, name)
+
+
+def transfer_photo(model, source_photo, target_photo, faces: str = "all",
+                   keep_detail: bool = True) -> PhotoEdit:
+  """The expression of the largest face in ``source_photo`` put on every face (or the largest)
+  of ``target_photo`` by a cGAN transfer (or pix2pix) model, pasted back into the target
+  photo. Photos are paths or uint8 arrays."""
+  if "transfer" not in model.predictions:
+    raise UserError(f"{model.config.model_name} does not transfer expressions; transfer_photo "
+                    "needs a cGAN transfer run (configs/cgan_transfer.py).")
+  size = model.config.model.image_size
+  source_image, source_name = read_photo(source_photo, "source_photo")
+  target_image, target_name = read_photo(target_photo, "target_photo")
+  source = find_faces(source_image, size, "largest", source_name)
+  targets = find_faces(target_image, size, faces, target_name)
+  source_crops, source_landmarks = _stack_faces(source, len(targets))
+  target_crops, target_landmarks = _stack_faces(targets)
+  edited = model.transfer(source_crops, target_crops, source_landmarks, target_landmarks)
+  return PhotoEdit(paste_faces(target_image, targets, edited, keep_detail), targets, edited,
+                   target_name)
+
+
+def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
+  """``image`` downscaled (Lanczos) so that its longer side is at most ``max_side`` (None or 0:
+  unchanged)."""
+  scale = max_side / max(image.shape[:2]) if max_side else 1.0
+  if scale >= 1.0:
+    return image
+  size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+  return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+
+
+def animate_photo(model, photo, emotion=None, aus=None,
+                  frames: int = animation.INTERPOLATION_FRAMES, intensity: float = 1.0,
+                  faces: str = "all", start=None, fps: float | None = None,
+                  max_side: int | None = ANIMATION_MAX_SIDE, keep_detail: bool = True,
+                  **motion) -> animation.Animation:
+  """An :class:`fxs_jax.animation.Animation` of the whole photo: each face (all, or the
+  largest) animated and pasted back, frame by frame.
+
+  Editors (GANimation, LGP-GAN): ``interpolate``'s frames, from ``start`` to the target at
+  ``intensity``, every frame the generator's output. TextureGAN: ``animate``'s video from the
+  face (taken as neutral) to ``emotion``; ``motion`` passes ``motion=``, ``seed=``, ``scale=``.
+  Frames are downscaled to ``max_side`` px on the longer side (None: the photo's size; a video
+  of a 12 MP photo holds 36 MB per frame); ``fps`` defaults to 12 (editors) or the video's.
+  """
+  frames = animation.check_frames(frames)
+  image, name = read_photo(photo)
+  size = model.config.model.image_size
+  if "edit" in model.predictions:
+    if motion:
+      raise UserError(f"{model.config.model_name}.animate_photo got unexpected arguments "
+                      f"{', '.join(motion)}.")
+    arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
+    found = find_faces(image, size, faces, name)
+    crops, landmarks = _stack_faces(found, frames)
+    alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * float(intensity)
+    edited = model.edit(crops, landmarks=landmarks, intensity=np.tile(alphas, len(found)),
+                        **arguments).reshape(len(found), frames, size, size, 3)
+    fps = fps or animation.INTERPOLATION_FPS
+  elif "render_frames" in model.predictions:
+    if aus is not None or start is not None or intensity != 1.0 or emotion is None:
+      raise UserError("A TextureGAN run animates a face from neutral to emotion=name; it takes "
+                      "no aus=, start= or intensity=.")
+    found = find_faces(image, size, faces, name)
+    # Landmarks of a long face can leave the crop at the chin; the motion needs them inside.
+    videos = [model.animate(face.image, emotion, frames=frames, fps=fps,
+                            neutral_landmarks=np.clip(face.landmarks, -0.5, size - 0.5), **motion)
+              for face in found]
+    edited, fps = np.stack([v.frames for v in videos]), videos[0].fps
+  else:
+    raise UserError(f"{model.config.model_name} does not make face videos; animate_photo needs an "
+                    "editor (GANimation, LGP-GAN) or a TextureGAN run.")
+  video = [fit_within(paste_faces(image, found, edited[:, t], keep_detail), max_side)
+           for t in range(frames)]
+  return animation.Animation(frames=np.stack(video), landmarks=None,
+                             emotion=animation.target_name(emotion, aus), fps=float(fps))
+
+
+def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> Path:
+  """Writes a uint8 RGB image in the format of ``path``'s suffix (JPEG at ``quality``), creating
+  parent folders; a one-line error for a suffix Pillow cannot write."""
+  path = Path(path)
+  image_format = Image.registered_extensions().get(path.suffix.lower())
+  if image_format is None or image_format not in Image.SAVE:
+    raise UserError(f"{path}: cannot write {path.suffix or 'files without a suffix'!r}; use "
+                    ".jpg, .png, .webp or .bmp.")
+  path.parent.mkdir(parents=True, exist_ok=True)
+  options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
+  Image.fromarray(np.asarray(image)).save(path, format=image_format, **options)
+  return path
+
+
+def parse_aus(text: str) -> np.ndarray:
+  """17 AU intensities (0-5) from ``"AU12=3,AU06=2"`` (names as in ``facs.AU_NAMES``, the rest
+  0; ``AU6`` = ``AU06``) or from 17 comma-separated numbers."""
+  from fxs_jax import facs  # pylint: disable=import-outside-toplevel
+  from fxs_jax.recipes import ganimation  # pylint: disable=import-outside-toplevel
+  if "=" not in text:
+    return ganimation.parse_aus(text, "--aus")
+  aus = np.zeros(facs.NUM_AUS, np.float32)
+  for item in filter(None, (part.strip() for part in text.split(","))):
+    key, _, value = item.partition("=")
+    digits = key.strip().upper().removeprefix("AU")
+    au_name = f"AU{int(digits):02d}" if digits.isdigit() else key
+    if au_name not in facs.AU_NAMES:
+      raise UserError(f"--aus: unknown action unit {key.strip()!r}; the models know "
+                      f"{', '.join(facs.AU_NAMES)}.")
+    try:
+      aus[facs.AU_NAMES.index(au_name)] = float(value)
+    except ValueError as e:
+      raise UserError(f"--aus: {item!r} is not AU=number.") from e
+  ganimation.check_au_range(aus, "--aus")
+  return aus
+
+
+def methods_for(recipe) -> dict:
+  """The photo methods a recipe's predictions allow, as ``{name: fn(model, ...)}`` for
+  ``GANRecipe.methods``: ``edit`` -> ``edit_photo``, ``interpolate``, ``animate_photo``;
+  ``transfer`` -> ``transfer_photo``; ``render_frames`` (TextureGAN) -> ``animate_photo``."""
+  predictions = recipe.predictors()
+  methods = {}
+  if "edit" in predictions:
+    methods.update(edit_photo=edit_photo, interpolate=animation.interpolate,
+                   animate_photo=animate_photo)
+  if "transfer" in predictions:
+    methods["transfer_photo"] = transfer_photo
+  if "render_frames" in predictions:
+    methods["animate_photo"] = animate_photo
+  return methods
