@@ -27,9 +27,7 @@ kw)`` -> ``(kh, kw, in, out)`` (no flip: ``fxs_jax.nn.layers.ConvTranspose2d``).
 
 from __future__ import annotations
 
-import datetime
 import importlib
-import json
 import os
 import re
 import sys
@@ -339,26 +337,15 @@ def convert_ganimation(generator_pth, critic_pth=None, layout: str = "auto",
 def _write(out: Path, model, critic, layout: str, generator_pth, critic_pth) -> None:
   """The directory ``fxs_jax.inference.export`` writes (params.npz, config.json, manifest), the
   critic's params beside it."""
-  item = state_lib.generator_item(model.params, model.rest)
-  arrays = {path_name(p): np.asarray(leaf)
-            for p, leaf in jax.tree_util.tree_flatten_with_path(item)[0]}
-  out.mkdir(parents=True, exist_ok=True)
-  np.savez(out / inference.PARAMS_FILE, **arrays)
+  extra = {"critic_params": CRITIC_FILE} if critic is not None else {}
+  inference.write_export(
+      model, out, exported_from=str(Path(generator_pth).absolute()),
+      converted_from={"layout": layout, "generator": str(Path(generator_pth).absolute()),
+                      "critic": critic_pth and str(Path(critic_pth).absolute())}, **extra)
   if critic is not None:
     _, critic_params, _ = state_lib.split(critic)
     np.savez(out / CRITIC_FILE, **{path_name(p): np.asarray(leaf) for p, leaf in
                                    jax.tree_util.tree_flatten_with_path(critic_params)[0]})
-  (out / "config.json").write_text(model.config.to_json_best_effort(indent=2, sort_keys=True))
-  manifest = {"format": inference.EXPORT_FORMAT, "version": inference.EXPORT_VERSION,
-              "model": model.config.model_name, "step": 0,
-              "generator_params": model.num_params(), "dtype": "float32",
-              "exported_from": str(Path(generator_pth).absolute()),
-              "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "converted_from": {"layout": layout, "generator": str(Path(generator_pth).absolute()),
-                                 "critic": critic_pth and str(Path(critic_pth).absolute())}}
-  if critic is not None:
-    manifest["critic_params"] = CRITIC_FILE
-  (out / inference.MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def _main(argv):

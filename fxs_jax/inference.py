@@ -261,6 +261,13 @@ def export(path: str | Path, out_dir: str | Path, step: int | None = None,
   if dtype not in EXPORT_DTYPES:
     raise UserError(f"Export dtype {dtype!r} is not one of {EXPORT_DTYPES}.")
   model = load(path, step)
+  return write_export(model, out_dir, dtype, exported_from=str(Path(path).absolute()),
+                      **manifest_extra)
+
+
+def write_export(model: TrainedModel, out_dir: Path, dtype: str = "float32",
+                 **manifest_extra) -> Path:
+  """Writes ``model``'s generator as an export directory (see the module docstring)."""
   item = state_lib.generator_item(model.params, model.rest)
   arrays = {path_name(p): np.asarray(jax.device_get(leaf))
             for p, leaf in jax.tree_util.tree_flatten_with_path(item)[0]}
@@ -271,7 +278,7 @@ def export(path: str | Path, out_dir: str | Path, step: int | None = None,
   (out_dir / "config.json").write_text(model.config.to_json_best_effort(indent=2, sort_keys=True))
   manifest = {"format": EXPORT_FORMAT, "version": EXPORT_VERSION,
               "model": model.config.model_name, "step": model.step,
-              "generator_params": model.num_params(), "exported_from": str(Path(path).absolute()),
+              "generator_params": model.num_params(),
               "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               "dtype": dtype, **manifest_extra}
   (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2))
