@@ -1,0 +1,153 @@
+"""What the editor asks of each kind of model, as batches for :class:`~.runner.ModelRunner`.
+
+Kinds: ``aus`` (GANimation: 17 AU sliders), ``emotion`` (LGP-GAN: emotion buttons + blend),
+``transfer`` (cGAN transfer / pix2pix: a second face gives the expression), ``motion``
+(TextureGAN with its MotionGAN run: a video from the face taken as neutral). The batches are the
+recipes' own (``Predictor.inputs``), so every argument is checked where the model defines it.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from fxs_jax import animation
+from fxs_jax import facs
+from fxs_jax.data import augment
+from fxs_jax.errors import UserError
+from fxs_jax.recipes import motiongan as motion_lib
+from fxs_jax.serve.sessions import ServeError
+
+KIND_TITLES = {"aus": "GANimation: action units", "emotion": "LGP-GAN: emotions",
+               "transfer": "cGAN transfer: another face's expression",
+               "motion": "MotionGAN + TextureGAN: expression videos"}
+EDITOR_FRAMES = animation.INTERPOLATION_FRAMES  # an editor's "play": start -> target
+VIDEO_FRAMES = 16  # a TextureGAN video (fixed: render_frames compiles for one length)
+
+
+def kind_of(model) -> str:
+  """The editor's name for what ``model`` does; a one-line error for a model it cannot serve."""
+  predictions = model.predictions
+  if "edit" in predictions:
+    accepted = inspect.signature(model.recipe.predictors()["edit"].inputs).parameters
+    return "aus" if "aus" in accepted else "emotion"
+  if "transfer" in predictions:
+    return "transfer"
+  if "render_frames" in predictions:
+    return "motion"
+  hint = (" (serve its TextureGAN run: that run's config.video.motion names it)"
+          if "sample_motion" in predictions else "")
+  raise UserError(f"The editor cannot serve a {model.config.model_name} model{hint}; it serves "
+                  "GANimation, LGP-GAN, cGAN transfer and TextureGAN runs.")
+
+
+def prediction_of(kind: str) -> str:
+  """The batched prediction the editor runs for ``kind`` ("" for videos: whole tasks)."""
+  return {"aus": "edit", "emotion": "edit", "transfer": "transfer"}.get(kind, "")
+
+
+def describe(name: str, model, kind: str) -> dict:
+  """What the page needs to draw the model's controls."""
+  emotions = motion_lib.MOTION_EMOTIONS if kind == "motion" else facs.EMOTIONS
+  return {"name": name, "kind": kind, "title": KIND_TITLES[kind],
+          "model": model.config.model_name, "size": int(model.config.model.image_size),
+          "step": int(model.step), "emotions": list(emotions), "masks": kind in ("aus", "emotion"),
+          "animates": kind != "transfer"}
+
+
+def _number(body: dict, key: str, default: float, low: float, high: float) -> float:
+  try:
+    value = float(body.get(key, default))
+  except (TypeError, ValueError) as e:
+    raise ServeError(400, f"{key} must be a number, got {body.get(key)!r}.") from e
+  if not low <= value <= high:
+    raise ServeError(400, f"{key} must lie in [{low:g}, {high:g}], got {value:g}.")
+  return value
+
+
+def _target(kind: str, body: dict) -> dict:
+  """The edit's target arguments from the request: ``aus`` + ``intensity`` (GANimation) or
+  ``emotion`` + ``intensity`` (LGP-GAN)."""
+  if kind == "aus":
+    aus = body.get("aus", [0.0] * facs.NUM_AUS)
+    if not isinstance(aus, list) or len(aus) != facs.NUM_AUS:
+      raise ServeError(400, f"aus must be a list of {facs.NUM_AUS} intensities (0-5), in the "
+                       f"order {' '.join(facs.AU_NAMES)}.")
+    try:
+      aus = np.asarray(aus, np.float32)
+    except (TypeError, ValueError) as e:
+      raise ServeError(400, "aus must be numbers (0-5).") from e
+    return {"aus": aus, "intensity": _number(body, "intensity", 1.0, 0.0, 2.0)}
+  emotion = body.get("emotion", "neutral")
+  if not isinstance(emotion, str):
+    raise ServeError(400, f"emotion must be a name ({', '.join(facs.EMOTIONS)}).")
+  return {"emotion": emotion, "intensity": _number(body, "intensity", 1.0, 0.0, 1.0)}
+
+
+def _stack(faces, repeat: int = 1):
+  crops = np.repeat(np.stack([f.image for f in faces]), repeat, axis=0)
+  landmarks = np.repeat(np.stack([f.landmarks for f in faces]), repeat, axis=0)
+  return crops, landmarks
+
+
+def _edit_inputs(model, crops, landmarks, target: dict) -> dict:
+  batch = model.recipe.predictors()["edit"].inputs(crops, landmarks=landmarks, **target)
+  if "target_emotion" in batch:  # LGP-GAN at intensity 1: the same one-hot as a blend, so that
+    eye = np.eye(model.config.model.num_classes, dtype=np.float32)  # one batch layout compiles
+    batch = {"image": batch["image"], "landmarks": batch["landmarks"],
+             "target_condition": eye[batch.pop("target_emotion")]}
+  return batch
+
+
+def edit_batch(model, kind: str, faces, body: dict) -> dict:
+  """The ``edit`` batch of every face towards the request's target."""
+  crops, landmarks = _stack(faces)
+  return _edit_inputs(model, crops, landmarks, _target(kind, body))
+
+
+def play_batch(model, kind: str, faces, body: dict, frames: int = EDITOR_FRAMES) -> dict:
+  """An editor's animation as one ``edit`` batch: each face ``frames`` times, from the start
+  (intensity 0) to the request's target (as ``fxs_jax.photos.animate_photo``), face-major."""
+  target = _target(kind, body)
+  alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * target.pop("intensity")
+  crops, landmarks = _stack(faces, frames)
+  return _edit_inputs(model, crops, landmarks,
+                      {**target, "intensity": np.tile(alphas, len(faces))})
+
+
+def transfer_batch(model, source_face, faces) -> dict:
+  """The ``transfer`` batch: ``source_face``'s expression onto each of ``faces``."""
+  source_crops, source_landmarks = _stack([source_face], len(faces))
+  crops, landmarks = _stack(faces)
+  return model.recipe.predictors()["transfer"].inputs(source_crops, crops, source_landmarks,
+                                                     landmarks)
+
+
+def videos(model, faces, body: dict, frames: int = VIDEO_FRAMES) -> tuple[np.ndarray, float]:
+  """TextureGAN: each face's video (F, T, S, S, 3) uint8 from neutral to the request's
+  emotion (``seed``: which motion), and its fps. Runs on the model's thread."""
+  emotion = body.get("emotion")
+  if emotion not in motion_lib.MOTION_EMOTIONS:
+    raise ServeError(400, f"emotion must be one of {', '.join(motion_lib.MOTION_EMOTIONS)}.")
+  seed = int(_number(body, "seed", 0, 0, 2**31 - 1))
+  size = model.config.model.image_size
+  # As photos.animate_photo: a long face's chin landmarks can leave the crop; the motion needs
+  # them inside.
+  made = [model.animate(face.image, emotion, frames=frames, seed=seed,
+                        neutral_landmarks=np.clip(face.landmarks, -0.5, size - 0.5))
+          for face in faces]
+  return np.stack([video.frames for video in made]), made[0].fps
+
+
+def example_batch(model, kind: str, face) -> dict:
+  """One face's batch of the model's batched prediction (editors, transfer), for the warm-up."""
+  if kind == "transfer":
+    return transfer_batch(model, face, [face])
+  target = {"aus": [0.0] * facs.NUM_AUS} if kind == "aus" else {"emotion": "happy"}
+  return edit_batch(model, kind, [face], {**target, "intensity": 0.5})
+
+
+def to_uint8(images) -> np.ndarray:
+  """A model's images in [-1, 1] as uint8."""
+  return augment.to_uint8(np.asarray(images))

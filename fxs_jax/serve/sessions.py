@@ -1,0 +1,217 @@
+"""The editor's photos and results, held server-side by id.
+
+A photo's faces are found once, when it is uploaded (dlib, ``fxs_jax.photos.find_faces``); the
+editor keeps the photo and its faces' landmarks under an id, so that a slider move only runs the
+jitted edit and the paste-back. Crops are aligned once per model size (``faces(size)``).
+
+Sample faces are SynthFaces' held-out identities (``SAMPLE_IDENTITIES``), rendered neutral at
+``SAMPLE_SIDE`` px. They skip detection: the renderer draws the same face at any size, so a
+sample's crop is its render at the model's size with its exact landmarks, and the crop -> photo
+map is the exact scaling between the two renders. The model sees a sample exactly as it saw its
+test faces.
+
+Uploads are checked before decoding (size in bytes, image type, megapixels) and each problem is
+one line for the page (:class:`ServeError`, with its HTTP status).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import io
+import secrets
+import threading
+import warnings
+
+import numpy as np
+from PIL import Image
+from PIL import ImageOps
+
+from fxs_jax import facs
+from fxs_jax import photos
+from fxs_jax.data import synth_faces
+from fxs_jax.data import synth_faces_examples
+from fxs_jax.errors import UserError
+from fxs_jax.faces import alignment
+
+SAMPLE_IDENTITIES = tuple(range(300, 308))  # stills_64's test split starts at identity 300
+SAMPLE_SIDE = 256
+UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
+MAX_UPLOAD_MB = 20.0
+MAX_MEGAPIXELS = 16.0  # a 4,900 x 3,300 photo
+PREVIEW_SIDE = 1024  # the page shows photos at most this large; downloads are full size
+_detect_lock = threading.Lock()  # one dlib detector, shared: one photo at a time
+
+
+class ServeError(Exception):
+  """A request the editor refuses: ``status`` (HTTP) and a one-line message for the page."""
+
+  def __init__(self, status: int, message: str):
+    super().__init__(message)
+    self.status = status
+
+
+@dataclasses.dataclass
+class Photo:
+  """A photo being edited: the image, its faces' landmarks (photo pixels, the largest face
+  first) and, for a sample, its SynthFaces identity."""
+
+  name: str
+  image: np.ndarray
+  landmarks: list[np.ndarray]
+  identity: int | None = None
+  _crops: dict = dataclasses.field(default_factory=dict)
+
+  def faces(self, size: int) -> list[alignment.AlignedFace]:
+    """Every face aligned at ``size`` px (computed once per size)."""
+    if size not in self._crops:
+      if self.identity is not None:
+        self._crops[size] = [sample_face(self.identity, size)]
+      else:
+        self._crops[size] = [alignment.align(self.image, points, size)
+                             for points in self.landmarks]
+    return self._crops[size]
+
+  @functools.cached_property
+  def preview(self) -> np.ndarray:
+    """The photo as the page shows it: at most ``PREVIEW_SIDE`` px."""
+    return photos.fit_within(self.image, PREVIEW_SIDE)
+
+  def preview_faces(self, size: int) -> list[alignment.AlignedFace]:
+    """:meth:`faces` as faces of :attr:`preview`, to paste a slider's edit into the preview
+    (time independent of the photo's size; downloads paste into the photo itself)."""
+    height, width = self.preview.shape[:2]
+    if (height, width) == self.image.shape[:2]:
+      return self.faces(size)
+    scale = np.array([width / self.image.shape[1], height / self.image.shape[0]])
+    # photo p = (preview p' + 0.5) / scale - 0.5, then the photo -> crop map.
+    to_photo = np.array([[1 / scale[0], 0.0, 0.5 / scale[0] - 0.5],
+                         [0.0, 1 / scale[1], 0.5 / scale[1] - 0.5], [0.0, 0.0, 1.0]])
+    return [dataclasses.replace(face, transform=face.transform @ to_photo,
+                                photo_shape=(height, width)) for face in self.faces(size)]
+
+  @property
+  def nbytes(self) -> int:
+    return self.image.nbytes + (self.preview.nbytes if "preview" in self.__dict__ else 0)
+
+
+def _render(identity: int, size: int):
+  return synth_faces.render(synth_faces_examples.identity_face(identity),
+                            np.zeros(facs.NUM_AUS, np.float32), size)
+
+
+def sample_face(identity: int, size: int) -> alignment.AlignedFace:
+  """The neutral render of ``identity`` at ``size`` px as an aligned face of its
+  ``SAMPLE_SIDE`` px render (renders scale exactly: pixel centres at integers)."""
+  image, landmarks = _render(identity, size)
+  scale = size / SAMPLE_SIDE  # x_crop = (x_photo + 0.5) * scale - 0.5
+  transform = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
+  return alignment.AlignedFace(image, landmarks.astype(np.float32), transform,
+                               (SAMPLE_SIDE, SAMPLE_SIDE))
+
+
+def sample_photo(index: int) -> Photo:
+  """Sample ``index`` (0-based into ``SAMPLE_IDENTITIES``) as a photo."""
+  if not 0 <= index < len(SAMPLE_IDENTITIES):
+    raise ServeError(404, f"No sample face {index}: there are {len(SAMPLE_IDENTITIES)}.")
+  identity = SAMPLE_IDENTITIES[index]
+  image, landmarks = _render(identity, SAMPLE_SIDE)
+  return Photo(f"synthfaces_{identity}", image, [landmarks.astype(np.float64)], identity)
+
+
+def decode_upload(data: bytes, name: str, max_megapixels: float = MAX_MEGAPIXELS
+                  ) -> np.ndarray:
+  """An uploaded file as (H, W, 3) uint8 RGB (EXIF orientation applied, transparency over
+  white); :class:`ServeError` for an empty file, a non-image and an image over
+  ``max_megapixels`` (checked from the header, before decoding)."""
+  if not data:
+    raise ServeError(400, f"{name}: the file is empty.")
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      image = Image.open(io.BytesIO(data))
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise ServeError(415, f"{name}: not an image the editor can read ({type(e).__name__}); "
+                     f"upload a photo ({', '.join(UPLOAD_FORMATS[:4])}).") from e
+  if image.format not in UPLOAD_FORMATS:
+    raise ServeError(415, f"{name}: {image.format} images are not accepted; upload a photo "
+                     f"({', '.join(UPLOAD_FORMATS[:4])}).")
+  width, height = image.size
+  if width * height > max_megapixels * 1e6:
+    raise ServeError(413, f"{name}: {width}x{height} px ({width * height / 1e6:.1f} MP) is over "
+                     f"this editor's {max_megapixels:g} MP limit; downscale it first (faces are "
+                     "edited at the model's crop size anyway).")
+  try:
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+      rgba = image.convert("RGBA")
+      image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    rgb = np.asarray(image.convert("RGB"), np.uint8)
+  except (OSError, SyntaxError, ValueError) as e:
+    raise ServeError(415, f"{name}: the image is damaged and cannot be decoded "
+                     f"({' '.join(str(e).split())}).") from e
+  return rgb
+
+
+def detect(image: np.ndarray, name: str, size: int) -> Photo:
+  """A :class:`Photo` of ``image`` with every face dlib finds (aligned at ``size`` already);
+  ServeError 422 when there is none."""
+  try:
+    with _detect_lock:
+      found = photos.find_faces(image, size, "all", name)
+  except UserError as e:
+    raise ServeError(422, str(e)) from e
+  landmarks = [alignment.apply_affine(alignment.invert_affine(f.transform), f.landmarks)
+               for f in found]
+  photo = Photo(name, image, landmarks)
+  photo._crops[size] = found  # pylint: disable=protected-access
+  return photo
+
+
+class Store:
+  """Items by id, least recently used dropped beyond ``max_items`` or ``max_bytes`` (items
+  have ``nbytes``); thread-safe. ``kind`` names the items in the not-found message."""
+
+  def __init__(self, kind: str, max_items: int, max_bytes: int):
+    self.kind, self.max_items, self.max_bytes = kind, max_items, max_bytes
+    self._items: collections.OrderedDict = collections.OrderedDict()
+    self._lock = threading.Lock()
+
+  def add(self, item, key: str | None = None) -> str:
+    key = key or secrets.token_urlsafe(9)
+    with self._lock:
+      self._items[key] = item
+      self._items.move_to_end(key)
+      while len(self._items) > 1 and (
+          len(self._items) > self.max_items
+          or sum(i.nbytes for i in self._items.values()) > self.max_bytes):
+        self._items.popitem(last=False)
+    return key
+
+  def get(self, key: str):
+    with self._lock:
+      if key not in self._items:
+        raise ServeError(404, f"This {self.kind} is no longer on the server (it keeps the "
+                         f"{self.max_items} most recent); pick or upload the photo again.")
+      self._items.move_to_end(key)
+      return self._items[key]
+
+  def __len__(self) -> int:
+    return len(self._items)
+
+
+class PhotoStore(Store):
+  """Uploaded photos by id, and the samples under ``sample-<k>`` (made on first use)."""
+
+  def __init__(self, max_items: int = 32, max_bytes: int = 1 << 30):
+    super().__init__("photo", max_items, max_bytes)
+    self._samples: dict[int, Photo] = {}
+
+  def get(self, key: str) -> Photo:
+    if key.startswith("sample-") and key[7:].isdigit():
+      index = int(key[7:])
+      if index not in self._samples:
+        self._samples[index] = sample_photo(index)
+      return self._samples[index]
+    return super().get(key)
