@@ -29,6 +29,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config (as f
 _WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir.")
 _OUT = flags.DEFINE_string("out", "", "Markdown file to write (default: print only).")
 _EVALUATORS = flags.DEFINE_bool("evaluators", False, "Also the AU regressor and classifier.")
+_STEPS = flags.DEFINE_list("steps", [], "Only these kept checkpoints (default: every one).")
 METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
            "expression_accuracy", "checkerboard_rms", "seam_strength", "colour_shift",
            "error_where_kept", "error_where_changed",
@@ -48,6 +49,11 @@ def main(argv):
   if "critic" in config.evals:
     config.evals.critic.enabled = False
   steps = Checkpointer(workdir / "checkpoints", config).all_steps()
+  if _STEPS.value:
+    missing = sorted(set(map(int, _STEPS.value)) - set(steps))
+    if missing:
+      raise app.UsageError(f"--steps {missing} not among the kept checkpoints {steps}")
+    steps = sorted(map(int, _STEPS.value))
   results = {}
   for step in steps:
     run.run(config, str(workdir), "eval", step)
