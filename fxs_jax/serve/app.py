@@ -243,13 +243,18 @@ class Editor:
     photo = self.photos.get(photo_id)
     return photo, await self._work(lambda: photo.faces(size), deadline)
 
-  async def edit(self, request: Request):
+  async def _begin(self, request: Request):
+    """What an edit or a play request starts from: its body, model and picked photo's faces."""
     start = time.monotonic()
     body = await self._json(request)
     _, model, kind, run = self._model(body.get("model"))
     deadline = start + self.timeout
     size = model.config.model.image_size
     photo, faces = await self._faces(body, "photo", size, deadline, "Pick or upload a photo.")
+    return start, body, model, kind, run, deadline, size, photo, faces
+
+  async def edit(self, request: Request):
+    start, body, model, kind, run, deadline, size, photo, faces = await self._begin(request)
     if kind == "transfer":
       _, sources = await self._faces(body, "source", size, deadline,
                                      "Pick the face whose expression to copy.")
@@ -280,12 +285,7 @@ class Editor:
                          "downloads": {f: f"/api/results/{result_id}.{f}" for f in result.formats}})
 
   async def play(self, request: Request):
-    start = time.monotonic()
-    body = await self._json(request)
-    _, model, kind, run = self._model(body.get("model"))
-    deadline = start + self.timeout
-    size = model.config.model.image_size
-    photo, faces = await self._faces(body, "photo", size, deadline, "Pick or upload a photo.")
+    start, body, model, kind, run, deadline, size, photo, faces = await self._begin(request)
     if kind in ("aus", "emotion"):
       batch = ops.play_batch(model, kind, faces, body)
       outputs, _ = await self._wait(run.predict("edit", batch), deadline)
