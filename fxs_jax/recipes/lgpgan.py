@@ -14,7 +14,8 @@ Generator: ``sum_r -mean D_r(fake_r) + lambda_cls * CE(D_r^cls(fake_r), c_target
 + lambda_mask_tv * sum_g (TV(A_g fake) + TV(A_g rec))`` over the three generators g.
 Targets: uniform over the 7 classes other than the example's own. With ``model.lambda_truth > 0``
 (SynthFaces only, not the paper): a same-identity example's class, and the generator adds
-``lambda_truth * L1(fake, that example's image)``.
+``lambda_truth * L1(fake, that example's image)``, and with ``model.local_truth_weight`` w > 0
+also ``w * lambda_truth * L1`` between each Stage I crop and the same window of that image.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from fxs_jax import facs
 from fxs_jax import losses
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
+from fxs_jax.nn import crops
 from fxs_jax.recipes import editing
 from fxs_jax.recipes.base import Predictor
 from fxs_jax.recipes.editing import SAMPLE_EMOTIONS
@@ -177,6 +179,12 @@ class LGPGAN(editing.EditingRecipe):
           judged[name].logits_BxK, batch["target_emotion"])
     terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
     terms.update(self.truth_term(fake.output_BxHxWx3, batch))
+    if "gen/truth" in terms and m.local_truth_weight > 0:
+      # The same truth on the Stage I crops, at the input's windows (not in the paper).
+      terms["gen/local_truth"] = m.local_truth_weight * self.lambda_truth * sum(
+          losses.l1_loss(fake.crops_out[r], crops.crop(batch["target_image"], fake.offsets[r],
+                                                       self.crop_sizes[r]))
+          for r in nets.REGIONS)
     weight = self._mask_weights()
     masks = [(1.0, out.attention_BxHxWx1) for out in (fake, rec)]
     masks += [(weight[r], out.crop_attention[r]) for out in (fake, rec) for r in nets.REGIONS]

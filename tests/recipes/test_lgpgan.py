@@ -239,15 +239,17 @@ def test_generator_loss_terms_by_hand(weighting):
   recipe = recipe_lib.LGPGAN(config)
   s, b, sizes = m.image_size, 2, recipe.crop_sizes
   att = {"face": 0.5, "eyes": 0.2, "mouth": 0.8}  # mean attention of each generator
+  corner = {"eyes": (3, 5), "mouth": (20, 9)}  # (top, left) of each crop
 
   def gen(image, landmarks, target):
     del landmarks
-    cropped = {r: image[:, :h, :w] for r, (h, w) in sizes.items()}
+    cropped = {r: image[:, t:t + h, l:l + w] for (r, (h, w)), (t, l) in
+               zip(sizes.items(), corner.values())}
     return nets.LGPOutput(image * 0.5 + 0.1 * jnp.argmax(target, -1)[:, None, None, None],
                           image, jnp.full(image.shape[:3] + (1,), att["face"]),
                           jnp.zeros_like(image), cropped, cropped,
                           {r: jnp.full(c.shape[:3] + (1,), att[r]) for r, c in cropped.items()},
-                          {r: jnp.zeros((b, 2), jnp.int32) for r in sizes})
+                          {r: jnp.tile(jnp.asarray(corner[r], jnp.int32), (b, 1)) for r in sizes})
 
   map_value = {"eyes": 1.0, "mouth": -2.0, "face": 3.0}
   logits = jnp.zeros((b, 8)).at[:, 2].set(1.0)  # CE(target 2) = log(e + 7) - 1; others log(e+7)
@@ -282,3 +284,11 @@ def test_generator_loss_terms_by_hand(weighting):
   _, paired = recipe_lib.LGPGAN(config).generator_loss(
       gen, critic, {**batch, "target_image": truth}, jax.random.key(0))
   np.testing.assert_allclose(paired["gen/truth"], 50.0 * np.mean(np.abs(fake - truth)), rtol=1e-5)
+  assert "gen/local_truth" not in paired  # local_truth_weight 0: the truth on the face only
+  # model.local_truth_weight: + w * lambda_truth * L1(Stage I crop, the truth at its window).
+  m.local_truth_weight = 2.0
+  _, local = recipe_lib.LGPGAN(config).generator_loss(
+      gen, critic, {**batch, "target_image": truth}, jax.random.key(0))
+  expected = sum(np.mean(np.abs(image[:, t:t + h, l:l + w] - truth[:, t:t + h, l:l + w]))
+                 for (h, w), (t, l) in zip(sizes.values(), corner.values()))
+  np.testing.assert_allclose(local["gen/local_truth"], 2.0 * 50.0 * expected, rtol=1e-5)
