@@ -124,10 +124,24 @@ class EditingRecipe(GANRecipe):
       return target_pairs.SameIdentityTargets(source)
     return source
 
-  def truth_term(self, output, batch) -> dict:
-    """``{"gen/truth": lambda_truth * L1(output, target_image)}`` on paired batches, else {}."""
-    if self.lambda_truth > 0 and "target_image" in batch:
-      return {"gen/truth": self.lambda_truth * losses.l1_loss(output, batch["target_image"])}
+  def truth_weight(self, key: str) -> float:
+    """``config.model.<key>``: the weight of one part's own truth term (0 when an older config
+    has no such key)."""
+    value = float(self.config.model.get(key, 0.0))
+    if value < 0:
+      raise UserError(f"model.{key} must be >= 0, got {value}.")
+    return value
+
+  def truth_term(self, output, batch, name: str = "gen/truth", weight: float = 1.0,
+                 window=None) -> dict:
+    """``{name: weight * lambda_truth * L1(output, window(target_image))}`` on paired batches
+    (``model.lambda_truth`` > 0, the partner's image in the batch) with ``weight`` > 0, else {}.
+
+    ``window`` maps the true image to what ``output`` stands for (default: all of it), so that
+    a part of the generator (a crop, a colour mask) can have its own pixel target."""
+    if self.lambda_truth > 0 and weight > 0 and "target_image" in batch:
+      truth = batch["target_image"] if window is None else window(batch["target_image"])
+      return {name: weight * self.lambda_truth * losses.l1_loss(output, truth)}
     return {}
 
   def render_samples(self, outputs, batch):

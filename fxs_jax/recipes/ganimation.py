@@ -8,7 +8,9 @@ Generator (``fake = A * x + (1 - A) * C`` from ``G(x, y_target)``, ``rec`` from 
 + lambda_mask * (pen(A_fake) + pen(A_rec)) + lambda_mask_tv * (TV(A_fake) + TV(A_rec))``.
 AUs are divided by 5 (to [0, 1]); targets are another example's AUs + U(-0.1, 0.1).
 With ``model.lambda_truth > 0`` (SynthFaces only, not the paper): targets are a same-identity
-example's AUs and the generator adds ``lambda_truth * L1(fake, that example's image)``.
+example's AUs and the generator adds ``lambda_truth * L1(fake, that example's image)``, and with
+``model.colour_truth_weight`` w > 0 also ``w * lambda_truth * L1(C, that image)``: a dense pixel
+target for the colour mask, which the edit's own L1 reaches only through ``1 - A``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class GANimation(editing.EditingRecipe):
     m = config.model
     losses.masks.check_mask_settings(m)
     self.global_batch = config.data.batch_size
+    self.colour_truth_weight = self.truth_weight("colour_truth_weight")
     # Parsed now so that a bad target fails before any work, in every mode.
     self.targets = self.generation_targets()
 
@@ -105,7 +108,7 @@ class GANimation(editing.EditingRecipe):
     del key
     m = self.config.model
     real = batch["image"]
-    fake, attention, _ = self.edit(gen, real, batch["target_aus"])
+    fake, attention, colour = self.edit(gen, real, batch["target_aus"])
     rec, rec_attention, _ = self.edit(gen, fake, batch["aus"])
     fake_map, fake_aus = critic(fake)
     penalty = losses.masks.attention_penalty(m.attention_penalty)
@@ -117,6 +120,8 @@ class GANimation(editing.EditingRecipe):
         "gen/mask_tv": m.lambda_mask_tv * (losses.total_variation(attention, m.tv_form)
                                            + losses.total_variation(rec_attention, m.tv_form)),
         **self.truth_term(fake, batch),
+        # The truth on the colour mask everywhere, not only where the attention opens.
+        **self.truth_term(colour, batch, "gen/colour_truth", self.colour_truth_weight),
     }
     metrics = {**terms, "gen/attention_mean": jnp.mean(attention),
                "gen/attention_std": jnp.std(attention)}

@@ -15,7 +15,8 @@ Generator: ``sum_r -mean D_r(fake_r) + lambda_cls * CE(D_r^cls(fake_r), c_target
 Targets: uniform over the 7 classes other than the example's own. With ``model.lambda_truth > 0``
 (SynthFaces only, not the paper): a same-identity example's class, and the generator adds
 ``lambda_truth * L1(fake, that example's image)``, and with ``model.local_truth_weight`` w > 0
-also ``w * lambda_truth * L1`` between each Stage I crop and the same window of that image.
+also ``w * lambda_truth * L1`` between each Stage I crop and the same window of that image
+(``gen/eyes_truth``, ``gen/mouth_truth``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class LGPGAN(editing.EditingRecipe):
     super().__init__(config)
     m = config.model
     losses.masks.check_mask_settings(m)
+    self.local_truth_weight = self.truth_weight("local_truth_weight")
     self.crop_sizes = {"eyes": (m.eye_crop_height, m.eye_crop_width),
                        "mouth": (m.mouth_crop_height, m.mouth_crop_width)}
     gen_div, critic_div = 4, 2 ** m.local_critic_num_layers
@@ -179,12 +181,10 @@ class LGPGAN(editing.EditingRecipe):
           judged[name].logits_BxK, batch["target_emotion"])
     terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
     terms.update(self.truth_term(fake.output_BxHxWx3, batch))
-    if "gen/truth" in terms and m.local_truth_weight > 0:
-      # The same truth on the Stage I crops, at the input's windows (not in the paper).
-      terms["gen/local_truth"] = m.local_truth_weight * self.lambda_truth * sum(
-          losses.l1_loss(fake.crops_out[r], crops.crop(batch["target_image"], fake.offsets[r],
-                                                       self.crop_sizes[r]))
-          for r in nets.REGIONS)
+    for r in nets.REGIONS:  # the same truth on each Stage I crop, at its window (not in the paper)
+      terms.update(self.truth_term(
+          fake.crops_out[r], batch, f"gen/{r}_truth", self.local_truth_weight,
+          window=lambda truth, r=r: crops.crop(truth, fake.offsets[r], self.crop_sizes[r])))
     weight = self._mask_weights()
     masks = [(1.0, out.attention_BxHxWx1) for out in (fake, rec)]
     masks += [(weight[r], out.crop_attention[r]) for out in (fake, rec) for r in nets.REGIONS]

@@ -284,11 +284,12 @@ def test_generator_loss_terms_by_hand(weighting):
   _, paired = recipe_lib.LGPGAN(config).generator_loss(
       gen, critic, {**batch, "target_image": truth}, jax.random.key(0))
   np.testing.assert_allclose(paired["gen/truth"], 50.0 * np.mean(np.abs(fake - truth)), rtol=1e-5)
-  assert "gen/local_truth" not in paired  # local_truth_weight 0: the truth on the face only
+  assert not {"gen/eyes_truth", "gen/mouth_truth"} & set(paired)  # local_truth_weight 0
   # model.local_truth_weight: + w * lambda_truth * L1(Stage I crop, the truth at its window).
   m.local_truth_weight = 2.0
   _, local = recipe_lib.LGPGAN(config).generator_loss(
       gen, critic, {**batch, "target_image": truth}, jax.random.key(0))
-  expected = sum(np.mean(np.abs(image[:, t:t + h, l:l + w] - truth[:, t:t + h, l:l + w]))
-                 for (h, w), (t, l) in zip(sizes.values(), corner.values()))
-  np.testing.assert_allclose(local["gen/local_truth"], 2.0 * 50.0 * expected, rtol=1e-5)
+  for r, (h, w) in sizes.items():
+    t, l = corner[r]
+    expected = np.mean(np.abs(image[:, t:t + h, l:l + w] - truth[:, t:t + h, l:l + w]))
+    np.testing.assert_allclose(local[f"gen/{r}_truth"], 2.0 * 50.0 * expected, rtol=1e-5)
