@@ -37,9 +37,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Paper: unpaired training (0). > 0: train on SynthFaces' same-identity pairs with this weight
   # on an L1 to the exact true target (fxs_jax.data.target_pairs; not in the paper).
   m.lambda_truth = 0.0
-  # > 0 (with lambda_truth): the truth L1 also on the colour mask C over the whole image (times this
-  # weight and lambda_truth), a dense target for C (not in the paper).
+  # > 0 (with lambda_truth): the truth L1 also on the colour mask C (times this weight and
+  # lambda_truth), over the pixels the truth changes ("changed") or the whole image ("all"): a
+  # target for C where the attention has not opened yet (not in the paper).
   m.colour_truth_weight = 0.0
+  m.colour_truth_region = "changed"
   m.lambda_mask = 0.1
   m.attention_penalty = "l1"  # official: mean(A); the paper writes an L2 norm ("l2")
   m.lambda_mask_tv = 1e-5  # official code; the paper text says 1e-4

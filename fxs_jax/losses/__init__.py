@@ -12,8 +12,10 @@ from fxs_jax.losses.adversarial import wgan_generator_loss
 from fxs_jax.losses.masks import attention_l2_penalty
 from fxs_jax.losses.masks import attention_mean_penalty
 from fxs_jax.losses.masks import total_variation
+from fxs_jax.losses.reconstruction import changed_pixels
 from fxs_jax.losses.reconstruction import cycle_loss
 from fxs_jax.losses.reconstruction import l1_loss
+from fxs_jax.losses.reconstruction import masked_l1_loss
 from fxs_jax.losses.reconstruction import mse_loss
 
 __all__ = [

@@ -133,16 +133,19 @@ class EditingRecipe(GANRecipe):
     return value
 
   def truth_term(self, output, batch, name: str = "gen/truth", weight: float = 1.0,
-                 window=None) -> dict:
+                 window=None, where=None) -> dict:
     """``{name: weight * lambda_truth * L1(output, window(target_image))}`` on paired batches
     (``model.lambda_truth`` > 0, the partner's image in the batch) with ``weight`` > 0, else {}.
 
     ``window`` maps the true image to what ``output`` stands for (default: all of it), so that
-    a part of the generator (a crop, a colour mask) can have its own pixel target."""
-    if self.lambda_truth > 0 and weight > 0 and "target_image" in batch:
-      truth = batch["target_image"] if window is None else window(batch["target_image"])
-      return {name: weight * self.lambda_truth * losses.l1_loss(output, truth)}
-    return {}
+    a part of the generator (a crop, a colour mask) can have its own pixel target; ``where``
+    maps the batch to a (B, H, W, 1) mask, and the L1 is then the mean over its pixels only."""
+    if not (self.lambda_truth > 0 and weight > 0 and "target_image" in batch):
+      return {}
+    truth = batch["target_image"] if window is None else window(batch["target_image"])
+    l1 = (losses.l1_loss(output, truth) if where is None
+          else losses.masked_l1_loss(output, truth, where(batch)))
+    return {name: weight * self.lambda_truth * l1}
 
   def render_samples(self, outputs, batch):
     del batch

@@ -9,7 +9,8 @@ Generator (``fake = A * x + (1 - A) * C`` from ``G(x, y_target)``, ``rec`` from 
 AUs are divided by 5 (to [0, 1]); targets are another example's AUs + U(-0.1, 0.1).
 With ``model.lambda_truth > 0`` (SynthFaces only, not the paper): targets are a same-identity
 example's AUs and the generator adds ``lambda_truth * L1(fake, that example's image)``, and with
-``model.colour_truth_weight`` w > 0 also ``w * lambda_truth * L1(C, that image)``: a dense pixel
+``model.colour_truth_weight`` w > 0 also ``w * lambda_truth * L1(C, that image)`` over the pixels
+the truth changes (``model.colour_truth_region="changed"``) or all of them (``"all"``): a pixel
 target for the colour mask, which the edit's own L1 reaches only through ``1 - A``.
 """
 
@@ -31,6 +32,13 @@ from fxs_jax.recipes.editing import SAMPLE_EMOTIONS
 AU_SCALE = facs.AU_MAX  # OpenFace intensities 0-5 -> [0, 1]
 
 
+COLOUR_TRUTH_REGIONS = ("changed", "all")  # model.colour_truth_region
+
+
+def _changed_by_truth(batch):
+  return losses.changed_pixels(batch["image"], batch["target_image"])
+
+
 def emotion_targets(names) -> np.ndarray:
   """EMFACS prototype AU vectors (scaled to [0, 1]) of emotion names, (len(names), 17)."""
   return np.stack([facs.emotion_aus(n) for n in names]).astype(np.float32) / AU_SCALE
@@ -45,6 +53,10 @@ class GANimation(editing.EditingRecipe):
     losses.masks.check_mask_settings(m)
     self.global_batch = config.data.batch_size
     self.colour_truth_weight = self.truth_weight("colour_truth_weight")
+    self.colour_truth_region = m.get("colour_truth_region", "changed")
+    if self.colour_truth_region not in COLOUR_TRUTH_REGIONS:
+      raise UserError(f"model.colour_truth_region must be one of {COLOUR_TRUTH_REGIONS}, got "
+                      f"{self.colour_truth_region!r}.")
     # Parsed now so that a bad target fails before any work, in every mode.
     self.targets = self.generation_targets()
 
@@ -120,8 +132,10 @@ class GANimation(editing.EditingRecipe):
         "gen/mask_tv": m.lambda_mask_tv * (losses.total_variation(attention, m.tv_form)
                                            + losses.total_variation(rec_attention, m.tv_form)),
         **self.truth_term(fake, batch),
-        # The truth on the colour mask everywhere, not only where the attention opens.
-        **self.truth_term(colour, batch, "gen/colour_truth", self.colour_truth_weight),
+        # The truth on the colour mask itself, also where the attention has not opened yet.
+        **self.truth_term(colour, batch, "gen/colour_truth", self.colour_truth_weight,
+                          where=(_changed_by_truth if self.colour_truth_region == "changed"
+                                 else None)),
     }
     metrics = {**terms, "gen/attention_mean": jnp.mean(attention),
                "gen/attention_std": jnp.std(attention)}

@@ -181,24 +181,32 @@ def test_paired_batches_target_the_partner_and_add_the_truth_l1():
   assert "gen/colour_truth" not in m  # colour_truth_weight 0: the truth on the edit only
 
 
-def test_colour_truth_weight_puts_the_truth_on_the_whole_colour_mask():
-  # C = the input + 0.3 wherever A is: L1(C, truth) counts every pixel, also where A = 1.
+def test_colour_truth_weight_puts_the_truth_on_the_colour_mask():
+  # C = the input + 0.3 wherever A is: L1(C, truth) counts pixels where A = 1 too.
   rng = np.random.default_rng(2)
-  truth = rng.uniform(-1, 1, (B, S, S, 3)).astype(np.float32)
+  image = _batch()["image"]
+  truth = image.copy()
+  truth[:, 2:5, 1:6] += 0.5  # the truth changes a 3 x 5 window (by more than 5/255)
+  truth[:, 6, 6] += 0.02  # and one pixel by less: kept
   batch = {**_batch(), "target_image": truth}
   attention = np.ones((B, S, S, 1), np.float32)
   attention[:, :4] = 0.0  # opens the top rows only
   gen = lambda img, aus: (img + 0.3, jnp.asarray(attention))
   critic = lambda img: (jnp.zeros((img.shape[0], 1, 1, 1)), jnp.zeros((img.shape[0], 17)))
-  _, m = _recipe(lambda_truth=100.0, colour_truth_weight=0.5).generator_loss(
-      gen, critic, batch, jax.random.key(0))
-  colour = batch["image"] + 0.3
-  np.testing.assert_allclose(m["gen/colour_truth"], 0.5 * 100 * np.abs(colour - truth).mean(),
-                             rtol=1e-5)
-  fake = np.where(attention > 0, batch["image"], colour)
+  colour = image + 0.3
+  changed = np.abs(colour - truth)[:, 2:5, 1:6]  # |0.3 - 0.5| = 0.2 there
+  np.testing.assert_allclose(changed, 0.2, rtol=1e-5)
+  for region, expected in (("changed", 0.2), ("all", np.abs(colour - truth).mean())):
+    _, m = _recipe(lambda_truth=100.0, colour_truth_weight=0.5,
+                   colour_truth_region=region).generator_loss(gen, critic, batch,
+                                                               jax.random.key(0))
+    np.testing.assert_allclose(m["gen/colour_truth"], 0.5 * 100 * expected, rtol=1e-5)
+  fake = np.where(attention > 0, image, colour)
   np.testing.assert_allclose(m["gen/truth"], 100 * np.abs(fake - truth).mean(), rtol=1e-5)
   _, unpaired = _recipe(colour_truth_weight=0.5).generator_loss(gen, critic, _batch(),
                                                                 jax.random.key(0))
   assert "gen/colour_truth" not in unpaired  # lambda_truth 0: no pairs, no truth terms
   with pytest.raises(UserError, match="colour_truth_weight must be >= 0"):
     _recipe(lambda_truth=100.0, colour_truth_weight=-1.0)
+  with pytest.raises(UserError, match="colour_truth_region must be one of"):
+    _recipe(colour_truth_region="mouth")
