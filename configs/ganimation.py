@@ -37,6 +37,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Paper: unpaired training (0). > 0: train on SynthFaces' same-identity pairs with this weight
   # on an L1 to the exact true target (fxs_jax.data.target_pairs; not in the paper).
   m.lambda_truth = 0.0
+  # > 0 (with lambda_truth): the truth L1 again, its mean over only the pixels the truth changes
+  # (times this weight and lambda_truth): the edited region's own target (not in the paper).
+  m.changed_truth_weight = 0.0
   # > 0 (with lambda_truth): the truth L1 also on the colour mask C (times this weight and
   # lambda_truth), over the pixels the truth changes ("changed") or the whole image ("all"): a
   # target for C where the attention has not opened yet (not in the paper).

@@ -47,6 +47,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Paper: unpaired training (0). > 0: train on SynthFaces' same-identity pairs with this weight
   # on an L1 to the exact true target (fxs_jax.data.target_pairs; not in the paper).
   m.lambda_truth = 0.0
+  # > 0 (with lambda_truth): the truth L1 again, its mean over only the pixels the truth changes
+  # (times this weight and lambda_truth): the edited region's own target (not in the paper).
+  m.changed_truth_weight = 0.0
   # > 0 (with lambda_truth): the truth L1 also on each Stage I crop (its mean over the crop, times
   # this weight and lambda_truth), the local generators' own pixel target (not in the paper).
   m.local_truth_weight = 0.0

@@ -26,6 +26,11 @@ from fxs_jax.recipes.base import GANRecipe
 SAMPLE_EMOTIONS = ("happy", "surprised", "sad", "angry")
 
 
+def changed_by_truth(batch):
+  """(B, H, W, 1): 1 on the pixels a paired batch's true target changes (the evaluators' rule)."""
+  return losses.changed_pixels(batch["image"], batch["target_image"])
+
+
 def tile_grid(tiles) -> np.ndarray:
   """Tiles (rows, cols, H, W, 3) in [-1, 1] as one uint8 grid image."""
   tiles = np.asarray(tiles)
@@ -117,6 +122,7 @@ class EditingRecipe(GANRecipe):
     self.colour = config.model.get("colour", "absolute")  # the same for model.colour
     if self.colour not in COLOURS:
       raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
+    self.changed_truth_weight = self.truth_weight("changed_truth_weight")
 
   def examples(self, source, split: str):
     """The train split as same-identity target pairs when ``model.lambda_truth > 0``."""
@@ -146,6 +152,15 @@ class EditingRecipe(GANRecipe):
     l1 = (losses.l1_loss(output, truth) if where is None
           else losses.masked_l1_loss(output, truth, where(batch)))
     return {name: weight * self.lambda_truth * l1}
+
+  def edit_truth_terms(self, edit, batch) -> dict:
+    """The final edit's truth terms: ``gen/truth``, the L1 over the image, and with
+    ``model.changed_truth_weight`` w > 0 ``gen/changed_truth``, w * lambda_truth * the L1's mean
+    over the pixels the truth changes only. The image mean dilutes a small edit (a squint, a lip
+    corner) by the share of the face it covers; this term is the edited region's own target."""
+    return {**self.truth_term(edit, batch),
+            **self.truth_term(edit, batch, "gen/changed_truth", self.changed_truth_weight,
+                              where=changed_by_truth)}
 
   def render_samples(self, outputs, batch):
     del batch

@@ -35,10 +35,6 @@ AU_SCALE = facs.AU_MAX  # OpenFace intensities 0-5 -> [0, 1]
 COLOUR_TRUTH_REGIONS = ("changed", "all")  # model.colour_truth_region
 
 
-def _changed_by_truth(batch):
-  return losses.changed_pixels(batch["image"], batch["target_image"])
-
-
 def emotion_targets(names) -> np.ndarray:
   """EMFACS prototype AU vectors (scaled to [0, 1]) of emotion names, (len(names), 17)."""
   return np.stack([facs.emotion_aus(n) for n in names]).astype(np.float32) / AU_SCALE
@@ -131,10 +127,10 @@ class GANimation(editing.EditingRecipe):
         "gen/mask": m.lambda_mask * (penalty(attention) + penalty(rec_attention)),
         "gen/mask_tv": m.lambda_mask_tv * (losses.total_variation(attention, m.tv_form)
                                            + losses.total_variation(rec_attention, m.tv_form)),
-        **self.truth_term(fake, batch),
+        **self.edit_truth_terms(fake, batch),
         # The truth on the colour mask itself, also where the attention has not opened yet.
         **self.truth_term(colour, batch, "gen/colour_truth", self.colour_truth_weight,
-                          where=(_changed_by_truth if self.colour_truth_region == "changed"
+                          where=(editing.changed_by_truth if self.colour_truth_region == "changed"
                                  else None)),
     }
     metrics = {**terms, "gen/attention_mean": jnp.mean(attention),

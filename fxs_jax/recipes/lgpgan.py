@@ -180,7 +180,7 @@ class LGPGAN(editing.EditingRecipe):
       terms[f"gen/{name}_cls"] = self._cls_weights()[name] * classification_loss(
           judged[name].logits_BxK, batch["target_emotion"])
     terms["gen/cycle"] = m.lambda_rec * losses.l1_loss(rec.output_BxHxWx3, real)
-    terms.update(self.truth_term(fake.output_BxHxWx3, batch))
+    terms.update(self.edit_truth_terms(fake.output_BxHxWx3, batch))
     for r in nets.REGIONS:  # the same truth on each Stage I crop, at its window (not in the paper)
       terms.update(self.truth_term(
           fake.crops_out[r], batch, f"gen/{r}_truth", self.local_truth_weight,

@@ -181,6 +181,26 @@ def test_paired_batches_target_the_partner_and_add_the_truth_l1():
   assert "gen/colour_truth" not in m  # colour_truth_weight 0: the truth on the edit only
 
 
+def test_changed_truth_weight_adds_the_truth_l1_over_the_changed_pixels_only():
+  image = _batch()["image"]
+  truth = image.copy()
+  truth[:, 2:5, 1:6] += 0.5  # the truth changes a 3 x 5 window (by more than 5/255)
+  truth[:, 6, 6] += 0.02  # and one pixel by less: kept, not in the term
+  batch = {**_batch(), "target_image": truth}
+  gen = lambda img, aus: (img + 0.3, jnp.zeros(img.shape[:3] + (1,)))  # the edit: input + 0.3
+  critic = lambda img: (jnp.zeros((img.shape[0], 1, 1, 1)), jnp.zeros((img.shape[0], 17)))
+  _, m = _recipe(lambda_truth=100.0, changed_truth_weight=0.25).generator_loss(
+      gen, critic, batch, jax.random.key(0))
+  # On the 15 changed pixels |0.3 - 0.5| = 0.2; over the image the mean is mostly 0.3.
+  np.testing.assert_allclose(m["gen/changed_truth"], 0.25 * 100 * 0.2, rtol=1e-5)
+  np.testing.assert_allclose(m["gen/truth"], 100 * np.abs(image + 0.3 - truth).mean(), rtol=1e-5)
+  _, unpaired = _recipe(changed_truth_weight=0.25).generator_loss(gen, critic, _batch(),
+                                                                  jax.random.key(0))
+  assert "gen/changed_truth" not in unpaired  # lambda_truth 0: no pairs, no truth terms
+  with pytest.raises(UserError, match="changed_truth_weight must be >= 0"):
+    _recipe(lambda_truth=100.0, changed_truth_weight=-1.0)
+
+
 def test_colour_truth_weight_puts_the_truth_on_the_colour_mask():
   # C = the input + 0.3 wherever A is: L1(C, truth) counts pixels where A = 1 too.
   rng = np.random.default_rng(2)

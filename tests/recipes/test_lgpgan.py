@@ -293,3 +293,13 @@ def test_generator_loss_terms_by_hand(weighting):
     t, l = corner[r]
     expected = np.mean(np.abs(image[:, t:t + h, l:l + w] - truth[:, t:t + h, l:l + w]))
     np.testing.assert_allclose(local[f"gen/{r}_truth"], 2.0 * 50.0 * expected, rtol=1e-5)
+  assert "gen/changed_truth" not in local  # changed_truth_weight 0
+  # model.changed_truth_weight: + w * lambda_truth * L1(fake, truth) over the changed pixels only.
+  m.changed_truth_weight = 0.5
+  truth_kept = image.copy()
+  truth_kept[:, :2] = truth[:, :2]  # the truth changes the top two rows only
+  _, changed = recipe_lib.LGPGAN(config).generator_loss(
+      gen, critic, {**batch, "target_image": truth_kept}, jax.random.key(0))
+  rows = np.abs(image[:, :2] - truth[:, :2]).max(-1) > 5 / 255 * 2  # random: nearly all changed
+  expected = np.abs(fake[:, :2] - truth[:, :2])[rows].mean()
+  np.testing.assert_allclose(changed["gen/changed_truth"], 0.5 * 50.0 * expected, rtol=1e-5)
