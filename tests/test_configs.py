@@ -50,7 +50,7 @@ def test_variants_override_the_default():
 
 def test_unknown_variant_names_the_choices():
   mod = importlib.import_module("configs.ganimation")
-  with pytest.raises(ValueError, match=r"Unknown variant 'demoo'.*demo, smoke"):
+  with pytest.raises(ValueError, match=r"Unknown variant 'demoo'.*demo, demo_long, smoke"):
     mod.get_config("demoo")
 
 

@@ -29,7 +29,7 @@ def _one_line_error(proc):
 
 def test_unknown_variant(tmp_path):
   msg = _one_line_error(_main("--config=configs/ganimation.py:demoo", f"--workdir={tmp_path}"))
-  assert "Unknown variant 'demoo'" in msg and "demo, smoke" in msg
+  assert "Unknown variant 'demoo'" in msg and "demo, demo_long, smoke" in msg
 
 
 def test_typo_in_config_key(tmp_path):
