@@ -26,7 +26,7 @@ from fxs_jax import inference  # pylint: disable=g-import-not-at-top,wrong-impor
 _TRAIN = "python -m fxs_jax.main --config=configs/{config} --workdir=W"
 _EVAL = _TRAIN + " --mode=eval"
 COMMANDS = {
-    "ganimation": ("ganimation.py:demo", "the README's Results, 'Clean edits'"),
+    "ganimation": ("ganimation.py:demo_long", "the README's Results, 'Clean edits'"),
     "lgpgan": ("lgpgan.py:demo", "the README's Results, 'Clean edits'"),
     "cgan_transfer": ("cgan_transfer.py:demo", "experiments/results.md, cGAN expression transfer"),
     "motiongan": ("motiongan.py:demo", "experiments/results.md, MotionGAN"),
