@@ -27,7 +27,7 @@ _TRAIN = "python -m fxs_jax.main --config=configs/{config} --workdir=W"
 _EVAL = _TRAIN + " --mode=eval"
 COMMANDS = {
     "ganimation": ("ganimation.py:demo_long", "the README's Results, 'Clean edits'"),
-    "lgpgan": ("lgpgan.py:demo", "the README's Results, 'Clean edits'"),
+    "lgpgan": ("lgpgan.py:demo_long", "the README's Results, 'Clean edits'"),
     "cgan_transfer": ("cgan_transfer.py:demo", "experiments/results.md, cGAN expression transfer"),
     "motiongan": ("motiongan.py:demo", "experiments/results.md, MotionGAN"),
     "texturegan": ("texturegan.py:demo", "experiments/results.md, TextureGAN"),
