@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -56,6 +57,20 @@ STATIC = Path(__file__).resolve().parent / "static"
 TIMEOUT = 30.0  # seconds a request may take, queueing included
 MAX_JSON_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Started:
+  """What an edit or a play request starts from: its body, model, deadline and picked faces."""
+  start: float
+  body: dict
+  model: object  # fxs_jax.TrainedModel
+  kind: str  # "aus", "emotion", "transfer" or "motion"
+  run: runner_lib.ModelRunner
+  deadline: float
+  size: int
+  photo: sessions.Photo
+  faces: list  # of fxs_jax.faces.alignment.AlignedFace
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -243,74 +258,76 @@ class Editor:
     photo = self.photos.get(photo_id)
     return photo, await self._work(lambda: photo.faces(size), deadline)
 
-  async def _begin(self, request: Request):
-    """What an edit or a play request starts from: its body, model and picked photo's faces."""
+  async def _begin(self, request: Request) -> _Started:
     start = time.monotonic()
     body = await self._json(request)
     _, model, kind, run = self._model(body.get("model"))
     deadline = start + self.timeout
     size = model.config.model.image_size
     photo, faces = await self._faces(body, "photo", size, deadline, "Pick or upload a photo.")
-    return start, body, model, kind, run, deadline, size, photo, faces
+    return _Started(start, body, model, kind, run, deadline, size, photo, faces)
 
   async def edit(self, request: Request):
-    start, body, model, kind, run, deadline, size, photo, faces = await self._begin(request)
-    if kind == "transfer":
-      _, sources = await self._faces(body, "source", size, deadline,
+    req = await self._begin(request)
+    if req.kind == "transfer":
+      _, sources = await self._faces(req.body, "source", req.size, req.deadline,
                                      "Pick the face whose expression to copy.")
-      batch, label = ops.transfer_batch(model, sources[0], faces), "transfer"
-    elif kind == "motion":
+      batch, label = ops.transfer_batch(req.model, sources[0], req.faces), "transfer"
+    elif req.kind == "motion":
       raise ServeError(400, "This model makes videos: press Play.")
     else:
-      batch = ops.edit_batch(model, kind, faces, body)
-      label = body.get("emotion", "edit") if kind == "emotion" else "edit"
-    outputs, timing = await self._wait(run.predict(ops.prediction_of(kind), batch), deadline)
+      batch = ops.edit_batch(req.model, req.kind, req.faces, req.body)
+      label = req.body.get("emotion", "edit") if req.kind == "emotion" else "edit"
+    outputs, timing = await self._wait(req.run.predict(ops.prediction_of(req.kind), batch),
+                                       req.deadline)
     pasted_at = time.monotonic()
 
     def finish():  # pasted into the page's preview; a download pastes into the photo itself
       crops = ops.to_uint8(outputs["image"])
-      result = media.Result(f"{media.safe_stem(photo.name)}_{label}", photo=photo.image,
-                            faces=faces, crops=crops)
-      shown = photos.paste_faces(photo.preview, photo.preview_faces(size), crops)
+      result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", photo=req.photo.image,
+                            faces=req.faces, crops=crops)
+      shown = photos.paste_faces(req.photo.preview, req.photo.preview_faces(req.size), crops)
       payload = {"image": media.data_url(shown, "jpg"), "crops": list(map(media.data_url, crops))}
-      if body.get("mask") and "attention" in outputs:  # A = 1 keeps the input: show 1 - A
+      if req.body.get("mask") and "attention" in outputs:  # A = 1 keeps the input: show 1 - A
         payload["masks"] = [media.data_url(media.grey(1.0 - a)) for a in outputs["attention"]]
       return result, payload
 
-    result, payload = await self._work(finish, deadline)
+    result, payload = await self._work(finish, req.deadline)
     result_id = self.results.add(result)
     now = time.monotonic()
-    timing.update(paste_ms=1e3 * (now - pasted_at), total_ms=1e3 * (now - start))
+    timing.update(paste_ms=1e3 * (now - pasted_at), total_ms=1e3 * (now - req.start))
     return JSONResponse({**payload, "result": result_id, "timing": timing,
                          "downloads": {f: f"/api/results/{result_id}.{f}" for f in result.formats}})
 
   async def play(self, request: Request):
-    start, body, model, kind, run, deadline, size, photo, faces = await self._begin(request)
-    if kind in ("aus", "emotion"):
-      batch = ops.play_batch(model, kind, faces, body)
-      outputs, _ = await self._wait(run.predict("edit", batch), deadline)
-      crops = ops.to_uint8(outputs["image"]).reshape(len(faces), ops.EDITOR_FRAMES, size, size, 3)
+    req = await self._begin(request)
+    if req.kind in ("aus", "emotion"):
+      batch = ops.play_batch(req.model, req.kind, req.faces, req.body)
+      outputs, _ = await self._wait(req.run.predict("edit", batch), req.deadline)
+      crops = ops.to_uint8(outputs["image"]).reshape(len(req.faces), ops.EDITOR_FRAMES,
+                                                     req.size, req.size, 3)
       fps = animation.INTERPOLATION_FPS
-      label = body.get("emotion", "edit") if kind == "emotion" else "edit"
-    elif kind == "motion":
-      crops, fps = await self._wait(run.submit(lambda: ops.videos(model, faces, body)), deadline)
-      label = body["emotion"]
+      label = req.body.get("emotion", "edit") if req.kind == "emotion" else "edit"
+    elif req.kind == "motion":
+      crops, fps = await self._wait(
+          req.run.submit(lambda: ops.videos(req.model, req.faces, req.body)), req.deadline)
+      label = req.body["emotion"]
     else:
       raise ServeError(400, "The cGAN transfer makes stills: press a face to copy its expression.")
 
     def finish():
-      frames = np.stack([photos.fit_within(photos.paste_faces(photo.image, faces, crops[:, t]),
-                                           photos.ANIMATION_MAX_SIDE)
+      frames = np.stack([photos.fit_within(
+          photos.paste_faces(req.photo.image, req.faces, crops[:, t]), photos.ANIMATION_MAX_SIDE)
                          for t in range(crops.shape[1])])
-      result = media.Result(f"{media.safe_stem(photo.name)}_{label}", frames=frames, fps=fps)
+      result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", frames=frames, fps=fps)
       result.encoded("gif")  # shown at once
       return result
 
-    result = await self._work(finish, deadline)
+    result = await self._work(finish, req.deadline)
     result_id = self.results.add(result)
     return JSONResponse({"result": result_id, "video": f"/api/results/{result_id}.gif",
                          "frames": int(len(result.frames)), "fps": fps,
-                         "timing": {"total_ms": 1e3 * (time.monotonic() - start)},
+                         "timing": {"total_ms": 1e3 * (time.monotonic() - req.start)},
                          "downloads": {f: f"/api/results/{result_id}.{f}" for f in result.formats}})
 
   async def download(self, request: Request):
