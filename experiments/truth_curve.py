@@ -30,7 +30,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir.")
 _OUT = flags.DEFINE_string("out", "", "Markdown file to write (default: print only).")
 _EVALUATORS = flags.DEFINE_bool("evaluators", False, "Also the AU regressor and classifier.")
 _STEPS = flags.DEFINE_list("steps", [], "Only these kept checkpoints (default: every one).")
-METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
+METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "psnr_eyes", "psnr_mouth",
+           "au_mae",
            "expression_accuracy", "checkerboard_rms", "seam_strength", "colour_shift",
            "error_where_kept", "error_where_changed",
            "fd_classifier", "is_classifier")

@@ -85,10 +85,10 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
 
   Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
   "skipped"}``. Metrics: ``ssim_vs_truth``, ``psnr_vs_truth`` (whole face), ``ssim_eyes`` /
-  ``ssim_mouth`` (boxes from the target's landmarks), ``au_mae`` (AU regressor on the output vs
+  ``ssim_mouth`` / ``psnr_eyes`` / ``psnr_mouth`` (boxes from the target's landmarks), ``au_mae`` (AU regressor on the output vs
   the target's AUs, 0-5 scale), ``expression_accuracy`` (classifier's argmax vs the target's
   emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
-  Examples need ``image``, ``identity`` and ``emotion``; the box SSIMs and ACD-I also need
+  Examples need ``image``, ``identity`` and ``emotion``; the box metrics and ACD-I also need
   ``landmarks``, the AU error ``aus`` (metrics whose inputs the data lack are left out).
   ``preprocess`` is the recipe's (default: stills, no flip). Artefact measures
   (``fxs_jax.eval.artefacts``, on output minus truth): ``checkerboard_rms`` (periods of
@@ -113,7 +113,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
   is what copying the input returns (a transfer model's target face), ``targets`` hold the truth
   (``image``, and ``landmarks`` / ``aus`` / ``emotion`` where the data have them)."""
   means = {(m, k): _Mean() for m in METHODS for k in (
-      "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "au_mae",
+      "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "psnr_eyes", "psnr_mouth",
+      "au_mae",
       "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift",
       "error_where_kept", "error_where_changed")}
   distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
@@ -142,6 +143,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
         for region in ("eyes", "mouth"):
           means[method, f"ssim_{region}"].add(
               image_metrics.region_ssim(out, tgt["image"], boxes[region]))
+          means[method, f"psnr_{region}"].add(
+              image_metrics.region_psnr(out, tgt["image"], boxes[region]))
           means[method, "colour_shift"].add(
               artefacts.colour_shift(out, tgt["image"], boxes[region]))
           means[method, "seam_strength"].add(

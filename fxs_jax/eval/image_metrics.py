@@ -59,3 +59,13 @@ def region_ssim(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndar
       ca, cb = np.pad(ca, pads), np.pad(cb, pads)
     out.append(float(pix.ssim(to_unit(ca), to_unit(cb), max_val=1.0)))
   return np.asarray(out)
+
+
+def region_psnr(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndarray) -> np.ndarray:
+  """PSNR (dB, peak 1 after mapping to [0, 1]) inside each image's box; inf where equal."""
+  out = []
+  for a, b, (y0, y1, x0, x1) in zip(np.asarray(a_BxHxWx3), np.asarray(b_BxHxWx3), boxes_Bx4):
+    diff = np.asarray(to_unit(a[y0:y1, x0:x1]), np.float64) - np.asarray(to_unit(b[y0:y1, x0:x1]))
+    mse = np.mean(diff ** 2)
+    out.append(np.inf if mse == 0 else -10.0 * np.log10(mse))
+  return np.asarray(out)

@@ -48,6 +48,9 @@ def test_reference_rows_and_stub_evaluators(smoke_stills):
   assert rows["ground_truth", "ssim_vs_truth"] == pytest.approx(1.0, abs=1e-5)
   assert rows["ground_truth", "au_mae"] == pytest.approx(0.0)
   assert rows["copy_input", "ssim_vs_truth"] < 0.999
+  for metric in ("psnr_vs_truth", "psnr_eyes", "psnr_mouth"):  # no error: infinite PSNR
+    assert rows["ground_truth", metric] == rows["model", metric] == np.inf
+  assert np.isfinite(rows["copy_input", "psnr_vs_truth"])
   # The artefact measures of the truth itself are exactly 0; the input differs from the truth.
   for metric in ("checkerboard_rms", "seam_strength", "colour_shift"):
     assert rows["ground_truth", metric] == rows["model", metric] == 0.0

@@ -45,3 +45,16 @@ def test_region_boxes_cover_the_landmarks_and_stay_inside():
     assert 0 <= y0 < y1 <= 64 and 0 <= x0 < x1 <= 64
   y0, y1, x0, x1 = boxes["mouth"][0]
   assert x0 <= np.floor(lms[0, 48:68, 0].min().clip(0)) and x1 == 64
+
+
+def test_region_psnr_matches_scikit_image_on_each_box():
+  a, b = _pair(3)
+  boxes = np.array([[4, 20, 6, 30], [10, 13, 0, 32]])  # (y0, y1, x0, x1); the second 3 px tall
+  got = image_metrics.region_psnr(a, b, boxes)
+  for i, (y0, y1, x0, x1) in enumerate(boxes):
+    want = peak_signal_noise_ratio((a[i, y0:y1, x0:x1] + 1) / 2, (b[i, y0:y1, x0:x1] + 1) / 2,
+                                   data_range=1.0)
+    np.testing.assert_allclose(got[i], want, rtol=1e-6)
+  b_same_in_box = b.copy()
+  b_same_in_box[0, 4:20, 6:30] = a[0, 4:20, 6:30]  # differs only outside the first box
+  assert np.isinf(image_metrics.region_psnr(a, b_same_in_box, boxes)[0])
