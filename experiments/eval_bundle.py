@@ -13,6 +13,7 @@ from pathlib import Path
 
 from absl import app
 from absl import flags
+from absl import logging
 
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
@@ -28,6 +29,8 @@ _OUT = flags.DEFINE_string("out", None, "Directory for eval.json.")
 def main(argv):
   if len(argv) != 2:
     raise app.UsageError("Give one bundle: a bundled name (synthfaces/...) or an export folder.")
+  if not flags.FLAGS["verbosity"].present:  # as main.py: Orbax's INFO lines would bury the table
+    logging.set_verbosity(logging.ERROR)
   model = inference.load(argv[1])
   config = model.config
   config.data.data_dir = _DATA_DIR.value or config.data.data_dir
