@@ -26,6 +26,10 @@ from fxs_jax.eval import image_metrics
 Batch = dict[str, np.ndarray]
 EditFn = Callable[[Batch, Batch], np.ndarray]  # (inputs, targets) -> images in [-1, 1]
 METHODS = ("model", "copy_input", "ground_truth")
+PAIR_METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "psnr_eyes",
+                "psnr_mouth", "au_mae", "expression_accuracy", "acd_i", "checkerboard_rms",
+                "seam_strength", "colour_shift", "error_where_kept", "error_where_changed")
+_PSNR_OF_MEAN_MSE = ("psnr_eyes", "psnr_mouth")  # a box can be unchanged: its PSNR is inf
 
 
 @dataclasses.dataclass
@@ -66,8 +70,10 @@ def batches(source, indices: np.ndarray, batch_size: int,
 
 
 class _Mean:
-  def __init__(self):
-    self.total, self.count = 0.0, 0
+  """A running mean; ``finish`` maps it to the reported value (e.g. a mean MSE to its PSNR)."""
+
+  def __init__(self, finish=float):
+    self.total, self.count, self.finish = 0.0, 0, finish
 
   def add(self, values) -> None:
     values = np.asarray(values, np.float64).ravel()
@@ -75,6 +81,10 @@ class _Mean:
                                         # (PSNR of identical images)
     self.total += float(values.sum())
     self.count += values.size
+
+  @property
+  def value(self) -> float:
+    return self.finish(self.total / self.count)
 
 
 def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size: int = 16,
@@ -85,7 +95,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
 
   Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
   "skipped"}``. Metrics: ``ssim_vs_truth``, ``psnr_vs_truth`` (whole face), ``ssim_eyes`` /
-  ``ssim_mouth`` / ``psnr_eyes`` / ``psnr_mouth`` (boxes from the target's landmarks), ``au_mae`` (AU regressor on the output vs
+  ``ssim_mouth`` (boxes from the target's landmarks), ``psnr_eyes`` / ``psnr_mouth`` (the PSNR
+  of the boxes' MSE averaged over the pairs: finite when some boxes are unchanged), ``au_mae`` (AU regressor on the output vs
   the target's AUs, 0-5 scale), ``expression_accuracy`` (classifier's argmax vs the target's
   emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
   Examples need ``image``, ``identity`` and ``emotion``; the box metrics and ACD-I also need
@@ -112,11 +123,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
   """``evaluate_editor``'s metrics on given ``(inputs, targets)`` batch pairs: ``inputs["image"]``
   is what copying the input returns (a transfer model's target face), ``targets`` hold the truth
   (``image``, and ``landmarks`` / ``aus`` / ``emotion`` where the data have them)."""
-  means = {(m, k): _Mean() for m in METHODS for k in (
-      "ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "psnr_eyes", "psnr_mouth",
-      "au_mae",
-      "expression_accuracy", "acd_i", "checkerboard_rms", "seam_strength", "colour_shift",
-      "error_where_kept", "error_where_changed")}
+  means = {(m, k): _Mean(image_metrics.psnr_of_mse if k in _PSNR_OF_MEAN_MSE else float)
+           for m in METHODS for k in PAIR_METRICS}
   distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
   generated = {m: [] for m in METHODS} if distributions else None
   reals = []
@@ -143,8 +151,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
         for region in ("eyes", "mouth"):
           means[method, f"ssim_{region}"].add(
               image_metrics.region_ssim(out, tgt["image"], boxes[region]))
-          means[method, f"psnr_{region}"].add(
-              image_metrics.region_psnr(out, tgt["image"], boxes[region]))
+          means[method, f"psnr_{region}"].add(  # a mean MSE, reported as its PSNR
+              image_metrics.region_mse(out, tgt["image"], boxes[region]))
           means[method, "colour_shift"].add(
               artefacts.colour_shift(out, tgt["image"], boxes[region]))
           means[method, "seam_strength"].add(
@@ -162,7 +170,7 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
         generated[method].append(out)
     if generated is not None:
       reals.append(tgt["image"])
-  rows = [{"method": m, "metric": k, "value": acc.total / acc.count, "n": acc.count}
+  rows = [{"method": m, "metric": k, "value": acc.value, "n": acc.count}
           for (m, k), acc in means.items() if acc.count]
   if generated is not None:
     real = np.concatenate(reals)

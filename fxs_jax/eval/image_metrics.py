@@ -61,11 +61,16 @@ def region_ssim(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndar
   return np.asarray(out)
 
 
-def region_psnr(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndarray) -> np.ndarray:
-  """PSNR (dB, peak 1 after mapping to [0, 1]) inside each image's box; inf where equal."""
+
+def region_mse(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndarray) -> np.ndarray:
+  """Mean squared error inside each image's box, images mapped to [0, 1]."""
   out = []
   for a, b, (y0, y1, x0, x1) in zip(np.asarray(a_BxHxWx3), np.asarray(b_BxHxWx3), boxes_Bx4):
     diff = np.asarray(to_unit(a[y0:y1, x0:x1]), np.float64) - np.asarray(to_unit(b[y0:y1, x0:x1]))
-    mse = np.mean(diff ** 2)
-    out.append(np.inf if mse == 0 else -10.0 * np.log10(mse))
+    out.append(np.mean(diff ** 2))
   return np.asarray(out)
+
+
+def psnr_of_mse(mse: float) -> float:
+  """PSNR (dB, peak 1) of a mean squared error in [0, 1] units; inf for 0."""
+  return np.inf if mse == 0 else float(-10.0 * np.log10(mse))

@@ -60,3 +60,19 @@ def test_reference_rows_and_stub_evaluators(smoke_stills):
   happy = np.mean([int(source[int(j)]["emotion"]) == 1 for j in targets])
   assert rows["model", "expression_accuracy"] == pytest.approx(happy)
   assert "| ssim_vs_truth |" in harness.format_table(result)
+
+
+def test_box_psnr_is_that_of_the_mean_box_mse_so_an_unchanged_box_stays_finite():
+  rng = np.random.default_rng(0)
+  truth = rng.uniform(-0.8, 0.8, (2, 32, 32, 3)).astype(np.float32)
+  inputs = truth.copy()
+  inputs[1] += 0.1  # pair 0: the input is the truth; pair 1: +0.05 everywhere in [0, 1] units
+  landmarks = np.tile(rng.uniform(8, 24, (1, 68, 2)).astype(np.float32), (2, 1, 1))
+  pairs = [({"image": inputs, "landmarks": landmarks}, {"image": truth, "landmarks": landmarks})]
+  result = harness.evaluate_batches(lambda inp, tgt: tgt["image"], pairs, harness.Evaluators())
+  rows = _rows(result)
+  want = -10 * np.log10((0.0 + 0.05 ** 2) / 2)  # 29.03 dB: PSNR of the two boxes' mean MSE
+  for region in ("eyes", "mouth"):
+    assert rows["copy_input", f"psnr_{region}"] == pytest.approx(want, rel=1e-5)
+    assert rows["model", f"psnr_{region}"] == rows["ground_truth", f"psnr_{region}"] == np.inf
+  assert rows["copy_input", "psnr_vs_truth"] == np.inf  # whole face: the per-pair mean, as papers

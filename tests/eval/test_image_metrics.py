@@ -1,6 +1,7 @@
 """SSIM / PSNR against scikit-image on fixed arrays."""
 
 import numpy as np
+from skimage.metrics import mean_squared_error
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.metrics import structural_similarity
 
@@ -47,14 +48,17 @@ def test_region_boxes_cover_the_landmarks_and_stay_inside():
   assert x0 <= np.floor(lms[0, 48:68, 0].min().clip(0)) and x1 == 64
 
 
-def test_region_psnr_matches_scikit_image_on_each_box():
+
+def test_region_mse_matches_scikit_image_on_each_box_and_its_psnr():
   a, b = _pair(3)
   boxes = np.array([[4, 20, 6, 30], [10, 13, 0, 32]])  # (y0, y1, x0, x1); the second 3 px tall
-  got = image_metrics.region_psnr(a, b, boxes)
+  got = image_metrics.region_mse(a, b, boxes)
   for i, (y0, y1, x0, x1) in enumerate(boxes):
-    want = peak_signal_noise_ratio((a[i, y0:y1, x0:x1] + 1) / 2, (b[i, y0:y1, x0:x1] + 1) / 2,
-                                   data_range=1.0)
-    np.testing.assert_allclose(got[i], want, rtol=1e-6)
+    crop_a, crop_b = (a[i, y0:y1, x0:x1] + 1) / 2, (b[i, y0:y1, x0:x1] + 1) / 2
+    np.testing.assert_allclose(got[i], mean_squared_error(crop_a, crop_b), rtol=1e-6)
+    np.testing.assert_allclose(image_metrics.psnr_of_mse(got[i]),
+                               peak_signal_noise_ratio(crop_a, crop_b, data_range=1.0), rtol=1e-6)
   b_same_in_box = b.copy()
   b_same_in_box[0, 4:20, 6:30] = a[0, 4:20, 6:30]  # differs only outside the first box
-  assert np.isinf(image_metrics.region_psnr(a, b_same_in_box, boxes)[0])
+  assert image_metrics.region_mse(a, b_same_in_box, boxes)[0] == 0.0
+  assert image_metrics.psnr_of_mse(0.0) == np.inf
