@@ -136,10 +136,9 @@ def _prepare_manual(full_name: str, data_dir: str | None,
     builder = get_builder(full_name, data_dir)
   print(f"Building {full_name} in {builder.data_dir} from {folder}...", flush=True)
   try:
-    builder.download_and_prepare(
-        file_format="array_record",
-        download_config=tfds.download.DownloadConfig(manual_dir=str(folder),
-                                                     try_download_gcs=False))
+    builder = _build(builder, full_name, data_dir,
+                     tfds.download.DownloadConfig(manual_dir=str(folder), try_download_gcs=False),
+                     lambda built: _manual_build_is_current(built, folder))
   except UserError:
     raise
   except Exception as e:  # pylint: disable=broad-except
@@ -172,18 +171,25 @@ def prepare(full_name: str, data_dir: str | None = None, build_if_missing: bool 
         "to build it.")
   print(f"Building {full_name} in {builder.data_dir} (first use; it is procedural, no download)...",
         flush=True)
+  # SynthFaces is deterministic: a copy another process built meanwhile is this one's.
+  return _build(builder, full_name, data_dir,
+                tfds.download.DownloadConfig(try_download_gcs=False), lambda built: True)
+
+
+def _build(builder: tfds.core.DatasetBuilder, full_name: str, data_dir: str | None,
+           download_config, same_data) -> tfds.core.DatasetBuilder:
+  """``builder.download_and_prepare``, or the copy another process (a second run started at the
+  same time) finished first: TFDS's final rename then raises FileExistsError, and the finished
+  copy is used when ``same_data(its builder)`` (a manual build: made from the same files).
+  Anything else is re-raised."""
   try:
-    builder.download_and_prepare(
-        file_format="array_record",
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    builder.download_and_prepare(file_format="array_record", download_config=download_config)
   except FileExistsError:
-    # Another process (a second run started at the same time) finished the same build first;
-    # SynthFaces is deterministic, so its copy is this one's. Anything else is re-raised.
-    builder = get_builder(full_name, data_dir)
-    if not is_prepared(builder):
+    built = get_builder(full_name, data_dir)
+    if not (is_prepared(built) and same_data(built)):
       raise
     print(f"{full_name} was built meanwhile by another process; using it.", flush=True)
-    return builder
+    return built
   print(f"Built {full_name}.", flush=True)
   return builder
 

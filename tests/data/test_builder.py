@@ -7,6 +7,7 @@ import pytest
 
 from fxs_jax import facs
 from fxs_jax.data import builders
+from fxs_jax.data import manual_datasets
 from fxs_jax.data import synth_faces_examples as sfe
 
 
@@ -106,3 +107,33 @@ def test_a_build_finished_meanwhile_by_another_process_is_used(monkeypatch, tmp_
                       lambda self, **kw: (_ for _ in ()).throw(FileExistsError("x")))
   with pytest.raises(FileExistsError):
     builders.prepare("synth_faces/stills_smoke", str(tmp_path))
+
+
+def test_a_manual_build_finished_meanwhile_is_used_only_if_from_the_same_files(monkeypatch,
+                                                                              tmp_path):
+  """The same race for a dataset built from the user's download: the other process's copy is
+  used when its stored fingerprint is that of the download; otherwise the one-line error."""
+  manual = tmp_path / "download"
+  manual.mkdir()
+  (manual / "a.png").write_bytes(b"x")
+  state = {"built": False, "fingerprint": None}
+
+  class Racing:
+    data_dir = str(tmp_path / "built")
+    name = "mug"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = ""
+
+    def download_and_prepare(self, **kwargs):
+      del kwargs
+      state["built"] = True  # the other process's rename won
+      raise FileExistsError("Destination already exists.")
+
+  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: Racing())
+  monkeypatch.setattr(builders, "is_prepared", lambda builder: state["built"])
+  monkeypatch.setattr(builders, "_stored_fingerprint",
+                      lambda builder: {"fingerprint": state["fingerprint"]})
+  state["fingerprint"] = manual_datasets.fingerprint(manual)  # built from these files
+  assert isinstance(builders.prepare("mug/sequences_smoke", manual_dir=str(manual)), Racing)
+  state["built"], state["fingerprint"] = False, "other files"
+  with pytest.raises(builders.DatasetError, match="Could not prepare mug/sequences_smoke"):
+    builders.prepare("mug/sequences_smoke", manual_dir=str(manual))
