@@ -2,7 +2,8 @@
 
 Paper default: 128 px, 8 expression classes, batch 16, Adam(1e-4, 0.5, 0.999), 5 critic steps per
 generator step, lambda_cls 1, lambda_rec 10, lambda_gp 10, StarGAN's 200k iterations with linear
-decay over the last 100k. Variants: ``:demo`` (CPU, 64 px, ~15-20 minutes) and ``:smoke`` (tests).
+decay over the last 100k. Variants: ``:demo`` (CPU, 64 px, ~17 minutes on a 2-core AMD EPYC),
+``:demo_long`` (3,000 iterations, ~41 minutes there: the bundled model) and ``:smoke`` (tests).
 """
 
 import ml_collections
@@ -135,7 +136,9 @@ def _demo(config: ml_collections.ConfigDict) -> None:
 
 def _demo_long(config: ml_collections.ConfigDict) -> None:
   """``:demo`` trained 2.4x as long (3,000 iterations, the last third decaying), every 500th
-  checkpoint kept for the learning curve (experiments/truth_curve.py)."""
+  checkpoint kept for the learning curve (experiments/truth_curve.py): SSIM 0.978, mouth box
+  0.887, accuracy 0.915 (truth 0.923), AU error 0.24, colour shift 0.0021 (the input's 0.0038;
+  session 15)."""
   _demo(config)
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000
