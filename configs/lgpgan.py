@@ -100,8 +100,9 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.data.batch_size = 16
   # One critic update per generator update (StarGAN: 5): 1,250 iterations in the time of 3,000 at
   # 5 (1,250 generator updates in place of 600). With the truth terms carrying the pixels,
-  # generator updates are what a short run lacks. Same wall time, every row better: SSIM 0.964 -> 0.972, mouth box 0.779 ->
-  # 0.843, AU error 0.324 -> 0.273, accuracy 0.810 -> 0.850, colour shift 0.0031 -> 0.0024
+  # generator updates are what a short run lacks. Same wall time, every row better: SSIM 0.964 ->
+  # 0.972, mouth box 0.779 -> 0.843, AU error 0.324 -> 0.273, accuracy 0.810 -> 0.850, colour
+  # shift 0.0031 -> 0.0024
   # (session 14, experiments/results.md).
   config.optim.critic_steps = 1
   config.num_train_steps = 1250

@@ -23,6 +23,7 @@ from ml_collections import config_flags
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # configs/ importable
 
 from fxs_jax import run  # pylint: disable=g-import-not-at-top
+from fxs_jax.eval import harness  # pylint: disable=g-import-not-at-top
 from fxs_jax.train.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Training config (as for main.py).")
@@ -30,11 +31,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "The run's workdir.")
 _OUT = flags.DEFINE_string("out", "", "Markdown file to write (default: print only).")
 _EVALUATORS = flags.DEFINE_bool("evaluators", False, "Also the AU regressor and classifier.")
 _STEPS = flags.DEFINE_list("steps", [], "Only these kept checkpoints (default: every one).")
-METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "psnr_eyes", "psnr_mouth",
-           "au_mae",
-           "expression_accuracy", "checkerboard_rms", "seam_strength", "colour_shift",
-           "error_where_kept", "error_where_changed",
-           "fd_classifier", "is_classifier")
+METRICS = harness.PAIR_METRICS + ("fd_classifier", "is_classifier")  # those present are shown
 
 
 def _value(result: dict, method: str, metric: str) -> str:

@@ -98,7 +98,8 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   ``ssim_mouth`` (boxes from the target's landmarks), ``psnr_eyes`` / ``psnr_mouth`` (the PSNR
   of the boxes' MSE averaged over the pairs: finite when some boxes are unchanged), ``au_mae``
   (AU regressor on the output vs the target's AUs, 0-5 scale), ``expression_accuracy``
-  (classifier's argmax vs the target's emotion), ``acd_i`` (face-embedding distance output vs input), ``fid`` / ``inception_score``.
+  (classifier's argmax vs the target's emotion), ``acd_i`` (face-embedding distance output vs
+  input), ``fid`` / ``inception_score``.
   Examples need ``image``, ``identity`` and ``emotion``; the box metrics and ACD-I also need
   ``landmarks``, the AU error ``aus`` (metrics whose inputs the data lack are left out).
   ``preprocess`` is the recipe's (default: stills, no flip). Artefact measures

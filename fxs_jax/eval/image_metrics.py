@@ -61,14 +61,11 @@ def region_ssim(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndar
   return np.asarray(out)
 
 
-
 def region_mse(a_BxHxWx3: np.ndarray, b_BxHxWx3: np.ndarray, boxes_Bx4: np.ndarray) -> np.ndarray:
-  """Mean squared error inside each image's box, images mapped to [0, 1]."""
-  out = []
-  for a, b, (y0, y1, x0, x1) in zip(np.asarray(a_BxHxWx3), np.asarray(b_BxHxWx3), boxes_Bx4):
-    diff = np.asarray(to_unit(a[y0:y1, x0:x1]), np.float64) - np.asarray(to_unit(b[y0:y1, x0:x1]))
-    out.append(np.mean(diff ** 2))
-  return np.asarray(out)
+  """Mean squared error inside each image's box, images mapped to [0, 1] (as ``to_unit``)."""
+  unit = lambda x: np.clip((np.asarray(x, np.float64) + 1.0) / 2.0, 0.0, 1.0)
+  squared = (unit(a_BxHxWx3) - unit(b_BxHxWx3)) ** 2
+  return np.asarray([sq[y0:y1, x0:x1].mean() for sq, (y0, y1, x0, x1) in zip(squared, boxes_Bx4)])
 
 
 def psnr_of_mse(mse: float) -> float:

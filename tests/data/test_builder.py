@@ -85,25 +85,38 @@ def test_builder_is_not_imported_as_datasets(smoke_stills):
   assert type(smoke_stills).__module__.startswith("fxs_jax_datasets.")
 
 
+class _Racing:
+  """A builder that loses the build race: while it builds, the other process's copy lands
+  (``state["built"]``), and TFDS's rename raises FileExistsError."""
+
+  name = "mug"
+  MANUAL_DOWNLOAD_INSTRUCTIONS = ""
+
+  def __init__(self, data_dir, state):
+    self.data_dir, self.state = str(data_dir), state
+
+  def download_and_prepare(self, **kwargs):
+    del kwargs
+    self.state["built"] = True  # the other process's rename won
+    raise FileExistsError("Destination already exists.")
+
+
+def _race(monkeypatch, where) -> dict:
+  """``builders`` builds with :class:`_Racing` in ``where``; returns the shared state."""
+  state = {"built": False}
+  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: _Racing(where, state))
+  monkeypatch.setattr(builders, "is_prepared", lambda builder: state["built"])
+  return state
+
+
 def test_a_build_finished_meanwhile_by_another_process_is_used(monkeypatch, tmp_path):
   """Two runs started together both build SynthFaces; the second rename fails (TFDS raises
   FileExistsError), and the data the first one wrote is used. A failure with no data left
   behind is still raised."""
-  done = {"built": False}
-
-  class Racing:
-    data_dir = str(tmp_path)
-
-    def download_and_prepare(self, **kwargs):
-      del kwargs
-      done["built"] = True  # the other process's rename won
-      raise FileExistsError("Destination already exists.")
-
-  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: Racing())
-  monkeypatch.setattr(builders, "is_prepared", lambda builder: done["built"])
-  assert isinstance(builders.prepare("synth_faces/stills_smoke", str(tmp_path)), Racing)
+  done = _race(monkeypatch, tmp_path)
+  assert isinstance(builders.prepare("synth_faces/stills_smoke", str(tmp_path)), _Racing)
   done["built"] = False
-  monkeypatch.setattr(Racing, "download_and_prepare",
+  monkeypatch.setattr(_Racing, "download_and_prepare",
                       lambda self, **kw: (_ for _ in ()).throw(FileExistsError("x")))
   with pytest.raises(FileExistsError):
     builders.prepare("synth_faces/stills_smoke", str(tmp_path))
@@ -116,24 +129,11 @@ def test_a_manual_build_finished_meanwhile_is_used_only_if_from_the_same_files(m
   manual = tmp_path / "download"
   manual.mkdir()
   (manual / "a.png").write_bytes(b"x")
-  state = {"built": False, "fingerprint": None}
-
-  class Racing:
-    data_dir = str(tmp_path / "built")
-    name = "mug"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = ""
-
-    def download_and_prepare(self, **kwargs):
-      del kwargs
-      state["built"] = True  # the other process's rename won
-      raise FileExistsError("Destination already exists.")
-
-  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: Racing())
-  monkeypatch.setattr(builders, "is_prepared", lambda builder: state["built"])
+  state = _race(monkeypatch, tmp_path / "built")
   monkeypatch.setattr(builders, "_stored_fingerprint",
                       lambda builder: {"fingerprint": state["fingerprint"]})
   state["fingerprint"] = manual_datasets.fingerprint(manual)  # built from these files
-  assert isinstance(builders.prepare("mug/sequences_smoke", manual_dir=str(manual)), Racing)
+  assert isinstance(builders.prepare("mug/sequences_smoke", manual_dir=str(manual)), _Racing)
   state["built"], state["fingerprint"] = False, "other files"
   with pytest.raises(builders.DatasetError, match="Could not prepare mug/sequences_smoke"):
     builders.prepare("mug/sequences_smoke", manual_dir=str(manual))

@@ -48,7 +48,6 @@ def test_region_boxes_cover_the_landmarks_and_stay_inside():
   assert x0 <= np.floor(lms[0, 48:68, 0].min().clip(0)) and x1 == 64
 
 
-
 def test_region_mse_matches_scikit_image_on_each_box_and_its_psnr():
   a, b = _pair(3)
   boxes = np.array([[4, 20, 6, 30], [10, 13, 0, 32]])  # (y0, y1, x0, x1); the second 3 px tall
