@@ -264,8 +264,17 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
                 "test": [e for e in examples if e.identity in test_ids]}
     return {name: self._generate_examples(chosen, name) for name, chosen in splits.items()}
 
+  def load_photo(self, path: Path) -> np.ndarray | faces.Skip:
+    """One photo of the download as (H, W, 3) uint8 RGB, or a :class:`fxs_jax.faces.Skip`;
+    a dataset whose photos need converting (e.g. CK+'s few colour frames) overrides this."""
+    return faces.load_image(path)
+
   def _crop(self, path: Path, landmarks) -> faces.AlignedFace | None:
-    result = faces.preprocess(path, self.builder_config.image_size, landmarks=landmarks)
+    photo = self.load_photo(path)
+    if isinstance(photo, faces.Skip):
+      self.skip(path, photo.reason)
+      return None
+    result = faces.preprocess(photo, self.builder_config.image_size, landmarks=landmarks)
     if isinstance(result, faces.Skip):
       self.skip(path, result.reason)
       return None
@@ -315,7 +324,9 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
                     "landmarks": np.stack([crops[i].landmarks for i in chosen]).astype(np.float32),
                     "aus": ramp * np.asarray(example.aus, np.float32)[None]}
       self._kept += 1
-      yield example.key, {**features, "emotion": example.emotion,
+      # emotion None: an unlabelled clip (kept for recipes that need no label), ClassLabel's -1
+      emotion = -1 if example.emotion is None else example.emotion
+      yield example.key, {**features, "emotion": emotion,
                           "identity": np.int32(example.identity)}
 
   def _transfer_triples(self, stills: list[Example]):
