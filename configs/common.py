@@ -39,6 +39,10 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   # "" = $FXS_JAX_MANUAL_DIR/<name>, else the folder its last build read, else
   # <data_dir>/downloads/manual/<name>. A changed folder is rebuilt; it is never written to.
   config.data.manual_dir = ""
+  # How a dataset of photos frames each face (fxs_jax/faces/framing.py): "" = the dataset's own
+  # preset (its paper's: RaFD stargan_rafd, CK+ / Oulu-CASIA / MUG face_box, AU-labelled photos
+  # face_crop); "synthfaces" frames photos as SynthFaces and the bundled models.
+  config.data.framing = ""
   config.data.train_split = "train"
   config.data.eval_split = "test"
   config.data.batch_size = 25  # global batch, split over all devices

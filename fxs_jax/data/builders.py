@@ -7,6 +7,7 @@ package called ``datasets`` (Hugging Face) is never shadowed, whether or not it 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -19,6 +20,7 @@ from absl import logging
 import tensorflow_datasets as tfds
 
 from fxs_jax.data import manual_datasets
+from fxs_jax.faces import framing as framing_lib
 from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
 
@@ -64,8 +66,13 @@ def builder_class(name: str) -> type[tfds.core.GeneratorBasedBuilder]:
   return module.Builder
 
 
-def get_builder(full_name: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
-  """A builder for ``"<dataset>/<config>"`` (e.g. ``"synth_faces/stills_64"``)."""
+def get_builder(full_name: str, data_dir: str | None = None, framing: str = ""
+                ) -> tfds.core.DatasetBuilder:
+  """A builder for ``"<dataset>/<config>"`` (e.g. ``"synth_faces/stills_64"``).
+
+  ``framing``: for a dataset built from photos, a face framing of :mod:`fxs_jax.faces.framing`
+  other than the dataset's own; the config is then built apart, as ``<config>_<framing>``.
+  """
   name, _, config_name = full_name.partition("/")
   cls = builder_class(name)
   configs = {c.name: c for c in cls.BUILDER_CONFIGS}
@@ -74,6 +81,15 @@ def get_builder(full_name: str, data_dir: str | None = None) -> tfds.core.Datase
         f"Dataset {name!r} has no config {config_name!r}; choose from {', '.join(configs)} "
         f"(config.data.name='{name}/<config>').")
   kwargs = {"config": config_name} if config_name else {}
+  if framing:
+    if not issubclass(cls, manual_datasets.ManualDatasetBuilder):
+      raise DatasetError(f"config.data.framing={framing!r} applies to datasets built from "
+                         f"photos; {name} is rendered in its own framing: set it to ''.")
+    framing_lib.get(framing)  # a one-line error for an unknown name
+    chosen = configs[config_name or cls.DEFAULT_CONFIG_NAME]
+    if framing != (chosen.framing or cls.FRAMING):
+      kwargs["config"] = dataclasses.replace(chosen, name=f"{chosen.name}_{framing}",
+                                             framing=framing)
   return cls(data_dir=os.path.expanduser(data_dir) if data_dir else None, **kwargs)
 
 
@@ -122,10 +138,10 @@ def _delete_generated(builder: tfds.core.DatasetBuilder, manual_dir: Path) -> No
   shutil.rmtree(generated)
 
 
-def _prepare_manual(full_name: str, data_dir: str | None,
-                    manual_dir: str | None) -> tfds.core.DatasetBuilder:
+def _prepare_manual(full_name: str, data_dir: str | None, manual_dir: str | None,
+                    framing: str = "") -> tfds.core.DatasetBuilder:
   """Builds a dataset from the user's download, rebuilding when the download changed."""
-  builder = get_builder(full_name, data_dir)
+  builder = get_builder(full_name, data_dir, framing)
   folder = manual_dir_for(builder, manual_dir)
   if is_prepared(builder):
     if _manual_build_is_current(builder, folder):
@@ -133,18 +149,25 @@ def _prepare_manual(full_name: str, data_dir: str | None,
     print(f"The files in {folder} changed since {full_name} was built; rebuilding it.",
           flush=True)
     _delete_generated(builder, folder)
-    builder = get_builder(full_name, data_dir)
+    builder = get_builder(full_name, data_dir, framing)
   print(f"Building {full_name} in {builder.data_dir} from {folder}...", flush=True)
   try:
     builder = _build(builder, full_name, data_dir,
                      tfds.download.DownloadConfig(manual_dir=str(folder), try_download_gcs=False),
-                     lambda built: _manual_build_is_current(built, folder))
+                     lambda built: _manual_build_is_current(built, folder), framing)
   except UserError:
-    raise
+    raise  # incl. the layout's DatasetErrors (check_manual_dir, no usable examples): they say it
   except Exception as e:  # pylint: disable=broad-except
-    instructions = " ".join((getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or "").split())
-    raise DatasetError(f"Could not prepare {full_name} from {folder}: "
-                       f"{' '.join(str(e).split())}. {instructions}".strip()) from e
+    message = f"Could not prepare {full_name} from {folder}: " + (
+        " ".join(str(e).split()) or type(e).__name__)
+    # The download instructions help only when a file of the download is missing; after any
+    # other failure (an unreadable file, a bug) they would send the user to fix a layout that
+    # is right.
+    if (isinstance(e, FileNotFoundError) and isinstance(e.filename, str)
+        and Path(e.filename).is_relative_to(folder)):
+      instructions = " ".join((getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or "").split())
+      message = f"{message.rstrip('.')}. {instructions}".strip()
+    raise DatasetError(message) from e
   report = Path(builder.data_dir) / "skipped.txt"
   if report.is_file():
     print(f"{report.read_text().splitlines()[0]}; details: {report}", flush=True)
@@ -152,17 +175,18 @@ def _prepare_manual(full_name: str, data_dir: str | None,
 
 
 def prepare(full_name: str, data_dir: str | None = None, build_if_missing: bool = True,
-            manual_dir: str | None = None) -> tfds.core.DatasetBuilder:
+            manual_dir: str | None = None, framing: str = "") -> tfds.core.DatasetBuilder:
   """Returns a builder whose data is on disk, building it on first use.
 
   Procedural datasets (:data:`PROCEDURAL`) are rendered. The others are built from the user's
   download in ``manual_dir`` (see :func:`manual_dir_for` for the default), and rebuilt when the
   files there changed since the build (the built dataset is replaced; the download is only read).
+  ``framing``: see :func:`get_builder`.
   """
   name = full_name.partition("/")[0]
   if name not in PROCEDURAL:
-    return _prepare_manual(full_name, data_dir, manual_dir)
-  builder = get_builder(full_name, data_dir)
+    return _prepare_manual(full_name, data_dir, manual_dir, framing)
+  builder = get_builder(full_name, data_dir, framing)
   if is_prepared(builder):
     return builder
   if not build_if_missing:
@@ -177,7 +201,7 @@ def prepare(full_name: str, data_dir: str | None = None, build_if_missing: bool 
 
 
 def _build(builder: tfds.core.DatasetBuilder, full_name: str, data_dir: str | None,
-           download_config, same_data) -> tfds.core.DatasetBuilder:
+           download_config, same_data, framing: str = "") -> tfds.core.DatasetBuilder:
   """``builder.download_and_prepare``, or the copy another process (a second run started at the
   same time) finished first: TFDS's final rename then raises FileExistsError, and the finished
   copy is used when ``same_data(its builder)`` (a manual build: made from the same files).
@@ -185,7 +209,7 @@ def _build(builder: tfds.core.DatasetBuilder, full_name: str, data_dir: str | No
   try:
     builder.download_and_prepare(file_format="array_record", download_config=download_config)
   except FileExistsError:
-    built = get_builder(full_name, data_dir)
+    built = get_builder(full_name, data_dir, framing)
     if not (is_prepared(built) and same_data(built)):
       raise
     print(f"{full_name} was built meanwhile by another process; using it.", flush=True)
@@ -195,14 +219,16 @@ def _build(builder: tfds.core.DatasetBuilder, full_name: str, data_dir: str | No
 
 
 def data_sources(full_name: str, splits: tuple[str, ...], data_dir: str | None = None,
-                 build_if_missing: bool = True, manual_dir: str | None = None) -> dict:
+                 build_if_missing: bool = True, manual_dir: str | None = None,
+                 framing: str = "") -> dict:
   """Random-access sources (``len`` + ``__getitem__`` -> dict of numpy) for each split.
 
   Opens and reads the first and last record of each split, so that an incomplete or corrupt
   folder is reported here, with the fix, rather than deep inside a training loop.
-  ``manual_dir``: where a real dataset's download is (see :func:`manual_dir_for`).
+  ``manual_dir``: where a real dataset's download is (see :func:`manual_dir_for`);
+  ``framing``: a face framing other than the dataset's own (see :func:`get_builder`).
   """
-  builder = prepare(full_name, data_dir, build_if_missing, manual_dir)
+  builder = prepare(full_name, data_dir, build_if_missing, manual_dir, framing)
   sources = {}
   for split in splits:
     try:

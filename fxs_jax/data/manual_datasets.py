@@ -60,6 +60,7 @@ class ManualConfig(tfds.core.BuilderConfig):
   num_frames: int = 16  # sequences: neutral -> apex resampled to this many frames
   test_fraction: float = 0.15  # of the sorted subjects, the last ones form the test split
   partners: int = 1  # transfer: target subjects drawn per source image
+  framing: str = ""  # fxs_jax.faces.framing preset; "" = the builder's FRAMING
 
 
 @dataclasses.dataclass
@@ -196,6 +197,8 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   MANUAL_LAYOUT = ""
   REQUIRED_PATHS: tuple[str, ...] = ()
+  # How the dataset's paper framed its faces (fxs_jax.faces.framing); a config may override it.
+  FRAMING = "face_box"
   # records -> Triple list (fxs_jax.data.transfer_pairs); None: the dataset has no transfer configs
   TRANSFER_PAIRS: Callable[..., list[transfer_pairs.Triple]] | None = None
 
@@ -241,7 +244,7 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
         homepage=getattr(self, "HOMEPAGE", None))
 
   def _download_and_prepare(self, dl_manager, download_config=None, **kwargs):
-    self._skipped, self._manual_dir = [], None
+    self._skipped, self._notes, self._manual_dir = [], [], None
     self._kept = 0
     super()._download_and_prepare(dl_manager, download_config=download_config, **kwargs)
     self._write_reports()
@@ -264,17 +267,38 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
                 "test": [e for e in examples if e.identity in test_ids]}
     return {name: self._generate_examples(chosen, name) for name, chosen in splits.items()}
 
+  @property
+  def framing(self) -> str:
+    """The face framing this build uses: the config's, else the dataset's ``FRAMING``."""
+    return self.builder_config.framing or type(self).FRAMING
+
   def load_photo(self, path: Path) -> np.ndarray | faces.Skip:
     """One photo of the download as (H, W, 3) uint8 RGB, or a :class:`fxs_jax.faces.Skip`;
     a dataset whose photos need converting (e.g. CK+'s few colour frames) overrides this."""
     return faces.load_image(path)
+
+  def note(self, path: Path | str, text: str) -> None:
+    """Records something the build did to a kept file (e.g. re-detected its landmarks)."""
+    try:
+      path = Path(path).relative_to(self._manual_dir).as_posix()
+    except ValueError:
+      path = str(path)
+    self._notes.append({"file": path, "note": text})
 
   def _crop(self, path: Path, landmarks) -> faces.AlignedFace | None:
     photo = self.load_photo(path)
     if isinstance(photo, faces.Skip):
       self.skip(path, photo.reason)
       return None
-    result = faces.preprocess(photo, self.builder_config.image_size, landmarks=landmarks)
+    if landmarks is not None:  # the dataset's own: used if they sit on the face dlib finds
+      landmarks, problem = faces.preprocessing.checked_landmarks(photo, landmarks)
+      if landmarks is None:
+        self.skip(path, problem)
+        return None
+      if problem:
+        self.note(path, problem)
+    result = faces.preprocess(photo, self.builder_config.image_size, landmarks=landmarks,
+                              framing=self.framing)
     if isinstance(result, faces.Skip):
       self.skip(path, result.reason)
       return None
@@ -350,10 +374,12 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
     (out / FINGERPRINT_FILE).write_text(json.dumps(
         {"manual_dir": str(self._manual_dir.resolve()), "fingerprint": self._fingerprint}) + "\n")
     (out / SKIP_FILES[0]).write_text(json.dumps(
-        {"kept": self._kept, "skipped": self._skipped}, indent=2) + "\n")
+        {"kept": self._kept, "skipped": self._skipped, "notes": self._notes,
+         "framing": self.framing}, indent=2) + "\n")
     lines = [f"{self.name}/{self.builder_config.name}: kept {self._kept} examples, skipped "
              f"{len(self._skipped)} files (from {self._manual_dir})"]
     lines += [f"{item['file']}\t{item['reason']}" for item in self._skipped]
+    lines += [f"{item['file']}\tkept: {item['note']}" for item in self._notes]
     (out / SKIP_FILES[1]).write_text("\n".join(lines) + "\n")
     logging.warning("%s; the skipped files and reasons are in %s beside the dataset.", lines[0],
                     SKIP_FILES[1])

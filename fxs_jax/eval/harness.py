@@ -8,6 +8,13 @@ methods side by side, so a number can be read:
 * ``model``: the editor's output;
 * ``copy_input``: the unedited input (what a model that does nothing scores);
 * ``ground_truth``: the target example itself (the best achievable; evaluator error floor).
+
+Data without true targets (no identity photographed with two expressions: GANimation's AU-labelled
+photos) are evaluated unpaired (:func:`unpaired_targets`): each input is edited towards another
+example's label, and only what needs no truth is measured (the judges' AU error and expression
+accuracy against the requested label, the Fréchet distance to the split's photos, the identity
+distance to the input), beside ``copy_input`` and ``target_example`` (the photo whose label was
+requested: the judges' floor); the pair metrics are skipped with their reason.
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ PAIR_METRICS = ("ssim_vs_truth", "psnr_vs_truth", "ssim_eyes", "ssim_mouth", "ps
                 "psnr_mouth", "au_mae", "expression_accuracy", "acd_i", "checkerboard_rms",
                 "seam_strength", "colour_shift", "error_where_kept", "error_where_changed")
 _PSNR_OF_MEAN_MSE = ("psnr_eyes", "psnr_mouth")  # a box can be unchanged: its PSNR is inf
+UNPAIRED_METHODS = ("model", "copy_input", "target_example")
+# What an unpaired evaluation can measure (no true target image).
+UNPAIRED_METRICS = ("au_mae", "expression_accuracy", "acd_i")
+NO_TRUTH = ("no true targets: the split shows no identity with two expressions, so no photo "
+            "says what the edit should look like (pair metrics need the same face with the "
+            "requested expression)")
 
 
 @dataclasses.dataclass
@@ -58,6 +71,25 @@ def same_identity_pairs(source, limit: int | None = None, seed: int = 0
     if len(partners[i]):
       inputs.append(i)
       targets.append(int(partners[i][rng.integers(len(partners[i]))]))
+  return np.asarray(inputs, int), np.asarray(targets, int)
+
+
+def unpaired_targets(source, limit: int | None = None, seed: int = 0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+  """(input indices, target indices) for data without true targets: each input paired with a
+  random other example of another expression (any identity; any other example if the split
+  has one expression), whose label is the edit's request. Deterministic in ``seed``."""
+  n = len(source) if limit is None else min(limit, len(source))
+  emotions = np.asarray([int(source[i]["emotion"]) for i in range(len(source))])
+  rng = np.random.default_rng(seed)
+  inputs, targets = [], []
+  for i in range(n):
+    others = np.flatnonzero(emotions != emotions[i])
+    if not len(others):
+      others = np.delete(np.arange(len(source)), i)
+    if len(others):
+      inputs.append(i)
+      targets.append(int(others[rng.integers(len(others))]))
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
@@ -111,27 +143,45 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   """
   preprocess = preprocess or pipeline.stills_preprocess(flip=False)
   inputs, targets = same_identity_pairs(source, limit, seed)
+  truth = bool(len(inputs))
+  if not truth:  # e.g. AU-labelled photos: one photo per face
+    inputs, targets = unpaired_targets(source, limit, seed)
   if not len(inputs):
-    raise ValueError("No same-identity pairs with different expressions in this split.")
+    return {"num_pairs": 0, "rows": [], "evaluators": evaluators.versions,
+            "skipped": {**evaluators.skipped, "pairs": "fewer than two examples in the split"}}
   pairs = zip(batches(source, inputs, batch_size, preprocess),
               batches(source, targets, batch_size, preprocess))
-  result = evaluate_batches(edit_fn, pairs, evaluators, crop_sizes, upsampling_levels)
+  result = evaluate_batches(edit_fn, pairs, evaluators, crop_sizes, upsampling_levels, truth)
   return {"num_pairs": int(len(inputs)), **result}
 
 
 def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
-                     crop_sizes: dict | None = None, upsampling_levels: int = 2) -> dict:
+                     crop_sizes: dict | None = None, upsampling_levels: int = 2,
+                     truth: bool = True) -> dict:
   """``evaluate_editor``'s metrics on given ``(inputs, targets)`` batch pairs: ``inputs["image"]``
   is what copying the input returns (a transfer model's target face), ``targets`` hold the truth
-  (``image``, and ``landmarks`` / ``aus`` / ``emotion`` where the data have them)."""
+  (``image``, and ``landmarks`` / ``aus`` / ``emotion`` where the data have them).
+
+  ``truth=False``: the targets are other faces whose labels are the requests, not true targets:
+  only :data:`UNPAIRED_METRICS` (and the distribution metrics) are measured, for
+  :data:`UNPAIRED_METHODS`, the identity distance on the output aligned with the INPUT's
+  landmarks; the pair metrics are listed as skipped with :data:`NO_TRUTH`."""
+  methods = METHODS if truth else UNPAIRED_METHODS
   means = {(m, k): _Mean(image_metrics.psnr_of_mse if k in _PSNR_OF_MEAN_MSE else float)
-           for m in METHODS for k in PAIR_METRICS}
+           for m in methods for k in PAIR_METRICS}
   distributions = [f for f in (evaluators.distribution, evaluators.offline_distribution) if f]
-  generated = {m: [] for m in METHODS} if distributions else None
+  generated = {m: [] for m in methods} if distributions else None
   reals = []
   for inp, tgt in pairs:
-    outputs = {"model": np.asarray(edit_fn(inp, tgt), np.float32), "copy_input": inp["image"],
-               "ground_truth": tgt["image"]}
+    outputs = dict(zip(methods, (np.asarray(edit_fn(inp, tgt), np.float32), inp["image"],
+                                 tgt["image"])))
+    if not truth:
+      _add_unpaired(means, outputs, inp, tgt, evaluators)
+      if generated is not None:
+        for method, out in outputs.items():
+          generated[method].append(out)
+        reals.append(tgt["image"])
+      continue
     size = tgt["image"].shape[1]
     changed = artefacts.changed_pixels(inp["image"], tgt["image"])
     boxes = seams = None
@@ -173,13 +223,37 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
       reals.append(tgt["image"])
   rows = [{"method": m, "metric": k, "value": acc.value, "n": acc.count}
           for (m, k), acc in means.items() if acc.count]
+  skipped = dict(evaluators.skipped)
+  if not truth:
+    skipped[", ".join(k for k in PAIR_METRICS if k not in UNPAIRED_METRICS)] = NO_TRUTH
   if generated is not None:
     real = np.concatenate(reals)
-    for method in METHODS:
+    for method in methods:
       for metric, value in {k: v for fn in distributions
                             for k, v in fn(np.concatenate(generated[method]), real).items()}.items():
         rows.append({"method": method, "metric": metric, "value": value, "n": len(real)})
-  return {"rows": rows, "evaluators": evaluators.versions, "skipped": evaluators.skipped}
+  return {"rows": rows, "evaluators": evaluators.versions, "skipped": skipped}
+
+
+def _add_unpaired(means: dict, outputs: dict, inp: Batch, tgt: Batch,
+                  evaluators: Evaluators) -> None:
+  """The metrics that need no true target, for each method's ``outputs`` of one batch: the
+  judges against the requested ``aus`` / ``emotion``, the identity distance to the input."""
+  input_embedding = None
+  if evaluators.face_embedder is not None and "landmarks" in inp:
+    input_embedding = evaluators.face_embedder(augment.to_uint8(inp["image"]), inp["landmarks"])
+  for method, out in outputs.items():
+    if evaluators.au_regressor is not None and "aus" in tgt:
+      means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
+    if evaluators.expression_classifier is not None:
+      predicted = np.argmax(evaluators.expression_classifier(out), axis=-1)
+      means[method, "expression_accuracy"].add(predicted == tgt["emotion"])
+    if input_embedding is not None:
+      # An edit keeps the input's geometry but for the expression: align with its landmarks.
+      # The target example is another face (the distance between two people, for scale).
+      own = tgt["landmarks"] if method == "target_example" else inp["landmarks"]
+      emb = evaluators.face_embedder(augment.to_uint8(out), own)
+      means[method, "acd_i"].add(np.linalg.norm(emb - input_embedding, axis=-1))
 
 
 def format_table(result: dict) -> str:

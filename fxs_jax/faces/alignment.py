@@ -1,4 +1,4 @@
-"""Face crops framed like SynthFaces, and pasting an edited crop back into its photo.
+"""Face crops framed like SynthFaces (or a dataset's preset), and pasting an edited crop back into its photo.
 
 :func:`align` fits a similarity transform (rotation + uniform scale + translation) from the 12
 eye landmarks (iBUG 36-47) of a photo to :data:`EYE_TEMPLATE`, the eyes of SynthFaces' mean
@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from fxs_jax.errors import UserError
+from fxs_jax.faces import framing as framing_lib
 
 NUM_LANDMARKS = 68
 EYE_LANDMARKS = tuple(range(36, 48))
@@ -90,14 +91,25 @@ def _box_reduce(image_HxWxC: np.ndarray, factor: int) -> np.ndarray:
   return blocks.mean(axis=(1, 3))
 
 
-def _sample(image_HxWxC: np.ndarray, xs: np.ndarray, ys: np.ndarray, step: float) -> np.ndarray:
+def _reflect(coords: np.ndarray, n: int) -> np.ndarray:
+  """Pixel coordinates mirrored into an image of ``n`` pixels, whose span is [-0.5, n - 0.5]
+  (a point d outside a border lands d inside it)."""
+  t = np.mod(coords + 0.5, 2 * n)
+  return np.where(t <= n, t, 2 * n - t) - 0.5
+
+
+def _sample(image_HxWxC: np.ndarray, xs: np.ndarray, ys: np.ndarray, step: float,
+            fill: str = "edge") -> np.ndarray:
   """Bilinear float32 samples of ``image`` at (xs, ys), shape xs.shape + (C,).
 
-  Points outside the image take the nearest border pixel's value (edge replication). ``step`` is
-  the distance in image pixels between neighbouring samples: from 2 up, the image is first
-  box-filtered by its integer part (bilinear alone would alias when shrinking).
+  Points outside the image take the nearest border pixel's value (``fill="edge"``) or the
+  image's mirror image at its border (``"reflect"``). ``step`` is the distance in image pixels
+  between neighbouring samples: from 2 up, the image is first box-filtered by its integer part
+  (bilinear alone would alias when shrinking).
   """
   h, w = image_HxWxC.shape[:2]
+  if fill == "reflect":
+    xs, ys = _reflect(xs, w), _reflect(ys, h)
   # Only the region the samples touch is converted to float (photos can be large).
   x_lo = int(np.clip(np.floor(xs.min()) - 1, 0, w - 1))
   x_hi = int(np.clip(np.ceil(xs.max()) + 2, 1, w))
@@ -136,20 +148,29 @@ def _scale(transform_2x3: np.ndarray) -> float:
   return float(np.sqrt(abs(np.linalg.det(transform_2x3[:, :2]))))
 
 
-def align(image, landmarks_68x2, size: int = 128, template=EYE_TEMPLATE) -> AlignedFace:
-  """The face crop of a photo, framed like SynthFaces.
+def align(image, landmarks_68x2, size: int = 128, template=EYE_TEMPLATE,
+          framing: str | framing_lib.Framing = "synthfaces", fill: str = "reflect"
+          ) -> AlignedFace:
+  """The face crop of a photo, framed like SynthFaces or by another preset.
 
   Args:
     image: (H, W, 3) uint8 RGB photo.
     landmarks_68x2: the face's (68, 2) (x, y) iBUG landmarks in photo pixels.
     size: side of the square crop, in pixels.
-    template: (12, 2) positions of landmarks 36-47 in the crop, as fractions of its side.
+    template: (12, 2) positions of landmarks 36-47 in the crop, as fractions of its side
+      (the ``synthfaces`` framing).
+    framing: a preset of :mod:`fxs_jax.faces.framing` (its name or the object).
+    fill: crop pixels that fall outside the photo: ``"reflect"`` (the photo mirrored at its
+      border: no streaks, the texture goes on) or ``"edge"`` (its border pixels repeated).
 
   Returns:
     The :class:`AlignedFace`. Resampling is bilinear (box-filtered first when the face is at
-    least twice the crop's scale); crop pixels that fall outside the photo repeat its border
-    pixels (edge replication), never black.
+    least twice the crop's scale).
   """
+  if isinstance(framing, str):
+    framing = framing_lib.get(framing)
+  if fill not in ("reflect", "edge"):
+    raise UserError(f"fill must be 'reflect' or 'edge', got {fill!r}")
   image = _check_rgb(image, "image")
   landmarks = np.asarray(landmarks_68x2, np.float64)
   if landmarks.shape != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(landmarks)):
@@ -161,12 +182,15 @@ def align(image, landmarks_68x2, size: int = 128, template=EYE_TEMPLATE) -> Alig
                     f"fractions of the crop), got {template.shape}")
   if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16:
     raise UserError(f"size must be an int >= 16, got {size!r}")
-  transform = fit_similarity(landmarks[list(EYE_LANDMARKS)], template * size - 0.5)
+  if framing.kind == "eyes":
+    transform = fit_similarity(landmarks[list(EYE_LANDMARKS)], template * size - 0.5)
+  else:
+    transform = framing_lib.crop_transform(framing, landmarks, image.shape, size)
   inverse = invert_affine(transform)
   ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
   photo_xs = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
   photo_ys = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
-  crop = _sample(image, photo_xs, photo_ys, step=1.0 / _scale(transform))
+  crop = _sample(image, photo_xs, photo_ys, step=1.0 / _scale(transform), fill=fill)
   return AlignedFace(image=_to_uint8(crop),
                      landmarks=apply_affine(transform, landmarks).astype(np.float32),
                      transform=transform, photo_shape=(int(image.shape[0]), int(image.shape[1])))

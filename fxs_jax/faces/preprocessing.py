@@ -21,12 +21,15 @@ from fxs_jax.errors import UserError
 from fxs_jax.faces.alignment import NUM_LANDMARKS
 from fxs_jax.faces.alignment import AlignedFace
 from fxs_jax.faces.alignment import align
+from fxs_jax.faces import framing as framing_lib
 from fxs_jax.faces.detect import FaceDetector
 
 MULTIPLE_CHOICES = ("skip", "largest")
 # SynthFaces' face (jaw corner 0 to jaw corner 16) spans 0.54 of the crop; a photo face narrower
 # than 3/8 of the crop side is upsampled more than ~1.45x into it, visibly soft.
 MIN_FACE_FRACTION = 0.375
+# The same limit for every framing: a crop may enlarge its photo at most this much.
+MAX_UPSAMPLING = 0.54 / MIN_FACE_FRACTION
 
 
 @dataclasses.dataclass
@@ -97,8 +100,42 @@ def face_width(landmarks_68x2: np.ndarray) -> float:
   return float(np.linalg.norm(landmarks[16] - landmarks[0]))
 
 
+def _box_overlap(a_Nx2: np.ndarray, b_Nx2: np.ndarray) -> float:
+  """Intersection over union of the bounding boxes of two point sets."""
+  lo, hi = np.maximum(a_Nx2.min(0), b_Nx2.min(0)), np.minimum(a_Nx2.max(0), b_Nx2.max(0))
+  inter = float(np.prod(np.clip(hi - lo, 0, None)))
+  areas = [float(np.prod(p.max(0) - p.min(0))) for p in (a_Nx2, b_Nx2)]
+  union = sum(areas) - inter
+  return inter / union if union > 0 else 0.0
+
+
+def checked_landmarks(image_HxWx3: np.ndarray, landmarks_68x2, detector: FaceDetector | None = None
+                      ) -> tuple[np.ndarray | None, str]:
+  """A dataset's own landmarks for a photo, checked against the photo and against dlib.
+
+  Returns ``(landmarks, "")`` when they sit on a face dlib finds (bounding boxes overlapping by
+  half or more), or inside the photo where dlib finds no face (its detector misses faces a
+  dataset's tracker did not); ``(dlib's landmarks, note)`` when they lie outside the photo or off
+  the one face dlib finds; ``(None, reason)`` when they are wrong and dlib finds no single face.
+  """
+  points = np.asarray(landmarks_68x2, np.float64)
+  h, w = image_HxWx3.shape[:2]
+  margin = 0.1 * max(face_width(points), 1.0)
+  off_photo = bool(np.any(points < -margin) or np.any(points[:, 0] > w - 1 + margin)
+                   or np.any(points[:, 1] > h - 1 + margin))
+  found = (detector or shared_detector()).detect(image_HxWx3)
+  if any(_box_overlap(points, face) >= 0.5 for face in found) or (not off_photo and not len(found)):
+    return points, ""
+  where = "outside the photo" if off_photo else "off the face dlib finds"
+  if len(found) == 1:
+    return np.asarray(found[0], np.float64), f"shipped landmarks lie {where}; re-detected with dlib"
+  faces_found = "no face" if not len(found) else f"{len(found)} faces"
+  return None, f"shipped landmarks lie {where}, and dlib finds {faces_found} to use instead"
+
+
 def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | None = None,
-               min_face: int | None = None, multiple: str = "skip") -> AlignedFace | Skip:
+               min_face: int | None = None, multiple: str = "skip",
+               framing: str = "synthfaces") -> AlignedFace | Skip:
   """The aligned face crop of one photo (see :func:`fxs_jax.faces.align`), or why not.
 
   Args:
@@ -107,8 +144,11 @@ def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | 
     landmarks: the face's (68, 2) (x, y) landmarks in photo pixels; detected when None.
     detector: a :class:`FaceDetector` to use (default: one shared by all calls).
     min_face: smallest face width kept, in photo pixels between the jaw corners (landmarks 0
-      and 16); default ``3/8 * size`` (48 px for 128).
+      and 16); default: what the framing would enlarge more than :data:`MAX_UPSAMPLING` times
+      (``3/8 * size``, 48 px for 128, with ``synthfaces``).
     multiple: with several faces, ``"skip"`` the photo or keep the ``"largest"`` face.
+    framing: a preset of :mod:`fxs_jax.faces.framing` (e.g. ``"face_crop"`` for photos that
+      already are face crops).
 
   Returns:
     An :class:`AlignedFace`, or a :class:`Skip` with one of the reasons ``"unreadable: <file>:
@@ -117,7 +157,7 @@ def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | 
   """
   if multiple not in MULTIPLE_CHOICES:
     raise UserError(f"multiple must be one of {MULTIPLE_CHOICES}, got {multiple!r}")
-  min_face = default_min_face(size) if min_face is None else min_face
+  framing = framing_lib.get(framing) if isinstance(framing, str) else framing
   if isinstance(image, (str, os.PathLike)):
     image = load_image(image)
     if isinstance(image, Skip):
@@ -135,6 +175,17 @@ def preprocess(image, size: int = 128, landmarks=None, detector: FaceDetector | 
     raise UserError(f"landmarks must be finite with shape ({NUM_LANDMARKS}, 2), got shape "
                     f"{landmarks.shape}; pass one face's iBUG-68 landmarks or None to detect")
   width = face_width(landmarks)
-  if width < min_face:
-    return Skip(f"face too small ({int(width)} px < {min_face} px)")
-  return align(image, landmarks, size)
+  if min_face is None and framing.kind != "eyes":
+    scale = np.sqrt(abs(np.linalg.det(
+        framing_lib.crop_transform(framing, landmarks, image.shape, size)[:, :2])))
+    if scale > MAX_UPSAMPLING:
+      if framing.kind == "whole_photo":
+        return Skip(f"photo too small ({min(image.shape[:2])} px < "
+                    f"{int(np.ceil(size / MAX_UPSAMPLING))} px for a {size} px crop)")
+      return Skip(f"face too small ({int(width)} px < {int(np.ceil(width * scale / MAX_UPSAMPLING))}"
+                  " px)")
+  else:
+    min_face = default_min_face(size) if min_face is None else min_face
+    if width < min_face:
+      return Skip(f"face too small ({int(width)} px < {min_face} px)")
+  return align(image, landmarks, size, framing=framing)

@@ -76,3 +76,39 @@ def test_box_psnr_is_that_of_the_mean_box_mse_so_an_unchanged_box_stays_finite()
     assert rows["copy_input", f"psnr_{region}"] == pytest.approx(want, rel=1e-5)
     assert rows["model", f"psnr_{region}"] == rows["ground_truth", f"psnr_{region}"] == np.inf
   assert rows["copy_input", "psnr_vs_truth"] == np.inf  # whole face: the per-pair mean, as papers
+
+
+def test_unpaired_data_measure_what_needs_no_truth_and_skip_the_rest():
+  # Six faces, one photo each (no identity shows two expressions, as in AU-labelled photo sets).
+  # Photo k is the constant grey level k / 10, so the stub judges can read which photo they see.
+  rng = np.random.default_rng(1)
+  emotions = [0, 1, 1, 2, 3, 3]
+  aus = rng.uniform(0, 5, (6, 17)).astype(np.float32)
+  source = [{"image": np.full((16, 16, 3), 10 * (k + 1), np.uint8), "identity": np.int32(k),
+             "emotion": np.int64(e), "aus": aus[k]} for k, e in enumerate(emotions)]
+
+  def photo_of(images):  # [-1, 1] images -> the photo index they show
+    return np.rint((np.asarray(images)[:, 0, 0, 0] + 1) * 127.5 / 10 - 1).astype(int)
+
+  def classifier(images):
+    return np.eye(8)[np.asarray(emotions)[photo_of(images)]]
+
+  evaluators = harness.Evaluators(au_regressor=lambda images: aus[photo_of(images)],
+                                  expression_classifier=classifier)
+  result = harness.evaluate_editor(lambda inp, tgt: tgt["image"], source, evaluators,
+                                   batch_size=4)
+  rows = _rows(result)
+  inputs, targets = harness.unpaired_targets(source)
+  assert result["num_pairs"] == 6 and list(inputs) == list(range(6))
+  assert all(emotions[i] != emotions[j] for i, j in zip(inputs, targets))
+  # An editor that returns the requested photo is read as the request; copying never is.
+  assert rows["model", "expression_accuracy"] == rows["target_example", "expression_accuracy"] == 1
+  assert rows["copy_input", "expression_accuracy"] == 0
+  assert rows["model", "au_mae"] == 0
+  by_hand = np.mean([np.abs(aus[i] - aus[j]).mean() for i, j in zip(inputs, targets)])
+  assert rows["copy_input", "au_mae"] == pytest.approx(by_hand, rel=1e-6)
+  # Nothing that needs the true target is reported; the skip says why.
+  assert not any(metric.startswith(("ssim", "psnr")) for _, metric in rows)
+  assert not any(method == "ground_truth" for method, _ in rows)
+  (reason,) = [v for k, v in result["skipped"].items() if "ssim_vs_truth" in k]
+  assert "no true targets" in reason and "\n" not in reason
