@@ -10,8 +10,9 @@ listed in ``skipped.txt``), ``transfer_128`` / ``transfer_64`` (cGAN-P1's expres
 each non-neutral photo of subject A as the source, another subject B's neutral photo with the
 same gaze as the target, B's photo with A's expression as the truth; pairs within a split,
 :func:`fxs_jax.data.transfer_pairs.rafd_pairs`) and ``smoke`` / ``transfer_smoke`` (32 px, for
-tests). Each photo is cropped and aligned by
-:func:`fxs_jax.faces.preprocess` on dlib's landmarks (RaFD ships none).
+tests). Each photo is cropped by :func:`fxs_jax.faces.preprocess` on dlib's landmarks (RaFD ships
+none), framed as StarGAN framed RaFD (``stargan_rafd`` in :mod:`fxs_jax.faces.framing`: an
+axis-aligned box around the face; ``config.data.framing`` picks another).
 
 Labels: ``emotion`` is the file name's emotion word; RaFD has no AU annotations, so ``aus`` is
 the EMFACS prototype of that emotion (:func:`fxs_jax.facs.emotion_aus`), the same for every photo
@@ -75,6 +76,7 @@ class Builder(manual_datasets.ManualDatasetBuilder):
   ]
   TRANSFER_PAIRS = staticmethod(transfer_pairs.rafd_pairs)
   DEFAULT_CONFIG_NAME = "frontal_128"
+  FRAMING = "stargan_rafd"  # the survey's RaFD comparisons (LGP-GAN vs StarGAN) use StarGAN's crop
 
   def check_manual_dir(self, manual_dir):
     manual_dir = super().check_manual_dir(manual_dir)
