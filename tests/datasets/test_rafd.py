@@ -148,3 +148,23 @@ def test_cgan_transfer_smoke_step_trains_on_rafd_triples(tmp_path):
   config.data.manual_dir = str(DUMMY)
   run.run(config, str(tmp_path / "workdir"), "train")
   assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
+
+
+def test_framing_is_stargans_by_default_and_a_config_picks_another(built):
+  builder, data_dir = built
+  default = read_split(builder, "train")
+  report = json.loads((builder.data_path / "skipped.json").read_text())
+  assert report["framing"] == "stargan_rafd"
+  for row in default:  # StarGAN's box: axis-aligned, the jaw 0.7 of the crop side
+    jaw = np.linalg.norm(row["landmarks"][16] - row["landmarks"][0])
+    assert jaw == pytest.approx(0.7 * 32, rel=1e-4)
+  other = builders.prepare("rafd/smoke", str(data_dir), manual_dir=str(DUMMY),
+                           framing="synthfaces")
+  assert other.data_path.parent.name == "smoke_synthfaces"  # built apart, the default kept
+  rows = read_split(other, "train")
+  assert [r["identity"] for r in rows] == [r["identity"] for r in default]
+  for row in rows:  # SynthFaces' framing: the jaw about 0.54 of the crop (eyes on the template)
+    jaw = np.linalg.norm(row["landmarks"][16] - row["landmarks"][0])
+    assert 0.45 * 32 < jaw < 0.65 * 32
+  with pytest.raises(builders.UserError, match="Unknown face framing 'tight'"):
+    builders.prepare("rafd/smoke", str(data_dir), framing="tight")
