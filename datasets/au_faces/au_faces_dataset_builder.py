@@ -13,7 +13,15 @@ holds ``imgs/`` (the photos, any of jpg / png / ...) and one of three AU sources
 
 OpenFace columns are read by header name (``AU01_r`` ... ``AU45_r``, :data:`fxs_jax.facs.AU_NAMES`
 plus ``_r``; the spaces OpenFace writes after commas are tolerated); its landmarks ``x_0..x_67``,
-``y_0..y_67`` are used for the crop when present, else dlib finds the face.
+``y_0..y_67`` are used for the crop when present, else dlib finds the face. A blank or
+non-numeric cell that is used stops the build with its file, line and column.
+
+``aus_openface.pkl`` is read by :mod:`fxs_jax.data.safe_pickle`, a restricted unpickler:
+GANimation's own file (Python 2, names as byte strings, float64 arrays) loads as it is, and a
+pickle asking for anything but names and numbers or arrays is refused before it can run code.
+
+The photos are face crops already: they are framed ``face_crop`` (:mod:`fxs_jax.faces.framing`:
+the whole photo, scaled, as GANimation resized them; ``config.data.framing`` picks another).
 
 Labels: ``aus`` as given (0-5, clipped). EmotioNet has no emotion label here, so by convention
 ``emotion`` is the :data:`fxs_jax.facs.EMOTIONS` class whose EMFACS prototype is nearest
@@ -26,7 +34,6 @@ may then fall in both splits).
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +41,7 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import facs
 from fxs_jax.data import manual_datasets
+from fxs_jax.data import safe_pickle
 from fxs_jax.errors import DatasetError
 
 AU_COLUMNS = tuple(f"{name}_r" for name in facs.AU_NAMES)
@@ -47,17 +55,47 @@ def nearest_emotion(aus) -> str:
   return facs.EMOTIONS[int(np.argmin(distances))]
 
 
-def read_openface_csv(path: Path) -> list[dict]:
-  """Rows of an OpenFace CSV as ``{column: str}`` with names and values stripped.
+class OpenFaceRow(dict):
+  """One row of an OpenFace CSV, ``{column: str}``, knowing its file and line for error messages."""
+
+  def __init__(self, cells: dict, path: Path, line: int, index: int):
+    super().__init__(cells)
+    self.path, self.line, self.index = path, line, index
+
+  def number(self, column: str, finite: bool = False) -> float:
+    """The cell as a float.
+
+    Raises:
+      DatasetError: one line naming the file, line, data row and column of a blank or
+        non-numeric cell (or a non-finite one when ``finite``).
+    """
+    text = self[column]
+    try:
+      value = float(text)
+    except ValueError:
+      value = None
+    if value is None or (finite and not np.isfinite(value)):
+      kind = "a finite number" if finite else "a number"
+      problem = "is blank" if not text else f"holds {text!r}, not {kind}"
+      raise DatasetError(
+          f"au_faces: {self.path}, line {self.line} (data row {self.index}), column {column} "
+          f"{problem}; re-run OpenFace on that photo or fix the cell.")
+    return value
+
+
+def read_openface_csv(path: Path) -> list[OpenFaceRow]:
+  """Rows of an OpenFace CSV as :class:`OpenFaceRow` with names and values stripped.
 
   Raises:
     DatasetError: naming the AU columns the header lacks.
   """
+  rows = []
   with open(path, newline="") as f:
-    rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-            for row in csv.DictReader(f)]
-    f.seek(0)
-    header = [name.strip() for name in next(csv.reader(f), [])]
+    reader = csv.DictReader(f)
+    for index, row in enumerate(reader, start=1):
+      cells = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+      rows.append(OpenFaceRow(cells, path, reader.line_num, index))
+    header = [name.strip() for name in reader.fieldnames or []]
   missing = [c for c in AU_COLUMNS if c not in header]
   if missing:
     raise DatasetError(f"au_faces: OpenFace CSV {path} lacks the columns {', '.join(missing)}; "
@@ -65,17 +103,40 @@ def read_openface_csv(path: Path) -> list[dict]:
   return rows
 
 
-def row_aus(row: dict) -> np.ndarray:
-  return np.clip(np.asarray([float(row[c]) for c in AU_COLUMNS], np.float32), 0.0, facs.AU_MAX)
+def row_aus(row: OpenFaceRow) -> np.ndarray:
+  """The row's 17 AU intensities, clipped to 0-5 (a blank or non-numeric cell is an error)."""
+  aus = np.asarray([row.number(c, finite=True) for c in AU_COLUMNS], np.float32)
+  return np.clip(aus, 0.0, facs.AU_MAX)
 
 
-def row_landmarks(row: dict) -> np.ndarray | None:
+def row_landmarks(row: OpenFaceRow) -> np.ndarray | None:
+  """The row's 68 (x, y) landmarks, or None when the CSV has none or OpenFace wrote NaNs."""
   if not all(c in row for c in LANDMARK_COLUMNS):
     return None
-  values = np.asarray([float(row[c]) for c in LANDMARK_COLUMNS], np.float64)
+  values = np.asarray([row.number(c) for c in LANDMARK_COLUMNS], np.float64)
   if not np.all(np.isfinite(values)):
     return None  # dlib finds the face instead
   return np.stack([values[:68], values[68:]], axis=1)
+
+
+def image_stem(image_id) -> str:
+  """A pickle key as the photo's file stem.
+
+  Python 2 wrote a name as its bytes; read with latin-1 (see :mod:`fxs_jax.data.safe_pickle`)
+  they come out as a ``str`` of one character per byte, so a UTF-8 name (``"Ñ"``: 2 bytes) is
+  mended back. A ``str`` that is no such byte string is a real name and is kept.
+  """
+  if isinstance(image_id, bytes):
+    try:
+      return Path(image_id.decode("utf-8")).stem
+    except UnicodeDecodeError:
+      return Path(image_id.decode("latin1")).stem
+  image_id = str(image_id)
+  try:
+    image_id = image_id.encode("latin1").decode("utf-8")
+  except UnicodeError:
+    pass  # a character above U+00FF, or bytes that are not UTF-8: not a Python 2 UTF-8 name
+  return Path(image_id).stem
 
 
 def _read_ids(path: Path) -> set[str]:
@@ -110,6 +171,8 @@ class Builder(manual_datasets.ManualDatasetBuilder):
                                    image_size=32),
   ]
   DEFAULT_CONFIG_NAME = "stills_128"
+  # GANimation's photos are EmotioNet face crops, resized as they were: keep the face filling them.
+  FRAMING = "face_crop"
 
   def check_manual_dir(self, manual_dir):
     manual_dir = super().check_manual_dir(manual_dir)
@@ -146,16 +209,27 @@ class Builder(manual_datasets.ManualDatasetBuilder):
     return examples
 
   def _from_pickle(self, manual_dir: Path) -> dict:
-    with open(manual_dir / "aus_openface.pkl", "rb") as f:
-      table = pickle.load(f)
+    path = manual_dir / "aus_openface.pkl"
+    table = safe_pickle.load(path)  # Python 2 or 3; refuses anything but names and arrays
+    if not isinstance(table, dict):
+      raise DatasetError(f"au_faces: {path} holds a {type(table).__name__}, not a dict "
+                         "{image id: 17 AUs}; use GANimation's aus_openface.pkl or OpenFace's "
+                         "CSVs.")
     labels = {}
     for image_id, aus in table.items():
-      aus = np.asarray(aus, np.float32)
+      try:
+        aus = np.asarray(aus, np.float32)
+      except (TypeError, ValueError) as e:
+        raise DatasetError(f"au_faces: {path} entry {image_id!r} is not numbers ({e}); give each "
+                           f"photo its {facs.NUM_AUS} AU intensities.") from e
       if aus.shape != (facs.NUM_AUS,):
         raise DatasetError(f"au_faces: aus_openface.pkl entry {image_id!r} has shape {aus.shape}, "
                            f"not ({facs.NUM_AUS},); give each photo the 17 AUs in the order "
                            f"{', '.join(facs.AU_NAMES)}.")
-      labels[Path(str(image_id)).stem] = (np.clip(aus, 0.0, facs.AU_MAX), None)
+      if not np.all(np.isfinite(aus)):
+        raise DatasetError(f"au_faces: aus_openface.pkl entry {image_id!r} holds NaN or infinite "
+                           "AUs; re-run OpenFace on that photo or drop the entry.")
+      labels[image_stem(image_id)] = (np.clip(aus, 0.0, facs.AU_MAX), None)
     return labels
 
   def _from_face_landmark_img(self, csvs: list[Path]) -> dict:
@@ -171,7 +245,7 @@ class Builder(manual_datasets.ManualDatasetBuilder):
   def _from_feature_extraction(self, path: Path, images: list[Path]) -> dict:
     labels = {}
     for row in read_openface_csv(path):
-      frame = int(float(row["frame"]))
+      frame = int(row.number("frame", finite=True))
       if not 1 <= frame <= len(images):
         self.skip(path, f"frame {frame} has no photo (imgs/ holds {len(images)})")
         continue

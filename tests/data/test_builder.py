@@ -104,7 +104,8 @@ class _Racing:
 def _race(monkeypatch, where) -> dict:
   """``builders`` builds with :class:`_Racing` in ``where``; returns the shared state."""
   state = {"built": False}
-  monkeypatch.setattr(builders, "get_builder", lambda name, data_dir: _Racing(where, state))
+  monkeypatch.setattr(builders, "get_builder",
+                      lambda name, data_dir, framing="": _Racing(where, state))
   monkeypatch.setattr(builders, "is_prepared", lambda builder: state["built"])
   return state
 

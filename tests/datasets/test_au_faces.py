@@ -1,8 +1,10 @@
 """The AU-faces builder on its three dummy layouts (GANimation pickle, OpenFace per-photo and
-per-folder CSVs): labels, splits, skips, one-line errors, rebuilds, a GANimation `:smoke` step."""
+per-folder CSVs): labels, splits, skips, one-line errors, rebuilds, a GANimation `:smoke` step;
+GANimation's Python 2 pickle, a pickle that would run code, bad OpenFace cells."""
 
 import json
 import pickle
+import shlex
 
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from fxs_jax import run
 from fxs_jax.data import builders
 from tests.datasets.helpers import DATASETS
 from tests.datasets.helpers import read_split
+from tests.fixtures.py2_pickle import dumps_py2
+from tests.fixtures.py2_pickle import dumps_py2_malicious
 
 DUMMY = DATASETS / "au_faces" / "dummy_data"
 NAME = "au_faces/smoke"
@@ -80,6 +84,88 @@ def test_bad_au_sources_are_one_line(tmp_path, dummy_copy):
   assert "\n" not in str(info.value)
   with pytest.raises(builders.DatasetError, match="imgs is missing.*aus_openface.pkl"):
     builders.prepare(NAME, str(tmp_path / "c"), manual_dir=str(manual))
+
+
+def test_ganimation_python2_pickle(tmp_path, dummy_copy):
+  """GANimation's own aus_openface.pkl is a Python 2 pickle of float64 arrays: the AUs arrive
+  exactly (as float32), and a UTF-8 photo name, stored by Python 2 as raw bytes, still matches."""
+  manual = dummy_copy("au_faces") / "ganimation"
+  (manual / "imgs" / "N_0000000003.jpg").rename(manual / "imgs" / "Ñ_0000000003.jpg")
+  ids = manual / "test_ids.csv"
+  ids.write_text(ids.read_text().replace("N_0000000003", "Ñ_0000000003"))
+  # float64 AUs that float32 cannot hold exactly: the builder's rounding is the one expected.
+  aus64 = {name: aus.astype(np.float64) + 1e-9 for name, aus in _pickled_aus().items()}
+  aus64["Ñ_0000000003"] = aus64.pop("N_0000000003")
+  (manual / "aus_openface.pkl").write_bytes(dumps_py2(aus64))
+  builder = builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
+  rows = read_split(builder, "train") + read_split(builder, "test")
+  assert [int(r["identity"]) for r in rows] == [1, 2, 3, 4]
+  for row, name in zip(rows, sorted(aus64)[1:]):
+    expected = np.clip(aus64[name].astype(np.float32), 0.0, facs.AU_MAX)
+    np.testing.assert_array_equal(row["aus"], expected)
+
+
+def test_pickle_that_runs_code_is_refused(tmp_path, dummy_copy):
+  manual = dummy_copy("au_faces") / "ganimation"
+  marker = tmp_path / "ran"
+  (manual / "aus_openface.pkl").write_bytes(
+      dumps_py2_malicious(f"touch {shlex.quote(str(marker))}"))
+  with pytest.raises(builders.DatasetError) as info:
+    builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
+  message = str(info.value)
+  assert message.startswith(f"{manual / 'aus_openface.pkl'}: refused: it asks for posix.system,")
+  assert "\n" not in message and "EmotioNet" not in message and "manual folder" not in message
+  assert not marker.exists()
+
+
+@pytest.mark.parametrize("error,instructions", [
+    (ValueError("a bad\nvalue"), False), (RuntimeError(), False),
+    (FileNotFoundError(2, "No such file or directory"), True),  # its filename: in the folder
+])
+def test_build_failures_name_their_cause(tmp_path, monkeypatch, error, instructions):
+  """A failure inside the build is one line with its cause; the download instructions come only
+  with a file of the download that is missing (the layout's own errors already say it)."""
+  manual = DUMMY / "ganimation"
+  if isinstance(error, FileNotFoundError):
+    error.filename = str(manual / "imgs" / "gone.jpg")
+
+  def fail(self, manual_dir):
+    raise error
+
+  monkeypatch.setattr(builders.builder_class("au_faces"), "_find_examples", fail)
+  with pytest.raises(builders.DatasetError) as info:
+    builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
+  cause = {ValueError: "a bad value", RuntimeError: "RuntimeError"}.get(type(error), str(error))
+  message = str(info.value)
+  assert message.startswith(f"Could not prepare {NAME} from {manual}: {cause}")
+  assert "\n" not in message and ("EmotioNet is requested" in message) == instructions
+
+
+def _set_cell(path, line, column, value):
+  """Writes ``value`` in ``column`` of the CSV's ``line`` (1-based, the header is line 1)."""
+  lines = path.read_text().splitlines()
+  cells = lines[line - 1].split(",")
+  cells[[c.strip() for c in lines[0].split(",")].index(column)] = f" {value}"
+  lines[line - 1] = ",".join(cells)
+  path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("layout,csv,line,column,value,problem", [
+    ("openface_images", "N_0000000002.csv", 2, "AU04_r", "", "is blank"),
+    ("openface_images", "N_0000000002.csv", 2, "AU12_r", "n/a", "holds 'n/a', not a finite number"),
+    ("openface_images", "N_0000000003.csv", 2, "y_30", "-", "holds '-', not a number"),
+    ("openface_video", "imgs.csv", 4, "frame", "three", "holds 'three', not a finite number"),
+    ("openface_video", "imgs.csv", 5, "AU45_r", " ", "is blank"),
+])
+def test_bad_openface_cells_are_one_line(tmp_path, dummy_copy, layout, csv, line, column, value,
+                                          problem):
+  manual = dummy_copy("au_faces") / layout
+  _set_cell(manual / "openface" / csv, line, column, value)
+  with pytest.raises(builders.DatasetError) as info:
+    builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
+  assert str(info.value) == (
+      f"au_faces: {manual / 'openface' / csv}, line {line} (data row {line - 1}), column {column} "
+      f"{problem}; re-run OpenFace on that photo or fix the cell.")
 
 
 def test_rebuild_picks_up_an_added_photo(tmp_path, dummy_copy):
