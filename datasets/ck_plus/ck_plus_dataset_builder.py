@@ -12,32 +12,51 @@ frame with the sequence's label), ``sequences_128`` (first -> peak frame resampl
 subject A's peak frame as the source, the first frame of another subject B's sequence of the same
 emotion as the target, that sequence's peak as the truth; pairs within a split,
 :func:`fxs_jax.data.transfer_pairs.ckplus_pairs`) and the 32 px ``stills_smoke`` /
-``sequences_smoke`` (8 frames) / ``transfer_smoke`` for tests. Faces are cropped by :func:`fxs_jax.faces.preprocess` on the shipped landmarks (dlib
-only for a frame whose landmark file is missing or malformed). Grey frames become 3-channel RGB
-(R = G = B), as the papers use them.
+``sequences_smoke`` (8 frames) / ``transfer_smoke`` for tests. Faces are cropped by
+:func:`fxs_jax.faces.preprocess` on the shipped landmarks (dlib only for a frame whose landmark
+file is missing or malformed).
+
+Frames: CK+ is mostly 8-bit grey PNGs, which become 3-channel RGB (R = G = B). Some subjects'
+frames are colour; the papers use them as grey, so they are converted to grey too (ITU-R 601
+luma, PIL's "L") and counted in the build report.
 
 Labels:
 
 * ``emotion``: the Emotion file's code, 0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear,
-  5 happy, 6 sadness, 7 surprise, mapped to :data:`fxs_jax.facs.EMOTIONS`' names. Sequences
-  without an Emotion file (CK+ labels 327 of its 593) are skipped, each listed in
-  ``skipped.txt``.
+  5 happy, 6 sadness, 7 surprise, mapped to :data:`fxs_jax.facs.EMOTIONS`' names. CK+ labels 327
+  of its 593 sequences. An unlabelled sequence is kept by the ``sequences_*`` configs with
+  ``emotion`` -1 (TFDS ClassLabel's "unknown"; TextureGAN needs no label, MotionGAN leaves them
+  out) and skipped by the ``stills_*`` and ``transfer_*`` ones, whose peak frames need the label.
+  An Emotion file that does not hold a code 0-7 skips its sequence in every config.
 * ``aus``: the FACS file's AUs in :data:`fxs_jax.facs.AU_NAMES` order at the peak frame. AUs
   outside those 17 are dropped; intensity 0 ("unspecified" in CK+) becomes
-  :data:`UNSPECIFIED_INTENSITY` (3, the middle of the 1-5 A-E scale). A sequence without a FACS
-  file gets its emotion's EMFACS prototype. Clips ramp the AUs linearly from 0 at the first frame
-  to the peak's at the last; the neutral still has zeros.
+  :data:`UNSPECIFIED_INTENSITY` (3, the middle of the 1-5 A-E scale). CK+ ships a FACS file for
+  every sequence, so the rule is strict: a sequence whose FACS file is missing, unreadable or
+  malformed (not lines of two numbers, a fractional AU code, an intensity outside 0-5) is
+  skipped in every config, as its AUs are unknown; no EMFACS prototype is substituted. Clips ramp
+  the AUs linearly from 0 at the first frame to the peak's at the last; the neutral still has
+  zeros.
 * ``identity``: the subject number (``S005`` -> 5). The last 15% of the sorted subjects form the
   test split (subject-disjoint).
+
+The peak frame is the one the Emotion file is named after (the FACS file's for an unlabelled
+sequence); a sequence's frames after it are not used. Every skipped sequence or frame is listed
+with its reason in ``skipped.txt`` / ``skipped.json`` beside the dataset; their second line /
+extra keys also say how many kept sequences are unlabelled (``unlabelled_kept``) and how many
+frames were converted from colour (``colour_frames_to_grey``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from absl import logging
 import numpy as np
+from PIL import Image
 import tensorflow_datasets as tfds
 
+from fxs_jax import faces
 from fxs_jax import facs
 from fxs_jax.data import manual_datasets
 from fxs_jax.data import transfer_pairs
@@ -46,20 +65,40 @@ CK_EMOTIONS = ("neutral", "angry", "contemptuous", "disgusted", "fearful", "happ
                "surprised")  # CK+'s codes 0-7 in fxs_jax.facs.EMOTIONS' words
 UNSPECIFIED_INTENSITY = 3.0
 TREES = ("cohn-kanade-images", "Landmarks", "Emotion", "FACS")
+FACS_UNKNOWN = "the sequence's AUs are unknown, so it is skipped"
 
 
-def read_facs(path: Path) -> np.ndarray | None:
-  """(17,) float32 AUs from a CK+ FACS file (see the module docstring), None if unreadable."""
+def _facs_error(problem: str) -> faces.Skip:
+  return faces.Skip(f"{problem}; {FACS_UNKNOWN} (fix or replace the file)")
+
+
+def read_facs(path: Path) -> np.ndarray | faces.Skip:
+  """(17,) float32 AUs of a CK+ FACS file (lines "AU intensity"; see the module docstring), or a
+  :class:`fxs_jax.faces.Skip` whose one-line reason names what is wrong with the file."""
   try:
-    rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
-  except (OSError, ValueError):
-    return None
+    text = Path(path).read_text()
+  except (OSError, UnicodeDecodeError) as e:
+    return _facs_error(f"unreadable FACS file ({' '.join(str(e).split())})")
   aus = np.zeros(facs.NUM_AUS, np.float32)
-  for code, intensity in rows.reshape(-1, 2):
-    name = f"AU{int(round(code)):02d}"
+  coded = 0
+  for number, line in enumerate(text.splitlines(), start=1):
+    if not line.strip():
+      continue
+    shown = repr(line.strip()[:40])
+    try:
+      code, intensity = (float(value) for value in line.split())
+    except ValueError:  # not numbers, or not two of them
+      return _facs_error(f"FACS line {number} {shown} is not two numbers \"AU intensity\"")
+    if not (np.isfinite(code) and code == round(code) and code >= 1):
+      return _facs_error(f"FACS line {number} {shown}: the AU code is not a whole number >= 1")
+    if not 0 <= intensity <= facs.AU_MAX:
+      return _facs_error(f"FACS line {number} {shown}: intensity outside 0-5")
+    coded += 1
+    name = f"AU{int(code):02d}"
     if name in facs.AU_NAMES:
-      value = intensity if intensity > 0 else UNSPECIFIED_INTENSITY
-      aus[facs.AU_NAMES.index(name)] = min(value, facs.AU_MAX)
+      aus[facs.AU_NAMES.index(name)] = intensity if intensity > 0 else UNSPECIFIED_INTENSITY
+  if not coded:
+    return _facs_error("empty FACS file (no \"AU intensity\" line)")
   return aus
 
 
@@ -72,11 +111,28 @@ def read_emotion(path: Path) -> str | None:
   return CK_EMOTIONS[int(code)] if code == int(code) and 0 <= code < len(CK_EMOTIONS) else None
 
 
+def is_grey(photo_HxWx3: np.ndarray) -> bool:
+  """Whether an RGB photo is grey already (R = G = B at every pixel)."""
+  return bool(np.array_equal(photo_HxWx3[..., 0], photo_HxWx3[..., 1])
+              and np.array_equal(photo_HxWx3[..., 1], photo_HxWx3[..., 2]))
+
+
+def to_grey(photo_HxWx3: np.ndarray) -> np.ndarray:
+  """(H, W, 3) uint8 with R = G = B = the photo's luma (ITU-R 601, PIL's "L" conversion)."""
+  luma_HxW = np.asarray(Image.fromarray(np.asarray(photo_HxWx3, np.uint8)).convert("L"))
+  return np.repeat(luma_HxW[..., None], 3, axis=-1)
+
+
 class Builder(manual_datasets.ManualDatasetBuilder):
   """CK+ neutral -> peak sequences with emotion, FACS and landmarks; see the module docstring."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Colour frames converted to grey; unlabelled sequences kept in sequences_* "
+               "(emotion -1); a missing or malformed FACS file skips its sequence (no EMFACS "
+               "prototype).",
+  }
   HOMEPAGE = "https://www.jeffcohn.net/resources/"
   REQUIRED_PATHS = TREES
   MANUAL_LAYOUT = ("cohn-kanade-images/, Landmarks/, Emotion/ and FACS/ "
@@ -91,6 +147,12 @@ class Builder(manual_datasets.ManualDatasetBuilder):
   BUILDER_CONFIGS = manual_datasets.clip_configs(transfer=True)
   DEFAULT_CONFIG_NAME = "stills_128"
   TRANSFER_PAIRS = staticmethod(transfer_pairs.ckplus_pairs)
+
+  def _split_generators(self, dl_manager):
+    # This build's counts for the report (_write_reports): colour frames made grey (paths, as a
+    # frame may be loaded twice) and unlabelled examples written.
+    self._colour_frames, self._unlabelled_kept = set(), 0
+    return super()._split_generators(dl_manager)
 
   def _find_examples(self, manual_dir: Path) -> list[manual_datasets.Example]:
     images = manual_dir / "cohn-kanade-images"
@@ -110,29 +172,78 @@ class Builder(manual_datasets.ManualDatasetBuilder):
         examples += [first, peak]
     return examples
 
-  def _sequence(self, manual_dir: Path, subject: str, folder: Path):
+  def _sequence(self, manual_dir: Path, subject: str, folder: Path
+                ) -> manual_datasets.Example | None:
+    """The sequence's first -> peak frames and labels, or None once :meth:`skip` said why."""
     relative = folder.relative_to(manual_dir / "cohn-kanade-images")
     frames = manual_datasets.find_files(folder)
-    emotion_files = sorted((manual_dir / "Emotion" / relative).glob("*_emotion.txt"))
     if not frames:
       self.skip(folder, "no image files in the sequence folder")
       return None
-    if not emotion_files:
-      self.skip(folder, "no Emotion label for this sequence (CK+ labels 327 of 593)")
+    emotion_files = sorted((manual_dir / "Emotion" / relative).glob("*_emotion.txt"))
+    facs_dir = manual_dir / "FACS" / relative
+    emotion = None
+    if emotion_files:
+      emotion = read_emotion(emotion_files[0])
+      if emotion is None:
+        self.skip(emotion_files[0], "Emotion file does not hold a code 0-7")
+        return None
+      peak_stem = emotion_files[0].name[:-len("_emotion.txt")]
+      facs_file = facs_dir / f"{peak_stem}_facs.txt"
+    elif self.builder_config.kind != "sequences":
+      self.skip(folder, "no Emotion label for this sequence (CK+ labels 327 of 593); stills and "
+                        "transfer need the peak's emotion (sequences_* keep it, emotion -1)")
       return None
-    emotion = read_emotion(emotion_files[0])
-    if emotion is None:
-      self.skip(emotion_files[0], "Emotion file does not hold a code 0-7")
+    else:  # unlabelled: the FACS file names the peak frame
+      found = sorted(facs_dir.glob("*_facs.txt"))
+      facs_file = found[0] if found else facs_dir / "*_facs.txt"
+      peak_stem = facs_file.name[:-len("_facs.txt")]
+    if not facs_file.is_file():
+      missing = facs_file.relative_to(manual_dir).as_posix()
+      self.skip(folder, f"no FACS file {missing} (CK+ codes every sequence); {FACS_UNKNOWN}")
       return None
-    peak_stem = emotion_files[0].name[:-len("_emotion.txt")]
+    aus = read_facs(facs_file)
+    if isinstance(aus, faces.Skip):
+      self.skip(facs_file, aus.reason)
+      return None
     peak = [i for i, f in enumerate(frames) if f.stem == peak_stem]
     frames = frames[:peak[0] + 1] if peak else frames
-    facs_file = manual_dir / "FACS" / relative / f"{peak_stem}_facs.txt"
-    aus = read_facs(facs_file) if facs_file.is_file() else None
-    if aus is None:
-      aus = facs.emotion_aus(emotion)
     landmarks = [manual_datasets.read_points(
         manual_dir / "Landmarks" / relative / f"{f.stem}_landmarks.txt") for f in frames]
     return manual_datasets.Example(key=f"{subject}_{folder.name}",
                                    identity=manual_datasets.subject_number(subject),
                                    paths=frames, emotion=emotion, aus=aus, landmarks=landmarks)
+
+  def load_photo(self, path: Path) -> np.ndarray | faces.Skip:
+    """A CK+ frame as (H, W, 3) uint8 with R = G = B: a colour frame (some subjects') becomes its
+    luma, as the papers use it, and is counted for the build report."""
+    photo = faces.load_image(path)
+    if isinstance(photo, faces.Skip) or is_grey(photo):
+      return photo
+    self._colour_frames.add(Path(path))
+    return to_grey(photo)
+
+  def _generate_examples(self, examples: list[manual_datasets.Example], split: str):
+    for key, features in super()._generate_examples(examples, split):
+      # the base writes an unlabelled example's emotion as ClassLabel's -1
+      self._unlabelled_kept += int(isinstance(features["emotion"], int)
+                                   and features["emotion"] == -1)
+      yield key, features
+
+  def _write_reports(self) -> None:
+    """The base's reports, plus how many kept examples are unlabelled and how many frames were
+    converted from colour (``skipped.json`` keys; the second line of ``skipped.txt``)."""
+    super()._write_reports()
+    out = Path(self.data_dir)
+    counts = {"unlabelled_kept": self._unlabelled_kept,
+              "colour_frames_to_grey": len(self._colour_frames)}
+    report_json = out / manual_datasets.SKIP_FILES[0]
+    report_json.write_text(json.dumps({**json.loads(report_json.read_text()), **counts},
+                                      indent=2) + "\n")
+    note = (f"unlabelled: {counts['unlabelled_kept']} of the {self._kept} kept examples "
+            "(emotion -1; stills and transfer skip unlabelled sequences); colour frames "
+            f"converted to grey (luma): {counts['colour_frames_to_grey']}")
+    report_txt = out / manual_datasets.SKIP_FILES[1]
+    lines = report_txt.read_text().splitlines()
+    report_txt.write_text("\n".join(lines[:1] + [note] + lines[1:]) + "\n")
+    logging.info("%s/%s: %s", self.name, self.builder_config.name, note)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from absl import logging
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -145,18 +146,21 @@ class MotionGAN(GANRecipe):
   # ---- data (host) ---------------------------------------------------------------------------
   def motion_example(self, example: dict) -> dict | None:
     """One sequence -> ``srvf`` (T, 136), ``neutral_landmarks`` (its normalised first frame),
-    ``emotion``, ``identity``; None for a sequence without motion (or a neutral label)."""
+    ``emotion``, ``identity``; None for a sequence without motion, a neutral label or no label
+    (emotion -1, e.g. CK+'s unlabelled sequences: the generator is conditioned on the class)."""
     lms = np.asarray(example["landmarks"], np.float32)
     if lms.ndim != 3 or lms.shape[1:] != (NUM_LANDMARKS, 2) or len(lms) < 2:
       raise UserError(f"MotionGAN needs sequences of 68 landmarks, (T >= 2, 68, 2) per example; "
                       f"got {lms.shape} (use a sequences dataset, e.g. "
                       "synth_faces/sequences_64).")
+    emotion = int(example["emotion"])
+    if not 1 <= emotion <= len(MOTION_EMOTIONS):
+      return None
     normalised = geometry.normalise_landmarks(lms)
     curve = geometry.resample_by_arc_length(geometry.flatten_frames(normalised),
                                             self.config.model.num_frames)
     q = geometry.srvf(curve)
-    emotion = int(example["emotion"])
-    if not np.any(q) or not 1 <= emotion <= len(MOTION_EMOTIONS):
+    if not np.any(q):
       return None
     return {"srvf": q.astype(np.float32), "neutral_landmarks": normalised[0],
             "emotion": np.int32(emotion), "identity": np.int32(example.get("identity", -1))}
@@ -167,7 +171,15 @@ class MotionGAN(GANRecipe):
     trainer traces its init: ``trainer.train`` builds the train examples first)."""
     cached = self._cache.get(split)
     if cached is None or cached[0] is not source:
-      built = [self.motion_example(source[i]) for i in range(len(source))]
+      built, unlabelled = [], 0
+      for i in range(len(source)):
+        example = source[i]
+        unlabelled += int(example["emotion"]) < 0
+        built.append(self.motion_example(example))
+      if unlabelled:  # once per split and source (the list is cached)
+        logging.warning("MotionGAN: left out %d of the %d %r sequences: unlabelled (emotion -1), "
+                        "and the generator is conditioned on the emotion.", unlabelled,
+                        len(source), split)
       self._cache[split] = cached = (source, [e for e in built if e is not None])
     examples = cached[1]
     if split == self.config.data.train_split and self.reference_TxD is None:

@@ -1,22 +1,33 @@
-"""CK+'s builder on its dummy tree: stills and sequences, FACS / emotion parsing, skips, rebuilds,
-and MotionGAN / TextureGAN `:smoke` train steps on its sequences."""
+"""CK+'s builder on its dummy tree: stills and sequences, FACS / emotion parsing, colour frames,
+unlabelled sequences, skips, rebuilds, and MotionGAN / TextureGAN `:smoke` train steps on its
+sequences.
+
+The dummy tree's quirks: S006/001 is stored in colour; S005/002's FACS file is corrupt; S010/002
+has no Emotion file; S011/002's peak frame is a corrupt PNG."""
 
 import json
+import logging
 import shutil
+import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from configs import cgan_transfer as cgan_transfer_config
 from configs import motiongan as motiongan_config
 from configs import texturegan as texturegan_config
+from fxs_jax import faces
 from fxs_jax import facs
+from fxs_jax import recipes
 from fxs_jax import run
 from fxs_jax.data import builders
 from tests.datasets.helpers import DATASETS
 from tests.datasets.helpers import read_split
 
 DUMMY = DATASETS / "ck_plus" / "dummy_data"
+# the builder's module, imported the way builds import it (a second import would register twice)
+ck_plus = sys.modules[builders.builder_class("ck_plus").__module__]
 CK = "ck_plus/stills_smoke"
 EMOTION = facs.EMOTIONS.index
 
@@ -37,7 +48,8 @@ def test_stills_are_first_and_peak_frames(data_dir):
   builder = _built(data_dir, "stills_smoke")
   train, test = read_split(builder, "train"), read_split(builder, "test")
   labels = sorted((int(r["identity"]), int(r["emotion"])) for r in train + test)
-  # S011/002's peak frame is corrupt (its first frame is kept); S010/002 has no Emotion file.
+  # S011/002's peak frame is corrupt (its first frame is kept); S010/002 has no Emotion file;
+  # S005/002's FACS file is corrupt.
   assert labels == sorted([(5, 0), (5, EMOTION("surprised")), (6, 0), (6, EMOTION("surprised")),
                            (10, 0), (10, EMOTION("happy")),
                            (11, 0), (11, EMOTION("disgusted")), (11, 0), (11, 0),
@@ -60,7 +72,8 @@ def test_stills_are_first_and_peak_frames(data_dir):
 def test_sequences_ramp_to_the_peak(data_dir):
   builder = _built(data_dir, "sequences_smoke")
   train, test = read_split(builder, "train"), read_split(builder, "test")
-  assert len(train) == 5 and len(test) == 2  # S011/002 dropped (corrupt peak frame)
+  # S011/002 dropped (corrupt peak frame), S005/002 (corrupt FACS file); S010/002 kept unlabelled.
+  assert len(train) == 6 and len(test) == 2
   for row in train + test:
     assert np.asarray(row["frames"]).shape == (8, 32, 32, 3)
     assert row["landmarks"].shape == (8, 68, 2) and row["aus"].shape == (8, 17)
@@ -68,13 +81,106 @@ def test_sequences_ramp_to_the_peak(data_dir):
     assert np.all(np.diff(row["aus"], axis=0) >= 0)
 
 
-def test_skip_report_names_the_corrupt_frame_and_unlabelled_sequence(data_dir):
-  builder = _built(data_dir, "sequences_smoke")
-  skipped = json.loads((builder.data_path / "skipped.json").read_text())["skipped"]
-  files = {item["file"]: item["reason"] for item in skipped}
+def test_unlabelled_sequence_is_kept_with_emotion_minus_one(data_dir):
+  train = read_split(_built(data_dir, "sequences_smoke"), "train")
+  assert sorted((int(r["identity"]), int(r["emotion"])) for r in train) == sorted(
+      [(5, EMOTION("surprised")), (6, EMOTION("surprised")), (10, EMOTION("happy")), (10, -1),
+       (11, EMOTION("disgusted")), (11, EMOTION("fearful"))])
+  unlabelled = next(r for r in train if int(r["emotion"]) == -1)
+  # Its AUs are its own FACS file's (AU1 unspecified -> 3, AU4 2, AU15 4, AU17 2, AU24 dropped),
+  # not a prototype; its peak is the frame that file is named after (the 5th of 5).
+  aus = dict(zip(facs.AU_NAMES, unlabelled["aus"][-1]))
+  assert {k: float(v) for k, v in aus.items() if v} == {"AU01": 3.0, "AU04": 2.0, "AU15": 4.0,
+                                                        "AU17": 2.0}
+
+
+def _report(builder):
+  return (json.loads((builder.data_path / "skipped.json").read_text()),
+          (builder.data_path / "skipped.txt").read_text().splitlines())
+
+
+def test_skip_report_names_the_corrupt_files_and_counts_the_quirks(data_dir):
+  report, lines = _report(_built(data_dir, "sequences_smoke"))
+  files = {item["file"]: item["reason"] for item in report["skipped"]}
   assert files["cohn-kanade-images/S011/002/S011_002_00000005.png"].startswith("unreadable")
-  assert "no Emotion label" in files["cohn-kanade-images/S010/002"]
   assert "S011_002_00000005.png" in files["cohn-kanade-images/S011/002"]
+  # The corrupt FACS file is listed with what is wrong in it; no prototype AUs stand in.
+  reason = files["FACS/S005/002/S005_002_00000004_facs.txt"]
+  assert "'AU12 strong' is not two numbers" in reason and "skipped" in reason
+  assert not any("S005/002" in f for f in files if f.startswith("cohn-kanade-images"))
+  assert "cohn-kanade-images/S010/002" not in files  # kept, unlabelled
+  assert (report["kept"], report["unlabelled_kept"], report["colour_frames_to_grey"]) == (8, 1, 4)
+  assert lines[1].startswith("unlabelled: 1 of the 8 kept") and lines[1].endswith(": 4")
+  report, lines = _report(_built(data_dir, "stills_smoke"))
+  files = {item["file"]: item["reason"] for item in report["skipped"]}
+  assert "no Emotion label" in files["cohn-kanade-images/S010/002"]
+  assert "FACS/S005/002/S005_002_00000004_facs.txt" in files
+  # stills: S006/001's first and peak frames are colour
+  assert (report["unlabelled_kept"], report["colour_frames_to_grey"]) == (0, 2)
+  assert "\t" not in lines[1] and all(len(line.split("\t")) == 2 for line in lines[2:])
+
+
+def test_colour_frames_come_out_grey_as_their_luma(data_dir, tmp_path, dummy_copy):
+  frames = sorted((DUMMY / "cohn-kanade-images" / "S006" / "001").glob("*.png"))
+  photo = np.asarray(Image.open(frames[0]))
+  assert photo.shape[-1] == 3 and np.abs(photo[..., 0] - photo[..., 2].astype(int)).max() > 30
+  # Oracle: the tree with S006/001 saved as PIL's luma ("L"), grey PNGs, builds the same crops.
+  manual = dummy_copy("ck_plus")
+  for frame in frames:
+    Image.open(frame).convert("L").save(manual / frame.relative_to(DUMMY))
+  grey = builders.prepare(CK, str(tmp_path / "tfds"), manual_dir=str(manual))
+  assert _report(grey)[0]["colour_frames_to_grey"] == 0
+  want = [r["image"] for r in read_split(grey, "train") if int(r["identity"]) == 6]
+  got = [r["image"] for r in read_split(_built(data_dir, "stills_smoke"), "train")
+         if int(r["identity"]) == 6]
+  assert len(got) == len(want) == 2  # first, peak
+  for image, truth in zip(got, want):
+    np.testing.assert_array_equal(image, truth)
+  clip = next(r for r in read_split(_built(data_dir, "sequences_smoke"), "train")
+              if int(r["identity"]) == 6)
+  clip_frames = np.asarray(clip["frames"])
+  assert np.all(clip_frames == clip_frames[..., :1]) and clip_frames.std() > 10
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("AU12 strong\n", "'AU12 strong' is not two numbers"),
+    ("12 4 5\n", "'12 4 5' is not two numbers"),
+    ("1 0\n12\n", "line 2 '12' is not two numbers"),
+    ("12.5 3\n", "AU code is not a whole number"),
+    ("12 7\n", "intensity outside 0-5"),
+    ("nan 2\n", "AU code is not a whole number"),
+    ("\n\n", "empty FACS file"),
+    (b"\x89PNG\xff\xfe garbage", "unreadable FACS file"),
+])
+def test_malformed_facs_files_give_a_one_line_reason(tmp_path, text, problem):
+  path = tmp_path / "S001_001_00000009_facs.txt"
+  path.write_bytes(text if isinstance(text, bytes) else text.encode())
+  result = ck_plus.read_facs(path)
+  assert isinstance(result, faces.Skip) and problem in result.reason
+  assert "\n" not in result.reason and "skipped" in result.reason
+  assert "No such file" in ck_plus.read_facs(tmp_path / "missing.txt").reason
+
+
+def test_well_formed_facs_file(tmp_path):
+  path = tmp_path / "S001_001_00000009_facs.txt"
+  path.write_text("   1.2000000e+01   0.0000000e+00\n\n   4.0000000e+00   5.0000000e+00\n"
+                  "   2.7000000e+01   1.0000000e+00\n")
+  aus = dict(zip(facs.AU_NAMES, ck_plus.read_facs(path)))
+  assert {k: float(v) for k, v in aus.items() if v} == {"AU04": 5.0, "AU12": 3.0}
+
+
+def test_missing_facs_file_skips_its_sequence(tmp_path, dummy_copy):
+  manual = dummy_copy("ck_plus")
+  (manual / "FACS" / "S010" / "002" / "S010_002_00000005_facs.txt").unlink()  # unlabelled
+  (manual / "FACS" / "S012" / "002" / "S012_002_00000004_facs.txt").unlink()  # labelled
+  builder = builders.prepare("ck_plus/sequences_smoke", str(tmp_path / "tfds"),
+                             manual_dir=str(manual))
+  assert len(builder.as_data_source(split="train")) == 5
+  assert len(builder.as_data_source(split="test")) == 1
+  files = {item["file"]: item["reason"] for item in _report(builder)[0]["skipped"]}
+  assert files["cohn-kanade-images/S010/002"].startswith("no FACS file FACS/S010/002/*_facs.txt")
+  assert files["cohn-kanade-images/S012/002"].startswith(
+      "no FACS file FACS/S012/002/S012_002_00000004_facs.txt")
 
 
 def test_wrong_layout_names_the_missing_tree(tmp_path, dummy_copy):
@@ -95,6 +201,10 @@ def test_rebuild_picks_up_an_added_sequence(tmp_path, dummy_copy):
   label.parent.mkdir(parents=True, exist_ok=True)  # git keeps no empty folder
   label.write_text("   6.0000000e+00\n")
   assert len(builders.prepare(CK, data_dir).as_data_source(split="train")) == 13
+  # S005/002's FACS file is repaired: its first and peak frames join too.
+  (manual / "FACS" / "S005" / "002" / "S005_002_00000004_facs.txt").write_text(
+      "   1.5000000e+01   2.0000000e+00\n")
+  assert len(builders.prepare(CK, data_dir).as_data_source(split="train")) == 15
 
 
 @pytest.mark.parametrize("config_module", [motiongan_config, texturegan_config],
@@ -105,6 +215,21 @@ def test_smoke_step_trains_on_ck_plus_sequences(data_dir, tmp_path, config_modul
   config.data.data_dir = str(data_dir)
   run.run(config, str(tmp_path / "workdir"), "train")
   assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
+
+
+def test_texturegan_trains_on_unlabelled_clips_and_motiongan_leaves_them_out(data_dir, caplog):
+  source = _built(data_dir, "sequences_smoke").as_data_source(split="train")
+  pairs = recipes.TextureGAN(texturegan_config.get_config("smoke")).examples(source, "train")
+  rows = [pairs[i] for i in range(len(pairs))]
+  per_clip = len(pairs.times)  # frames t > 0 taken from each clip (model.frames_per_sequence)
+  assert len(rows) == 6 * per_clip
+  assert sum(int(r["emotion"]) == -1 and int(r["identity"]) == 10 for r in rows) == per_clip
+  motion = recipes.MotionGAN(motiongan_config.get_config("smoke"))
+  with caplog.at_level(logging.WARNING):
+    examples = motion.examples(source, "train")
+  assert sorted(int(e["emotion"]) for e in examples) == sorted(
+      EMOTION(e) for e in ("surprised", "surprised", "happy", "disgusted", "fearful"))
+  assert "left out 1 of the 6 'train' sequences: unlabelled" in caplog.text
 
 
 def test_frame_without_landmark_file_falls_back_to_dlib(tmp_path, dummy_copy):
