@@ -211,8 +211,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
       if evaluators.au_regressor is not None and "aus" in tgt:
         means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
       if evaluators.expression_classifier is not None:
-        predicted = np.argmax(evaluators.expression_classifier(out), axis=-1)
-        means[method, "expression_accuracy"].add(predicted == tgt["emotion"])
+        means[method, "expression_accuracy"].add(
+            _hits(evaluators.expression_classifier(out), tgt["emotion"]))
       if input_embedding is not None:
         # The output should have the target's geometry: align it with the target's landmarks.
         emb = evaluators.face_embedder(augment.to_uint8(out), tgt["landmarks"])
@@ -235,6 +235,14 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
   return {"rows": rows, "evaluators": evaluators.versions, "skipped": skipped}
 
 
+def _hits(logits, emotions) -> np.ndarray:
+  """1 where the classifier's argmax is the emotion, 0 where not, NaN (not counted) where the
+  example has no label (-1: e.g. CK+'s unlabelled sequences)."""
+  emotions = np.asarray(emotions)
+  hits = (np.argmax(logits, axis=-1) == emotions).astype(np.float64)
+  return np.where(emotions >= 0, hits, np.nan)
+
+
 def _add_unpaired(means: dict, outputs: dict, inp: Batch, tgt: Batch,
                   evaluators: Evaluators) -> None:
   """The metrics that need no true target, for each method's ``outputs`` of one batch: the
@@ -246,8 +254,8 @@ def _add_unpaired(means: dict, outputs: dict, inp: Batch, tgt: Batch,
     if evaluators.au_regressor is not None and "aus" in tgt:
       means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
     if evaluators.expression_classifier is not None:
-      predicted = np.argmax(evaluators.expression_classifier(out), axis=-1)
-      means[method, "expression_accuracy"].add(predicted == tgt["emotion"])
+      means[method, "expression_accuracy"].add(
+          _hits(evaluators.expression_classifier(out), tgt["emotion"]))
     if input_embedding is not None:
       # An edit keeps the input's geometry but for the expression: align with its landmarks.
       # The target example is another face (the distance between two people, for scale).

@@ -112,3 +112,16 @@ def test_unpaired_data_measure_what_needs_no_truth_and_skip_the_rest():
   assert not any(method == "ground_truth" for method, _ in rows)
   (reason,) = [v for k, v in result["skipped"].items() if "ssim_vs_truth" in k]
   assert "no true targets" in reason and "\n" not in reason
+
+
+def test_unlabelled_targets_are_not_counted_in_the_accuracy():
+  rng = np.random.default_rng(2)
+  truth = rng.uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
+  emotions = np.array([1, -1, 2, -1])  # two unlabelled frames (CK+'s sequences without a label)
+  pairs = [({"image": truth}, {"image": truth, "emotion": emotions})]
+  always_happy = lambda images: np.eye(8)[np.ones(len(images), int)]  # pylint: disable=unnecessary-lambda-assignment
+  result = harness.evaluate_batches(lambda inp, tgt: tgt["image"], pairs,
+                                    harness.Evaluators(expression_classifier=always_happy))
+  row = next(r for r in result["rows"] if r["method"] == "model"
+             and r["metric"] == "expression_accuracy")
+  assert row["value"] == 0.5 and row["n"] == 2  # right on the happy one of the two labelled
