@@ -79,8 +79,10 @@ def make_rafd() -> None:
 
 
 def _write_ck_sequence(root: Path, subject: str, sequence: str, identity, emotion: str,
-                       num_frames: int = 5, labelled: bool = True) -> list[Path]:
-  """One CK+ sequence (grey PNGs, landmark, FACS and Emotion files); returns the frame paths."""
+                       num_frames: int = 5, labelled: bool = True, grey: bool = True
+                       ) -> list[Path]:
+  """One CK+ sequence (grey PNGs, or colour ones as some CK+ subjects have; landmark, FACS and
+  Emotion files); returns the frame paths."""
   code = CK_EMOTIONS.index(emotion)
   frames, landmarks, aus = synth_faces.render_sequence(identity, facs.emotion_aus(emotion),
                                                        num_frames, FACE_SIZE)
@@ -89,7 +91,7 @@ def _write_ck_sequence(root: Path, subject: str, sequence: str, identity, emotio
     (root / tree / subject / sequence).mkdir(parents=True, exist_ok=True)
   for i, (frame, points) in enumerate(zip(frames, landmarks), start=1):
     stem = f"{subject}_{sequence}_{i:08d}"
-    image, points = _on_canvas(frame, points, grey=True)
+    image, points = _on_canvas(frame, points, grey=grey)
     paths.append(root / "cohn-kanade-images" / subject / sequence / f"{stem}.png")
     image.save(paths[-1])
     (root / "Landmarks" / subject / sequence / f"{stem}_landmarks.txt").write_text(
@@ -109,15 +111,18 @@ def _write_ck_sequence(root: Path, subject: str, sequence: str, identity, emotio
 
 
 def make_ck_plus() -> None:
-  """5 subjects with labelled 4-5 frame sequences, one unlabelled sequence, and a labelled
-  sequence whose peak frame is a corrupt PNG. S006 repeats S005's emotion and S012 two of S011's
-  (and one of S010's), so that ``transfer_smoke`` has pairs in both splits."""
+  """5 subjects with labelled 4-5 frame sequences, one unlabelled sequence, a labelled sequence
+  whose peak frame is a corrupt PNG, one in colour (S006/001) and one whose FACS file is corrupt
+  (S005/002). S006 repeats S005's emotion and S012 two of S011's (and one of S010's), so that
+  ``transfer_smoke`` has pairs in both splits."""
   root = _fresh("ck_plus")
   ids = [synth_faces.sample_identity(seed) for seed in (0, 2, 3, 4, 5)]
-  _write_ck_sequence(root, "S006", "001", ids[3], "surprised", num_frames=4)
+  _write_ck_sequence(root, "S006", "001", ids[3], "surprised", num_frames=4, grey=False)
   _write_ck_sequence(root, "S012", "001", ids[4], "disgusted", num_frames=4)
   _write_ck_sequence(root, "S012", "002", ids[4], "happy", num_frames=4)
   _write_ck_sequence(root, "S005", "001", ids[0], "surprised")
+  _write_ck_sequence(root, "S005", "002", ids[0], "sad", num_frames=4)
+  (root / "FACS" / "S005" / "002" / "S005_002_00000004_facs.txt").write_text("AU12 strong\n")
   _write_ck_sequence(root, "S010", "001", ids[1], "happy")
   _write_ck_sequence(root, "S010", "002", ids[1], "sad", labelled=False)
   _write_ck_sequence(root, "S011", "001", ids[2], "disgusted")
