@@ -25,6 +25,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from fxs_jax.errors import UserError
+from fxs_jax.faces import framing as framing_lib
 from fxs_jax.faces.detect import DEFAULT_THRESHOLD
 from fxs_jax.faces.detect import FaceDetector
 from fxs_jax.faces.preprocessing import MULTIPLE_CHOICES
@@ -88,10 +89,12 @@ def summary(report: dict) -> str:
 
 def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
                    min_face: int | None = None, threshold: float = DEFAULT_THRESHOLD,
-                   detector: FaceDetector | None = None, progress: bool = True) -> dict:
+                   detector: FaceDetector | None = None, progress: bool = True,
+                   framing: str = "synthfaces") -> dict:
   """Writes the crops of every image under ``folder`` into ``out`` (see the module docstring).
 
-  ``size``, ``multiple`` and ``min_face`` are :func:`fxs_jax.faces.preprocess`'s; ``threshold``
+  ``size``, ``multiple``, ``min_face`` and ``framing`` are :func:`fxs_jax.faces.preprocess`'s;
+  ``threshold``
   is the :class:`FaceDetector`'s (used when no ``detector`` is given).
 
   Returns:
@@ -105,14 +108,17 @@ def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
   if not images:
     raise UserError(f"no images ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) found under "
                     f"{folder}; pass the folder that holds the photos")
-  min_face = default_min_face(size) if min_face is None else min_face
+  framing_lib.get(framing)  # an unknown name: one line, before any work
+  if min_face is None and framing == "synthfaces":
+    min_face = default_min_face(size)
   detector = detector or FaceDetector(threshold=threshold)
   out.mkdir(parents=True, exist_ok=True)
   items = []
   for path in tqdm(images, desc="faces", unit="image", disable=not progress):
     relative = path.relative_to(folder).as_posix()
     outputs = {k: out / (relative + suffix) for k, suffix in OUTPUT_SUFFIXES.items()}
-    result = preprocess(path, size, detector=detector, min_face=min_face, multiple=multiple)
+    result = preprocess(path, size, detector=detector, min_face=min_face, multiple=multiple,
+                        framing=framing)
     if isinstance(result, Skip):
       for stale in outputs.values():  # a previous run's crop of this image
         stale.unlink(missing_ok=True)
@@ -125,7 +131,8 @@ def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
     items.append({"path": relative, "status": "kept", "crop": relative + OUTPUT_SUFFIXES["crop"]})
   reasons = collections.Counter(_skip_kind(i["reason"]) for i in items if i["status"] == "skipped")
   kept = sum(i["status"] == "kept" for i in items)
-  report = {"folder": str(folder), "out": str(out), "size": size, "multiple": multiple,
+  report = {"folder": str(folder), "out": str(out), "size": size, "framing": framing,
+            "multiple": multiple,
             "min_face": min_face, "threshold": detector.threshold,
             "counts": {"images": len(items), "kept": kept, "skipped": len(items) - kept,
                        "skip_reasons": dict(sorted(reasons.items()))},
@@ -145,14 +152,19 @@ def main(argv: list[str] | None = None) -> int:
                       help="photos with several faces: skip them or keep the largest face")
   parser.add_argument("--min_face", type=int, default=None,
                       help="smallest face kept, in photo pixels between the jaw corners "
-                           "(default 3/8 of --size)")
+                           "(default: 3/8 of --size with synthfaces, else faces the framing "
+                           "would enlarge more than 1.44x are skipped)")
+  parser.add_argument("--framing", choices=list(framing_lib.FRAMINGS), default="synthfaces",
+                      help="how the face fills the crop (fxs_jax/faces/framing.py): synthfaces "
+                           "(as the bundled models expect), face_crop (photos that already are "
+                           "face crops), stargan_rafd, face_box")
   parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                       help="dlib face detection score a face needs: raise it if patterns are "
                            "mistaken for faces, lower it (dlib's default is 0) to find faint ones")
   args = parser.parse_args(argv)
   try:
     report = prepare_folder(args.folder, args.out, args.size, args.multiple, args.min_face,
-                            args.threshold)
+                            args.threshold, framing=args.framing)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

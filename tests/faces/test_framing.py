@@ -123,3 +123,15 @@ def test_shipped_landmarks_checked_against_the_face(astronaut, landmarks):
   assert points is None and reason.endswith("dlib finds no face to use instead")
   points, note = preprocessing.checked_landmarks(blank, landmarks)  # dlib misses; inside: kept
   assert note == "" and points is not None
+
+
+def test_prepare_command_takes_a_framing(tmp_path, astronaut, landmarks):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from fxs_jax.faces import prepare  # pylint: disable=import-outside-toplevel
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  Image.fromarray(np.ascontiguousarray(astronaut[40:232, 130:322])).save(photos / "crop.png")
+  assert prepare.main([str(photos), str(tmp_path / "out"), "--size=64",
+                       "--framing=face_crop"]) == 0
+  transform = np.load(tmp_path / "out" / "crop.png.transform.npy")
+  np.testing.assert_allclose(transform, [[1 / 3, 0, -1 / 3], [0, 1 / 3, -1 / 3]], atol=1e-12)
