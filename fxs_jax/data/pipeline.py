@@ -18,6 +18,7 @@ import numpy as np
 from fxs_jax import sharding
 from fxs_jax.data import augment
 from fxs_jax.data import builders
+from fxs_jax.errors import DatasetError
 
 # One example -> one example ready to batch; ``rng`` is None for evaluation (no augmentation).
 PreprocessFn = Callable[[dict, np.random.Generator | None], dict]
@@ -79,7 +80,8 @@ def train_dataset(source, batch_size: int, seed: int, preprocess: PreprocessFn |
   """
   ds = grain.MapDataset.source(source)
   if len(ds) < batch_size:
-    raise ValueError(f"Only {len(ds)} examples for a global batch of {batch_size}.")
+    raise DatasetError(f"Only {len(ds)} examples for a global batch of {batch_size}: lower the "
+                       "batch size (config.data.batch_size) or use a larger dataset.")
   # Shuffle and augmentation are keyed by the global position, before the cut to this process.
   preprocess = preprocess or stills_preprocess(flip=True)
   ds = ds.shuffle(seed=seed).repeat(None).random_map(preprocess, seed=seed + 1)

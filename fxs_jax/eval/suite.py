@@ -26,6 +26,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
 from fxs_jax.eval import harness
 from fxs_jax.eval import motion
@@ -100,10 +101,15 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
     else:
       from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (trains JAX nets)
       from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
-      workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
-                                          config.eval.evaluator_dir or None,
-                                          dataset=config.eval.get("evaluator_dataset")
-                                          or config.data.name)
+      dataset = config.eval.get("evaluator_dataset") or config.data.name
+      try:
+        workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
+                                            config.eval.evaluator_dir or None, dataset=dataset)
+      except DatasetError as e:  # e.g. a split smaller than the judge's batch: judge nothing
+        cause = str(e).split(":")[0].rstrip(".")  # its own fix names the run's batch, not this
+        ev.skipped[metric[kind]] = (f"the {kind} could not be trained on {dataset} ({cause}); "
+                                    "point config.eval.evaluator_dataset at a larger set")
+        continue
       predict, step = supervised.load_evaluator(None, workdir)
       setattr(ev, kind, predict)
       if kind == "expression_classifier":
