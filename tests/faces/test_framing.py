@@ -135,3 +135,18 @@ def test_prepare_command_takes_a_framing(tmp_path, astronaut, landmarks):
                        "--framing=face_crop"]) == 0
   transform = np.load(tmp_path / "out" / "crop.png.transform.npy")
   np.testing.assert_allclose(transform, [[1 / 3, 0, -1 / 3], [0, 1 / 3, -1 / 3]], atol=1e-12)
+
+
+def test_a_face_filling_its_crop_is_found_with_a_border(monkeypatch, astronaut, landmarks):
+  tight = np.ascontiguousarray(astronaut[60:220, 145:305])  # a face filling the frame
+  calls = []
+  detector = preprocessing.shared_detector()
+
+  class FirstLookFails:  # what dlib does on tilted faces in tight crops (score ~0.1)
+    def detect(self, image):
+      calls.append(image.shape)
+      return detector.detect(image) if len(calls) > 1 else np.zeros((0, 68, 2), np.float32)
+
+  crop = faces.preprocess(tight, 64, detector=FirstLookFails(), framing="face_crop")
+  assert calls == [(160, 160, 3), (240, 240, 3)]  # again with a quarter of the side added
+  np.testing.assert_allclose(crop.landmarks, (landmarks - [145, 60] + 0.5) * 0.4 - 0.5, atol=3)
