@@ -208,11 +208,7 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   def skip(self, path: Path | str, reason: str) -> None:
     """Records that ``path`` (a file of the manual dir) was left out, and why (one line)."""
-    try:
-      path = Path(path).relative_to(self._manual_dir).as_posix()
-    except ValueError:
-      path = str(path)
-    self._skipped.append({"file": path, "reason": reason})
+    self._skipped.append({"file": self._relative(path), "reason": reason})
 
   def check_manual_dir(self, manual_dir: Path | None) -> Path:
     """The manual folder, checked against this dataset's layout (one-line DatasetError)."""
@@ -279,11 +275,14 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   def note(self, path: Path | str, text: str) -> None:
     """Records something the build did to a kept file (e.g. re-detected its landmarks)."""
+    self._notes.append({"file": self._relative(path), "note": text})
+
+  def _relative(self, path: Path | str) -> str:
+    """``path`` relative to the manual dir (as the reports name files), else as given."""
     try:
-      path = Path(path).relative_to(self._manual_dir).as_posix()
+      return Path(path).relative_to(self._manual_dir).as_posix()
     except ValueError:
-      path = str(path)
-    self._notes.append({"file": path, "note": text})
+      return str(path)
 
   def _crop(self, path: Path, landmarks) -> faces.AlignedFace | None:
     photo = self.load_photo(path)

@@ -208,15 +208,8 @@ def evaluate_batches(edit_fn: EditFn, pairs, evaluators: Evaluators,
               artefacts.colour_shift(out, tgt["image"], boxes[region]))
           means[method, "seam_strength"].add(
               artefacts.seam_strength(out, tgt["image"], seams[region]))
-      if evaluators.au_regressor is not None and "aus" in tgt:
-        means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
-      if evaluators.expression_classifier is not None:
-        means[method, "expression_accuracy"].add(
-            _hits(evaluators.expression_classifier(out), tgt["emotion"]))
-      if input_embedding is not None:
-        # The output should have the target's geometry: align it with the target's landmarks.
-        emb = evaluators.face_embedder(augment.to_uint8(out), tgt["landmarks"])
-        means[method, "acd_i"].add(np.linalg.norm(emb - input_embedding, axis=-1))
+      # The output should have the target's geometry: aligned with the target's landmarks.
+      _add_judged(means, method, out, tgt, evaluators, input_embedding, tgt.get("landmarks"))
       if generated is not None:
         generated[method].append(out)
     if generated is not None:
@@ -251,17 +244,24 @@ def _add_unpaired(means: dict, outputs: dict, inp: Batch, tgt: Batch,
   if evaluators.face_embedder is not None and "landmarks" in inp:
     input_embedding = evaluators.face_embedder(augment.to_uint8(inp["image"]), inp["landmarks"])
   for method, out in outputs.items():
-    if evaluators.au_regressor is not None and "aus" in tgt:
-      means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
-    if evaluators.expression_classifier is not None:
-      means[method, "expression_accuracy"].add(
-          _hits(evaluators.expression_classifier(out), tgt["emotion"]))
-    if input_embedding is not None:
-      # An edit keeps the input's geometry but for the expression: align with its landmarks.
-      # The target example is another face (the distance between two people, for scale).
-      own = tgt["landmarks"] if method == "target_example" else inp["landmarks"]
-      emb = evaluators.face_embedder(augment.to_uint8(out), own)
-      means[method, "acd_i"].add(np.linalg.norm(emb - input_embedding, axis=-1))
+    # An edit keeps the input's geometry but for the expression: aligned with its landmarks.
+    # The target example is another face (the distance between two people, for scale).
+    own = tgt.get("landmarks") if method == "target_example" else inp.get("landmarks")
+    _add_judged(means, method, out, tgt, evaluators, input_embedding, own)
+
+
+def _add_judged(means: dict, method: str, out: np.ndarray, tgt: Batch, evaluators: Evaluators,
+                input_embedding: np.ndarray | None, landmarks: np.ndarray | None) -> None:
+  """The judges' metrics of one method's output: AU error and accuracy against the target's
+  labels, and the identity distance to the input (``out`` aligned with ``landmarks``)."""
+  if evaluators.au_regressor is not None and "aus" in tgt:
+    means[method, "au_mae"].add(np.abs(evaluators.au_regressor(out) - tgt["aus"]).mean(1))
+  if evaluators.expression_classifier is not None:
+    means[method, "expression_accuracy"].add(
+        _hits(evaluators.expression_classifier(out), tgt["emotion"]))
+  if input_embedding is not None and landmarks is not None:
+    emb = evaluators.face_embedder(augment.to_uint8(out), landmarks)
+    means[method, "acd_i"].add(np.linalg.norm(emb - input_embedding, axis=-1))
 
 
 def format_table(result: dict) -> str:
