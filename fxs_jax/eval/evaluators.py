@@ -29,8 +29,9 @@ def default_cache_dir() -> Path:
 
 
 def default_config(kind: str, image_size: int, dataset: str | None = None,
-                   data_dir: str | None = None) -> ml_collections.ConfigDict:
-  """``configs/<kind>.py``'s default, retargeted to ``image_size`` and ``dataset``."""
+                   data_dir: str | None = None, framing: str = "") -> ml_collections.ConfigDict:
+  """``configs/<kind>.py``'s default, retargeted to ``image_size`` and ``dataset`` (its faces
+  framed by ``framing``, "" = the dataset's own)."""
   if kind not in KINDS:
     raise ValueError(f"Unknown evaluator {kind!r}; expected one of {KINDS}.")
   # The model configs import `configs.common`: make the repository's configs/ importable.
@@ -41,12 +42,13 @@ def default_config(kind: str, image_size: int, dataset: str | None = None,
   config.model.image_size = int(image_size)
   config.data.name = dataset or f"synth_faces/stills_{int(image_size)}"
   config.data.data_dir = data_dir or ""
+  config.data.framing = framing
   return config
 
 
 def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
-                   cache_dir: str | os.PathLike | None = None, dataset: str | None = None
-                   ) -> Path:
+                   cache_dir: str | os.PathLike | None = None, dataset: str | None = None,
+                   framing: str = "") -> Path:
   """The workdir of a trained default ``kind`` evaluator for ``image_size`` px images.
 
   Trains it on first use (minutes on a CPU at 64 px) into ``<cache_dir>/<kind>_<size>`` (cache_dir
@@ -55,9 +57,10 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
   config is moved aside (``.prev-N``) and retrained. Load it with
   ``supervised.load_evaluator(None, workdir)``.
   """
-  config = default_config(kind, image_size, dataset, data_dir)
+  config = default_config(kind, image_size, dataset, data_dir, framing)
   suffix = "" if dataset in (None, f"synth_faces/stills_{int(image_size)}") else (
       "_" + dataset.replace("/", "_"))
+  suffix += f"_{framing}" if framing else ""
   workdir = Path(cache_dir or default_cache_dir()).expanduser() / f"{kind}_{image_size}{suffix}"
   saved, done = workdir / "config.json", workdir / "eval.json"
   if saved.exists() and not _same_training(

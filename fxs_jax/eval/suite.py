@@ -102,9 +102,12 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
       from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (trains JAX nets)
       from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
       dataset = config.eval.get("evaluator_dataset") or config.data.name
+      # Judges trained on the run's own data see its faces framed as the run does.
+      framing = "" if config.eval.get("evaluator_dataset") else config.data.get("framing", "")
       try:
         workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
-                                            config.eval.evaluator_dir or None, dataset=dataset)
+                                            config.eval.evaluator_dir or None, dataset=dataset,
+                                            framing=framing)
       except DatasetError as e:  # e.g. a split smaller than the judge's batch: judge nothing
         cause = str(e).split(":")[0].rstrip(".")  # its own fix names the run's batch, not this
         ev.skipped[metric[kind]] = (f"the {kind} could not be trained on {dataset} ({cause}); "
