@@ -281,3 +281,24 @@ def test_cgan_transfer_smoke_step_trains_on_ck_plus_triples(data_dir, tmp_path):
   config.data.data_dir = str(data_dir)
   run.run(config, str(tmp_path / "workdir"), "train")
   assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
+
+
+@pytest.mark.parametrize("moved,where", [
+    (lambda p: p + [500, 0], "outside the photo"),  # as if the file belonged to another photo
+    (lambda p: p.mean(0) + 0.3 * (p - p.mean(0)), "off the face dlib finds"),  # a third the size
+])
+def test_shipped_landmarks_off_the_face_are_redetected_and_noted(tmp_path, dummy_copy, moved,
+                                                                 where):
+  manual = dummy_copy("ck_plus")
+  path = manual / "Landmarks" / "S010" / "001" / "S010_001_00000001_landmarks.txt"
+  np.savetxt(path, moved(np.loadtxt(path)), fmt="%.3f")
+  shipped = builders.prepare(CK, str(tmp_path / "shipped"), manual_dir=str(DUMMY))
+  moved = builders.prepare(CK, str(tmp_path / "moved"), manual_dir=str(manual))
+  want, got = read_split(shipped, "train")[4], read_split(moved, "train")[4]
+  assert int(got["identity"]) == 10 and int(got["emotion"]) == 0
+  assert np.abs(got["landmarks"] - want["landmarks"]).mean() < 1.5  # dlib's, on the face
+  report = json.loads((moved.data_path / "skipped.json").read_text())
+  assert report["notes"] == [{
+      "file": "cohn-kanade-images/S010/001/S010_001_00000001.png",
+      "note": f"shipped landmarks lie {where}; re-detected with dlib"}]
+  assert "kept: shipped landmarks" in (moved.data_path / "skipped.txt").read_text()
