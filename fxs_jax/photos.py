@@ -49,6 +49,8 @@ MAX_MEGAPIXELS = 40.0  # a 7,700 x 5,200 photo; beyond, edit a downscaled copy
 DETECT_MAX_SIDE = 2500  # longer photos are searched for faces at 1/ceil(side / this) scale
 ANIMATION_MAX_SIDE = 720  # frames of animate_photo are downscaled to this longer side
 FACE_CHOICES = ("all", "largest")
+# What an edit's change is measured from (edit_photo's ``relative_to``).
+RELATIVE_TO = ("start", "input")
 
 
 @dataclasses.dataclass
@@ -145,14 +147,21 @@ def find_faces(image: np.ndarray, size: int, faces: str = "all", name: str = "ph
 
 
 def paste_faces(image: np.ndarray, faces: list[alignment.AlignedFace], crops,
-                keep_detail: bool = True) -> np.ndarray:
-  """``image`` with each crop pasted back into its face's place through the face's soft mask;
-  with ``keep_detail`` only the change from the face's input crop is added."""
+                keep_detail: bool = True, references=None) -> np.ndarray:
+  """``image`` with each crop pasted back into its face's place through the face's soft mask.
+
+  With ``keep_detail`` only a change is added: ``crop - reference``, where ``references`` are
+  the model's renderings of each face at its own condition (see :func:`edit_photo`), or, when
+  None, the faces' input crops (the whole difference between the model's output and the face).
+  A crop equal to its reference leaves the photo exactly as it was. Without ``keep_detail`` the
+  crops themselves are pasted.
+  """
   out = image
-  for face, crop in zip(faces, crops):
+  references = [face.image for face in faces] if references is None else references
+  for face, crop, reference in zip(faces, crops, references):
     mask = masks.face_mask(face.landmarks, face.image.shape[0])
     out = alignment.paste_back(out, face, np.asarray(crop), mask=mask,
-                               change_from=face.image if keep_detail else None)
+                               change_from=np.asarray(reference) if keep_detail else None)
   return out
 
 
@@ -162,30 +171,54 @@ def _stack_faces(faces: list[alignment.AlignedFace], repeat: int = 1):
           np.repeat(np.stack([f.landmarks for f in faces]), repeat, axis=0))
 
 
+def _check_relative_to(relative_to: str) -> None:
+  if relative_to not in RELATIVE_TO:
+    raise UserError(f"relative_to must be one of {RELATIVE_TO}, got {relative_to!r}.")
+
+
 def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
-               faces: str = "all", start=None, keep_detail: bool = True) -> PhotoEdit:
+               faces: str = "all", start=None, keep_detail: bool = True,
+               relative_to: str = "start") -> PhotoEdit:
   """Every face (``faces="all"``) or the largest face of ``photo`` (a path or a uint8 array)
   edited towards ``emotion`` (GANimation, LGP-GAN) or ``aus`` (GANimation: 17 intensities 0-5).
 
   ``intensity`` and ``start`` are ``model.edit``'s: GANimation sends ``start + intensity *
-  (target - start)`` (``start`` default all AUs 0: the target scaled; a photo's own AUs are
-  unknown, no AU detector ships with fxs_jax), LGP-GAN the class blend ``(1 - intensity) *
-  onehot(start) + intensity * onehot(emotion)`` (``start`` default neutral).
+  (target - start)`` (``start`` default all AUs 0: a photo's own AUs are unknown, no AU detector
+  ships with fxs_jax), LGP-GAN the class blend ``(1 - intensity) * onehot(start) + intensity *
+  onehot(emotion)`` (``start`` default neutral): ``start`` stands for the face's own condition.
+
+  ``relative_to="start"`` (default) adds to the photo only the model's change between the target
+  and ``start``: ``G(face, target) - G(face, start)``. What the model cannot render of a face it
+  has never seen (a real face's colours and texture) cancels, so an edit to ``start``, or at
+  intensity 0, returns the photo bit for bit. ``"input"`` adds ``G(face, target) - face``: the
+  model's whole rendering, its shortfalls included (what a model trained on the photo's own kind
+  of faces may want). Without ``keep_detail`` the edited crop itself is pasted.
   Returns a :class:`PhotoEdit` (``.photo`` full resolution, ``.save(path)``).
   """
+  _check_relative_to(relative_to)
   arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
   image, name = read_photo(photo)
   found = find_faces(image, model.config.model.image_size, faces, name)
   crops, landmarks = _stack_faces(found)
   edited = model.edit(crops, landmarks=landmarks, intensity=intensity, **arguments)
-  return PhotoEdit(paste_faces(image, found, edited, keep_detail), found, edited, name)
+  references = None
+  if relative_to == "start":  # the same call at intensity 0: G(face, start), the same shapes
+    references = model.edit(crops, landmarks=landmarks, intensity=0.0, **arguments)
+  return PhotoEdit(paste_faces(image, found, edited, keep_detail, references), found, edited,
+                   name)
 
 
 def transfer_photo(model, source_photo, target_photo, faces: str = "all",
-                   keep_detail: bool = True) -> PhotoEdit:
+                   keep_detail: bool = True, relative_to: str = "start") -> PhotoEdit:
   """The expression of the largest face in ``source_photo`` put on every face (or the largest)
   of ``target_photo`` by a cGAN transfer (or pix2pix) model, pasted back into the target
-  photo. Photos are paths or uint8 arrays."""
+  photo. Photos are paths or uint8 arrays.
+
+  ``relative_to="start"`` (default) adds the model's change between the source's expression and
+  the target face's own (each target face transferred onto itself): a photo given as its own
+  source comes back bit for bit; ``"input"``: the change from the target face (see
+  :func:`edit_photo`)."""
+  _check_relative_to(relative_to)
   if "transfer" not in model.predictions:
     raise UserError(f"{model.config.model_name} does not transfer expressions; transfer_photo "
                     "needs a cGAN transfer run (configs/cgan_transfer.py).")
@@ -197,8 +230,11 @@ def transfer_photo(model, source_photo, target_photo, faces: str = "all",
   source_crops, source_landmarks = _stack_faces(source, len(targets))
   target_crops, target_landmarks = _stack_faces(targets)
   edited = model.transfer(source_crops, target_crops, source_landmarks, target_landmarks)
-  return PhotoEdit(paste_faces(target_image, targets, edited, keep_detail), targets, edited,
-                   target_name)
+  references = None
+  if relative_to == "start":  # each target face's own expression, rendered by the model
+    references = model.transfer(target_crops, target_crops, target_landmarks, target_landmarks)
+  return PhotoEdit(paste_faces(target_image, targets, edited, keep_detail, references), targets,
+                   edited, target_name)
 
 
 def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -215,7 +251,7 @@ def animate_photo(model, photo, emotion=None, aus=None,
                   frames: int = animation.INTERPOLATION_FRAMES, intensity: float = 1.0,
                   faces: str = "all", start=None, fps: float | None = None,
                   max_side: int | None = ANIMATION_MAX_SIDE, keep_detail: bool = True,
-                  **motion) -> animation.Animation:
+                  relative_to: str = "start", **motion) -> animation.Animation:
   """An :class:`fxs_jax.animation.Animation` of the whole photo: each face (all, or the
   largest) animated and pasted back, frame by frame.
 
@@ -224,7 +260,11 @@ def animate_photo(model, photo, emotion=None, aus=None,
   face (taken as neutral) to ``emotion``; ``motion`` passes ``motion=``, ``seed=``, ``scale=``.
   Frames are downscaled to ``max_side`` px on the longer side (None: the photo's size; a video
   of a 12 MP photo holds 36 MB per frame); ``fps`` defaults to 12 (editors) or the video's.
+  ``relative_to="start"`` (default): each frame adds the model's change from its first frame
+  (the start, or TextureGAN's neutral face), so frame 0 is the photo bit for bit; ``"input"``:
+  the change from the face (see :func:`edit_photo`).
   """
+  _check_relative_to(relative_to)
   frames = animation.check_frames(frames)
   image, name = read_photo(photo)
   size = model.config.model.image_size
@@ -252,7 +292,8 @@ def animate_photo(model, photo, emotion=None, aus=None,
   else:
     raise UserError(f"{model.config.model_name} does not make face videos; animate_photo needs an "
                     "editor (GANimation, LGP-GAN) or a TextureGAN run.")
-  video = [fit_within(paste_faces(image, found, edited[:, t], keep_detail), max_side)
+  references = edited[:, 0] if relative_to == "start" else None  # frame 0: the start
+  video = [fit_within(paste_faces(image, found, edited[:, t], keep_detail, references), max_side)
            for t in range(frames)]
   return animation.Animation(frames=np.stack(video), landmarks=None,
                              emotion=animation.target_name(emotion, aus), fps=float(fps))

@@ -262,6 +262,7 @@ def paste_back(photo, aligned: AlignedFace, new_crop_image, feather: float = 0.1
   pasted = _sample(crop, crop_xs, crop_ys, step=_scale(t))
   region = out[y_lo:y_hi, x_lo:x_hi].astype(np.float32)
   if change_from is not None:
-    pasted = region + pasted - _sample(change_from, crop_xs, crop_ys, step=_scale(t))
+    # The change first: an edit equal to where it started adds exactly 0.
+    pasted = region + (pasted - _sample(change_from, crop_xs, crop_ys, step=_scale(t)))
   out[y_lo:y_hi, x_lo:x_hi] = _to_uint8(region + weight * (pasted - region))
   return out

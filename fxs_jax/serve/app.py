@@ -273,20 +273,25 @@ class Editor:
       _, sources = await self._faces(req.body, "source", req.size, req.deadline,
                                      "Pick the face whose expression to copy.")
       batch, label = ops.transfer_batch(req.model, sources[0], req.faces), "transfer"
+      start = ops.self_transfer_batch(req.model, req.faces)
     elif req.kind == "motion":
       raise ServeError(400, "This model makes videos: press Play.")
     else:
       batch = ops.edit_batch(req.model, req.kind, req.faces, req.body)
+      start = ops.start_batch(req.model, req.kind, req.faces, req.body)
       label = req.body.get("emotion", "edit") if req.kind == "emotion" else "edit"
-    outputs, timing = await self._wait(req.run.predict(ops.prediction_of(req.kind), batch),
-                                       req.deadline)
+    prediction = ops.prediction_of(req.kind)
+    outputs, timing = await self._wait(req.run.predict(prediction, batch), req.deadline)
+    # Only the model's change from the face's start is pasted: at the start, the photo itself.
+    started, _ = await self._wait(req.run.predict(prediction, start), req.deadline)
     pasted_at = time.monotonic()
 
     def finish():  # pasted into the page's preview; a download pastes into the photo itself
-      crops = ops.to_uint8(outputs["image"])
+      crops, references = ops.to_uint8(outputs["image"]), ops.to_uint8(started["image"])
       result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", photo=req.photo.image,
-                            faces=req.faces, crops=crops)
-      shown = photos.paste_faces(req.photo.preview, req.photo.preview_faces(req.size), crops)
+                            faces=req.faces, crops=crops, references=references)
+      shown = photos.paste_faces(req.photo.preview, req.photo.preview_faces(req.size), crops,
+                                 references=references)
       payload = {"image": media.data_url(shown, "jpg"), "crops": list(map(media.data_url, crops))}
       if req.body.get("mask") and "attention" in outputs:  # A = 1 keeps the input: show 1 - A
         payload["masks"] = [media.data_url(media.grey(1.0 - a)) for a in outputs["attention"]]
@@ -317,7 +322,8 @@ class Editor:
 
     def finish():
       frames = np.stack([photos.fit_within(
-          photos.paste_faces(req.photo.image, req.faces, crops[:, t]), photos.ANIMATION_MAX_SIDE)
+          photos.paste_faces(req.photo.image, req.faces, crops[:, t], references=crops[:, 0]),
+          photos.ANIMATION_MAX_SIDE)
                          for t in range(crops.shape[1])])
       result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", frames=frames, fps=fps)
       result.encoded("gif")  # shown at once

@@ -57,6 +57,7 @@ class Result:
   photo: np.ndarray | None = None  # the photo's own array, shared with its session
   faces: list | None = None
   crops: np.ndarray | None = None
+  references: np.ndarray | None = None  # the crops' start (photos.paste_faces); None: the faces
   frames: np.ndarray | None = None
   fps: float = 12.0
   _encoded: dict = dataclasses.field(default_factory=dict)
@@ -64,7 +65,7 @@ class Result:
 
   @property
   def nbytes(self) -> int:
-    arrays = (self.crops, self.frames)
+    arrays = (self.crops, self.references, self.frames)
     return sum(a.nbytes for a in arrays if a is not None) + sum(map(len, self._encoded.values()))
 
   @property
@@ -80,7 +81,8 @@ class Result:
         elif self.frames is not None:
           self._encoded[fmt] = encode(self.frames[-1])
         else:
-          self._encoded[fmt] = encode(photos.paste_faces(self.photo, self.faces, self.crops))
+          self._encoded[fmt] = encode(photos.paste_faces(self.photo, self.faces, self.crops,
+                                                         references=self.references))
       return self._encoded[fmt]
 
 

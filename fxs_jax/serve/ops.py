@@ -124,6 +124,18 @@ def transfer_batch(model, source_face, faces) -> dict:
                                                      landmarks)
 
 
+def start_batch(model, kind: str, faces, body: dict) -> dict:
+  """The ``edit`` batch of every face at its start (intensity 0): what an edit's change is
+  measured from (``fxs_jax.photos.edit_photo``'s ``relative_to="start"``)."""
+  return edit_batch(model, kind, faces, {**body, "intensity": 0.0})
+
+
+def self_transfer_batch(model, faces) -> dict:
+  """The ``transfer`` batch of each face's own expression onto itself: a transfer's start."""
+  crops, landmarks = _stack(faces)
+  return model.recipe.predictors()["transfer"].inputs(crops, crops, landmarks, landmarks)
+
+
 def videos(model, faces, body: dict, frames: int = VIDEO_FRAMES) -> tuple[np.ndarray, float]:
   """TextureGAN: each face's video (F, T, S, S, 3) uint8 from neutral to the request's
   emotion (``seed``: which motion), and its fps. Runs on the model's thread."""

@@ -301,7 +301,7 @@ function renderControls() {
         }, `au-${au.name}`))),
     );
   } else if (model.kind === "emotion") {
-    state.emotion = "happy";
+    state.emotion = "neutral";  // the start: the photo untouched until a button is pressed
     state.intensity = 1;
     controls.append(
       emotionButtons(model.emotions, state.emotion, (e) => { state.emotion = e; requestEdit(); }),
