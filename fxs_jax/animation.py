@@ -49,6 +49,7 @@ class Animation:
   landmarks: np.ndarray | None
   emotion: str
   fps: float
+  skipped: tuple = ()  # a photo's faces left out (fxs_jax.faces.search.SkippedFace)
 
   def __len__(self) -> int:
     return len(self.frames)

@@ -15,7 +15,7 @@ editor (GANimation, LGP-GAN) gets ``edit_photo``, ``interpolate`` (one crop) and
 
 * **Faces**: dlib's frontal detector and 68 landmarks, the Umeyama eye alignment at the model's
   ``config.model.image_size``; ``faces="all"`` edits every face found, ``"largest"`` the largest.
-  Photos whose longer side exceeds :data:`DETECT_MAX_SIDE` are searched on an integer box-
+  Photos whose longer side exceeds ``faces.search.DETECT_MAX_SIDE`` are searched on an integer box-
   downscaled copy (faster; faces narrower than ~80 px at that scale are missed); photos over
   :data:`MAX_MEGAPIXELS` are refused.
 * **Paste-back**: :func:`fxs_jax.faces.face_mask` (1 on the landmarks' convex hull, a smoothstep
@@ -44,11 +44,11 @@ from fxs_jax.errors import UserError
 from fxs_jax.faces import alignment
 from fxs_jax.faces import masks
 from fxs_jax.faces import preprocessing
+from fxs_jax.faces import search as face_search
 
 MAX_MEGAPIXELS = 40.0  # a 7,700 x 5,200 photo; beyond, edit a downscaled copy
-DETECT_MAX_SIDE = 2500  # longer photos are searched for faces at 1/ceil(side / this) scale
 ANIMATION_MAX_SIDE = 720  # frames of animate_photo are downscaled to this longer side
-FACE_CHOICES = ("all", "largest")
+FACE_CHOICES = face_search.FACE_CHOICES
 # What an edit's change is measured from (edit_photo's ``relative_to``).
 RELATIVE_TO = ("start", "input")
 
@@ -63,12 +63,18 @@ class PhotoEdit:
       its landmarks and the photo -> crop transform), the largest first.
     edited: (F, S, S, 3) uint8, the model's output crop of each face.
     name: the photo's file path, or "photo" for an array.
+    skipped: the faces (or possible faces) left out, each with its box and reason.
   """
 
   photo: np.ndarray
   faces: list[alignment.AlignedFace]
   edited: np.ndarray
   name: str = "photo"
+  skipped: list[face_search.SkippedFace] = dataclasses.field(default_factory=list)
+
+  def summary(self) -> str:
+    """One line: how many faces were edited and which were skipped, why."""
+    return faces_summary(len(self.faces), self.skipped)
 
   @property
   def boxes(self) -> np.ndarray:
@@ -123,27 +129,22 @@ def read_photo(photo, what: str = "photo") -> tuple[np.ndarray, str]:
   return image, name
 
 
-def find_faces(image: np.ndarray, size: int, faces: str = "all", name: str = "photo"
+def find_faces(image: np.ndarray, size: int, faces="all", name: str = "photo"
                ) -> list[alignment.AlignedFace]:
   """The aligned ``size`` px crop of every face dlib finds in ``image`` (``faces="all"``, the
-  largest first) or of the largest one (``"largest"``); a one-line error naming the photo if
-  there is none."""
-  if faces not in FACE_CHOICES:
-    raise UserError(f"faces must be one of {FACE_CHOICES}, got {faces!r}.")
-  detector = preprocessing.shared_detector()
-  factor = math.ceil(max(image.shape[:2]) / DETECT_MAX_SIDE)
-  if factor > 1:  # a box-filtered copy; points map back with pixel centres at integers
-    small = np.asarray(Image.fromarray(image).reduce(factor))
-    landmarks = (detector.detect(small) + 0.5) * factor - 0.5
-  else:
-    landmarks = detector.detect(image)
-  if not len(landmarks):
-    raise UserError(f"{name}: no face found (dlib's frontal face detector misses faces in "
-                    "profile and faces narrower than about 80 px); pass a photo with a frontal "
-                    "face.")
-  if faces == "largest":
-    landmarks = landmarks[:1]
-  return [alignment.align(image, points, size) for points in landmarks]
+  largest first), the largest one (``"largest"``) or the chosen ones (a list of indices); a
+  one-line error naming the photo if there is none (:func:`search_faces` also says which faces
+  were left out)."""
+  return face_search.search_faces(image, size, faces, name).faces
+
+
+def faces_summary(edited: int, skipped: list) -> str:
+  """``"2 faces edited"``, then each skipped face's box and reason."""
+  text = f"{edited} face{'s' * (edited != 1)} edited"
+  for face in skipped:
+    x0, y0, x1, y1 = face.box
+    text += f"; skipped the face at x {x0}-{x1}, y {y0}-{y1}: {face.reason}"
+  return text
 
 
 def paste_faces(image: np.ndarray, faces: list[alignment.AlignedFace], crops,
@@ -177,8 +178,8 @@ def _check_relative_to(relative_to: str) -> None:
 
 
 def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
-               faces: str = "all", start=None, keep_detail: bool = True,
-               relative_to: str = "start") -> PhotoEdit:
+               faces="all", start=None, keep_detail: bool = True,
+               relative_to: str = "start", thorough: bool = False) -> PhotoEdit:
   """Every face (``faces="all"``) or the largest face of ``photo`` (a path or a uint8 array)
   edited towards ``emotion`` (GANimation, LGP-GAN) or ``aus`` (GANimation: 17 intensities 0-5).
 
@@ -193,23 +194,27 @@ def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
   intensity 0, returns the photo bit for bit. ``"input"`` adds ``G(face, target) - face``: the
   model's whole rendering, its shortfalls included (what a model trained on the photo's own kind
   of faces may want). Without ``keep_detail`` the edited crop itself is pasted.
-  Returns a :class:`PhotoEdit` (``.photo`` full resolution, ``.save(path)``).
+  ``faces`` and ``thorough``: which faces, and how hard to look (:func:`faces.search.search_faces`).
+  Returns a :class:`PhotoEdit` (``.photo`` full resolution, ``.save(path)``, ``.skipped``: the
+  faces left out and why).
   """
   _check_relative_to(relative_to)
   arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
   image, name = read_photo(photo)
-  found = find_faces(image, model.config.model.image_size, faces, name)
+  search = face_search.search_faces(image, model.config.model.image_size, faces, name, thorough)
+  found = search.faces
   crops, landmarks = _stack_faces(found)
   edited = model.edit(crops, landmarks=landmarks, intensity=intensity, **arguments)
   references = None
   if relative_to == "start":  # the same call at intensity 0: G(face, start), the same shapes
     references = model.edit(crops, landmarks=landmarks, intensity=0.0, **arguments)
   return PhotoEdit(paste_faces(image, found, edited, keep_detail, references), found, edited,
-                   name)
+                   name, search.skipped)
 
 
-def transfer_photo(model, source_photo, target_photo, faces: str = "all",
-                   keep_detail: bool = True, relative_to: str = "start") -> PhotoEdit:
+def transfer_photo(model, source_photo, target_photo, faces="all",
+                   keep_detail: bool = True, relative_to: str = "start",
+                   thorough: bool = False) -> PhotoEdit:
   """The expression of the largest face in ``source_photo`` put on every face (or the largest)
   of ``target_photo`` by a cGAN transfer (or pix2pix) model, pasted back into the target
   photo. Photos are paths or uint8 arrays.
@@ -226,7 +231,8 @@ def transfer_photo(model, source_photo, target_photo, faces: str = "all",
   source_image, source_name = read_photo(source_photo, "source_photo")
   target_image, target_name = read_photo(target_photo, "target_photo")
   source = find_faces(source_image, size, "largest", source_name)
-  targets = find_faces(target_image, size, faces, target_name)
+  search = face_search.search_faces(target_image, size, faces, target_name, thorough)
+  targets = search.faces
   source_crops, source_landmarks = _stack_faces(source, len(targets))
   target_crops, target_landmarks = _stack_faces(targets)
   edited = model.transfer(source_crops, target_crops, source_landmarks, target_landmarks)
@@ -234,7 +240,7 @@ def transfer_photo(model, source_photo, target_photo, faces: str = "all",
   if relative_to == "start":  # each target face's own expression, rendered by the model
     references = model.transfer(target_crops, target_crops, target_landmarks, target_landmarks)
   return PhotoEdit(paste_faces(target_image, targets, edited, keep_detail, references), targets,
-                   edited, target_name)
+                   edited, target_name, search.skipped)
 
 
 def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -249,9 +255,10 @@ def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
 
 def animate_photo(model, photo, emotion=None, aus=None,
                   frames: int = animation.INTERPOLATION_FRAMES, intensity: float = 1.0,
-                  faces: str = "all", start=None, fps: float | None = None,
+                  faces="all", start=None, fps: float | None = None,
                   max_side: int | None = ANIMATION_MAX_SIDE, keep_detail: bool = True,
-                  relative_to: str = "start", **motion) -> animation.Animation:
+                  relative_to: str = "start", thorough: bool = False,
+                  **motion) -> animation.Animation:
   """An :class:`fxs_jax.animation.Animation` of the whole photo: each face (all, or the
   largest) animated and pasted back, frame by frame.
 
@@ -273,7 +280,8 @@ def animate_photo(model, photo, emotion=None, aus=None,
       raise UserError(f"{model.config.model_name}.animate_photo got unexpected arguments "
                       f"{', '.join(motion)}.")
     arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
-    found = find_faces(image, size, faces, name)
+    search = face_search.search_faces(image, size, faces, name, thorough)
+    found = search.faces
     crops, landmarks = _stack_faces(found, frames)
     alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * float(intensity)
     edited = model.edit(crops, landmarks=landmarks, intensity=np.tile(alphas, len(found)),
@@ -283,7 +291,8 @@ def animate_photo(model, photo, emotion=None, aus=None,
     if aus is not None or start is not None or intensity != 1.0 or emotion is None:
       raise UserError("A TextureGAN run animates a face from neutral to emotion=name; it takes "
                       "no aus=, start= or intensity=.")
-    found = find_faces(image, size, faces, name)
+    search = face_search.search_faces(image, size, faces, name, thorough)
+    found = search.faces
     # Landmarks of a long face can leave the crop at the chin; the motion needs them inside.
     videos = [model.animate(face.image, emotion, frames=frames, fps=fps,
                             neutral_landmarks=np.clip(face.landmarks, -0.5, size - 0.5), **motion)
@@ -296,7 +305,8 @@ def animate_photo(model, photo, emotion=None, aus=None,
   video = [fit_within(paste_faces(image, found, edited[:, t], keep_detail, references), max_side)
            for t in range(frames)]
   return animation.Animation(frames=np.stack(video), landmarks=None,
-                             emotion=animation.target_name(emotion, aus), fps=float(fps))
+                             emotion=animation.target_name(emotion, aus), fps=float(fps),
+                             skipped=tuple(search.skipped))
 
 
 def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> Path:

@@ -29,6 +29,7 @@ from fxs_jax import facs
 from fxs_jax import inference
 from fxs_jax import photos
 from fxs_jax.errors import UserError
+from fxs_jax.faces import search as face_search
 from fxs_jax.faces.preprocessing import face_width
 from fxs_jax.train.checkpoint import path_name
 
@@ -199,7 +200,7 @@ def test_cli_errors_are_one_line_naming_the_file(exports, files, tmp_path, capsy
 
 def test_large_photos_are_searched_at_a_reduced_scale(astronaut, monkeypatch):
   full = photos.find_faces(astronaut, 64)
-  monkeypatch.setattr(photos, "DETECT_MAX_SIDE", 300)  # 512 px -> searched at 256 px
+  monkeypatch.setattr(face_search, "DETECT_MAX_SIDE", 300)  # 512 px -> searched at 256 px
   (reduced,) = photos.find_faces(astronaut, 64)
   # Landmarks from the half-scale copy, mapped back: within ~2 crop px of the full-scale ones.
   assert np.abs(reduced.landmarks - full[0].landmarks).mean() < 2.0
