@@ -78,6 +78,8 @@ class TrainedModel:
     self.graphdef, self.params, self.rest = graphdef, params, rest
     self._predictors = recipe.predictors()
     self._jitted: dict[str, Any] = {}
+    # Batch sizes each prediction was traced (so compiled) for: a new size costs seconds.
+    self.traced_batch_sizes: dict[str, list[int]] = {}
 
   @property
   def generator(self) -> nnx.Module:
@@ -93,15 +95,28 @@ class TrainedModel:
     return int(sum(np.size(x) for x in jax.tree.leaves(self.params)))
 
   def predict(self, name: str, batch: dict) -> Any:
-    """Prediction ``name`` on ``batch`` (arrays with the batch first), jitted once per chunk
-    shape; every output as numpy."""
+    """Prediction ``name`` on ``batch`` (arrays with the batch first); every output as numpy.
+
+    Compiled once per bucket, not per batch size: the rows run in chunks of
+    ``config.eval.batch_size``, each padded to the next power of two (at most the chunk), so
+    1, 3 and 5 faces compile for 1, 4 and 8 rows and any batch for at most log2(chunk) + 1 sizes
+    per image size (``traced_batch_sizes[name]`` lists them). A row's output does not depend on
+    the other rows (the generators work per example), but XLA may vectorise two batch sizes
+    differently: GANimation's 64 px edits of 1-3 rows differed from the same rows in a batch of
+    4+ by up to 4e-6 (of [-1, 1]; AMD EPYC, AVX2), so a padded call matches an unpadded one to
+    ~1e-5, not bit for bit (tests/test_edit_cli.py).
+    """
     if name not in self._predictors:
       raise UserError(f"{self.config.model_name} has no prediction {name!r}; it has "
                       f"{', '.join(self._predictors) or 'none'}.")
     if name not in self._jitted:
       compute, graphdef = self._predictors[name].compute, self.graphdef
-      self._jitted[name] = jax.jit(
-          lambda params, rest, b: compute(nnx.merge(graphdef, params, rest), b))
+      traced = self.traced_batch_sizes.setdefault(name, [])
+
+      def prediction(params, rest, b):
+        traced.append(len(jax.tree.leaves(b)[0]))  # Python runs only while jax traces
+        return compute(nnx.merge(graphdef, params, rest), b)
+      self._jitted[name] = jax.jit(prediction)
     batch = {k: _as_array(v) for k, v in batch.items()}
     fn = lambda part: self._jitted[name](self.params, self.rest, part)
     return sharding.apply_in_chunks(fn, batch, self.config.eval.batch_size)
