@@ -9,7 +9,8 @@ trained model on your own photos (``fxs_jax.photos``), loaded and compiled once 
         tif and tiff files, any case, in its subfolders too, sorted)
     --emotion=NAME | --aus=AU12=3,AU06=2 (GANimation) | --source=PHOTO (cGAN transfer: the
         expression of the largest face in PHOTO)
-    --intensity=1.0 --start=neutral  (see model.edit_photo), --faces=all|largest
+    --intensity=1.0 --start=neutral  (see model.edit_photo), --faces=all|largest|0,2,
+    --thorough (look harder for faces), --relative_to=start|input (what an edit adds)
     --animate=K  a K-frame video instead of a still (.gif and .mp4; --gif / --mp4 for one only;
         --fps, --max_side); TextureGAN runs make videos only (--motion=its MotionGAN run)
     --out  one photo: the output file (a video: its stem; an existing folder: written into it);
@@ -48,6 +49,17 @@ from fxs_jax.faces import prepare
 VIDEO_SUFFIXES = {".gif": "gif", ".mp4": "mp4"}
 
 
+def _faces(text: str):
+  """--faces: all, largest or comma-separated face indices."""
+  if text in photos.FACE_CHOICES:
+    return text
+  try:
+    return [int(part) for part in text.split(",")]
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is not all, largest or face indices such as 0,2") from None
+
+
 def parse_args(argv) -> argparse.Namespace:
   parser = argparse.ArgumentParser(prog="python -m fxs_jax.edit", description=__doc__.split(
       "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n\n".join(
@@ -65,7 +77,13 @@ def parse_args(argv) -> argparse.Namespace:
   parser.add_argument("--intensity", type=float, default=1.0,
                       help="0 = start, 1 = the target (GANimation: > 1 exaggerates)")
   parser.add_argument("--start", help="the expression intensity 0 means (default neutral)")
-  parser.add_argument("--faces", choices=photos.FACE_CHOICES, default="all")
+  parser.add_argument("--faces", type=_faces, default="all", help="all, largest, or the "
+                      "indices of the faces to edit, the largest first: 0,2")
+  parser.add_argument("--thorough", action="store_true", help="search again for faces at twice "
+                      "the scale (about 4x the time): faces half as large, turned faces")
+  parser.add_argument("--relative_to", choices=photos.RELATIVE_TO, default="start",
+                      help="start: add only the model's change from the face's start (nothing "
+                           "asked, nothing changed); input: paste the model's whole rendering")
   parser.add_argument("--out", help="one photo: the output path; several photos or a folder: "
                       "the output folder (default beside each photo)")
   parser.add_argument("--quiet", action="store_true",
@@ -205,7 +223,8 @@ def editor(model, args, aus):
     source, name = photos.read_photo(args.source)
     photos.find_faces(source, model.config.model.image_size, "largest", name)  # has a face
     return lambda photo: model.transfer_photo(source, photo, faces=args.faces,
-                                              keep_detail=keep_detail)
+                                              keep_detail=keep_detail, thorough=args.thorough,
+                                              relative_to=args.relative_to)
   if args.emotion is None and aus is None:
     raise UserError("Say what to do: --emotion=NAME, --aus=AU12=3,... (GANimation) or "
                     "--source=PHOTO (cGAN transfer).")
@@ -217,7 +236,8 @@ def editor(model, args, aus):
     raise UserError(f"{args.model} ({model.config.model_name}) does not "
                     f"{'animate' if args.animate is not None else 'edit'} photos;{hint}.")
   target = {"emotion": args.emotion, "aus": aus, "faces": args.faces, "start": args.start,
-            "keep_detail": keep_detail}
+            "keep_detail": keep_detail, "thorough": args.thorough,
+            "relative_to": args.relative_to}
   if args.intensity != 1.0:
     target["intensity"] = args.intensity
   if "edit" in model.predictions:  # the target, checked by the model's own input builder
@@ -233,6 +253,15 @@ def editor(model, args, aus):
     target["motion"] = args.motion
   return lambda photo: model.animate_photo(photo, frames=args.animate, fps=args.fps,
                                            max_side=args.max_side or None, **target)
+
+
+def faces_note(result) -> str:
+  """`` (2 faces edited; skipped the face at ...: why)`` for an edit, the skipped faces of an
+  animation, or "" when there is nothing to say."""
+  if hasattr(result, "summary"):
+    return f" ({result.summary()})"
+  skipped = getattr(result, "skipped", ())
+  return f" ({photos.faces_summary(0, skipped).split('; ', 1)[1]})" if skipped else ""
 
 
 def save(result, out: Path, formats) -> list[Path]:
@@ -251,12 +280,14 @@ def _load(args):
   return inference.load(args.model), aus
 
 
-def run(args) -> list[Path]:
-  """Edits (or animates) the one photo as the flags say; returns the files written."""
+def run(args) -> tuple[list[Path], str]:
+  """Edits (or animates) the one photo as the flags say; returns the files written and what
+  became of its faces (:func:`faces_note`)."""
   out, formats = output_paths(args)
   photos.read_photo(args.photos[0])  # a bad file fails before the model loads
   model, aus = _load(args)
-  return save(editor(model, args, aus)(args.photos[0]), out, formats)
+  result = editor(model, args, aus)(args.photos[0])
+  return save(result, out, formats), faces_note(result)
 
 
 def one_line(error: Exception) -> str:
@@ -300,7 +331,8 @@ def run_many(args) -> int:
       continue
     counts["edited"] += 1
     if not args.quiet:
-      tqdm.write(f"{job.photo} -> {', '.join(map(str, written))}", file=sys.stdout)
+      tqdm.write(f"{job.photo} -> {', '.join(map(str, written))}{faces_note(result)}",
+                 file=sys.stdout)
   print(summary())
   return 0 if counts["edited"] and not counts["failed"] else 1
 
@@ -310,12 +342,12 @@ def main(argv=None) -> int:
   try:
     if len(args.photos) > 1 or Path(args.photos[0]).is_dir():
       return run_many(args)
-    written = run(args)
+    written, note = run(args)
   except UserError as e:
     print(f"error: {one_line(e)}", file=sys.stderr)
     return 1
   if not args.quiet:
-    print(f"{args.photos[0]} -> {', '.join(map(str, written))}")
+    print(f"{args.photos[0]} -> {', '.join(map(str, written))}{note}")
   return 0
 
 

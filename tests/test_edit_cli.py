@@ -9,6 +9,8 @@ batch sizes accumulate over the tests (at most 1, 4 and 8 rows: the photos hold 
 faces). The photos are scikit-image's astronaut and canvases of 3 or 5 copies of her head.
 """
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -182,3 +184,25 @@ def test_padded_rows_equal_unpadded_rows(model):
     difference = float(np.max(np.abs(np.asarray(value) - padded[key])))
     print(f"{key}: padded vs unpadded max |difference| {difference:.2g}")
     assert difference < 1e-4, (key, difference)  # outputs in [-1, 1] / [0, 1]; uint8 step 8e-3
+
+
+def test_every_face_of_a_group_photo_is_accounted_for(loads, tmp_path, capsys):
+  """insightface's group photo: dlib's default search edits five of its six people and reports
+  the sixth (turned away, score 0.21 < 0.3) as skipped; --thorough finds it; --faces picks."""
+  from tests import real_photos  # pylint: disable=import-outside-toplevel
+  photo = tmp_path / "group.png"
+  _save(photo, real_photos.group_photo())
+  assert edit.main([str(photo), f"--model={MODEL}", "--emotion=happy",
+                    f"--out={tmp_path / 'a.png'}"]) == 0
+  line = capsys.readouterr().out.strip()
+  assert re.search(r"\(5 faces edited; skipped the face at x 9\d\d-10\d\d, y \d+-\d+: weak "
+                   r"detection \(score 0\.\d\d < 0\.3\)", line), line
+  assert edit.main([str(photo), f"--model={MODEL}", "--emotion=happy", "--thorough",
+                    f"--out={tmp_path / 'b.png'}"]) == 0
+  assert capsys.readouterr().out.strip().endswith("(6 faces edited)")
+  assert edit.main([str(photo), f"--model={MODEL}", "--emotion=happy", "--faces=0,2",
+                    f"--out={tmp_path / 'c.png'}"]) == 0
+  line = capsys.readouterr().out
+  assert "2 faces edited" in line and line.count("not chosen (faces=[0, 2])") == 3
+  assert edit.main([str(photo), f"--model={MODEL}", "--emotion=happy", "--faces=7"]) == 1
+  assert "no face 7; the photo has faces 0-4" in capsys.readouterr().err
