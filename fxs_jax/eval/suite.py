@@ -28,6 +28,7 @@ import numpy as np
 
 from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
+from fxs_jax.eval import fer_reads
 from fxs_jax.eval import harness
 from fxs_jax.eval import motion
 from fxs_jax.eval import video
@@ -310,7 +311,7 @@ def _train_motions(ctx: EvalContext, field: str, label: str) -> tuple[np.ndarray
 
 EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {
     "critic": critic_rows, "pairs": edit_pairs, "transfer": transfer_pairs,
-    "motion": motion_geodesic, "video": video.video_identity}
+    "motion": motion_geodesic, "video": video.video_identity, "fer": fer_reads.fer_rows}
 
 
 def run_evals(ctx: EvalContext, workdir: Path, step: int) -> dict:

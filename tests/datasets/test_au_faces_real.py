@@ -73,6 +73,10 @@ def test_ganimation_smoke_trains_generates_and_evaluates(real_au_faces, tmp_path
   metrics = {r["metric"] for r in result["rows"]}
   # What applies without a truth ran: the identity distance to the input, per method.
   assert methods == {"model", "copy_input", "target_example"} and "acd_i" in metrics
+  # The real-face judge (FER2013) read every method's faces against the requested emotion.
+  fer = {r["method"]: r for r in result["rows"] if r["metric"] == "fer_reads_target"}
+  assert set(fer) == {"model", "copy_input", "target_example"}
+  assert all(0 <= r["value"] <= 1 and r["n"] >= 1 for r in fer.values())
   copy = next(r for r in result["rows"] if r["method"] == "copy_input" and r["metric"] == "acd_i")
   assert copy["value"] == pytest.approx(0.0, abs=1e-6)  # the input against itself
   assert not metrics & {"ssim_vs_truth", "psnr_vs_truth", "ssim_mouth"}
