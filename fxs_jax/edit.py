@@ -327,7 +327,10 @@ def run_many(args) -> int:
     try:
       written = save(result, job.out, formats)
     except (UserError, OSError) as e:
-      report("failed", job, f"cannot write {job.out}: {one_line(e)}")
+      # photos.save_photo's errors name the file and say why; an OSError's errno text is noise.
+      why = e.strerror if isinstance(e, OSError) and e.strerror else one_line(e)
+      report("failed", job, why if why.startswith(str(job.out)) else
+             f"cannot write {job.out}: {why}")
       continue
     counts["edited"] += 1
     if not args.quiet:

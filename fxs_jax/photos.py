@@ -24,6 +24,9 @@ editor (GANimation, LGP-GAN) gets ``edit_photo``, ``interpolate`` (one crop) and
   the model's change (edited crop - input crop) is warped back and added: the photo keeps its
   own detail finer than the crop (a 64 px crop of a 400 px face), the change comes at the crop's
   resolution.
+* **What the input had** (:mod:`fxs_jax.photo_io`): an edit keeps the photo's alpha channel
+  bit for bit, a grey photo comes back grey, and ``PhotoEdit.save`` writes the file's ICC profile
+  and EXIF data back (orientation 1: the photo is edited upright). Animation frames are RGB.
 * **Errors**: an unreadable file, a photo with no face, a too large photo: one line naming the
   file and the reason (:class:`fxs_jax.errors.UserError`).
 """
@@ -33,18 +36,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from fxs_jax import animation
+from fxs_jax import photo_io
 from fxs_jax.errors import UserError
 from fxs_jax.faces import alignment
 from fxs_jax.faces import masks
-from fxs_jax.faces import preprocessing
 from fxs_jax.faces import search as face_search
+from fxs_jax.photo_io import save_photo  # photos.save_photo: the public name
 
 MAX_MEGAPIXELS = 40.0  # a 7,700 x 5,200 photo; beyond, edit a downscaled copy
 ANIMATION_MAX_SIDE = 720  # frames of animate_photo are downscaled to this longer side
@@ -58,12 +61,18 @@ class PhotoEdit:
   """A photo with its faces edited.
 
   Attributes:
-    photo: (H, W, 3) uint8, the edited photo at the input's full resolution.
+    photo: uint8, the edited photo at the input's full resolution, in the input's layout: an
+      RGB photo gives (H, W, 3); an RGBA one (H, W, 4) with the input's alpha, bit for bit; a
+      grey one (H, W) (an array's own (H, W, 1)), the edit as luminance; a grey + alpha file
+      (H, W, 2). A file's photo is upright (its EXIF orientation applied); 16-bit grey comes
+      back 8-bit.
     faces: the :class:`fxs_jax.faces.AlignedFace` of each edited face (the model's input crop,
       its landmarks and the photo -> crop transform), the largest first.
     edited: (F, S, S, 3) uint8, the model's output crop of each face.
     name: the photo's file path, or "photo" for an array.
     skipped: the faces (or possible faces) left out, each with its box and reason.
+    icc_profile: the input file's ICC colour profile (bytes), or None; ``save`` writes it.
+    exif: the input file's EXIF data with orientation 1, or None; ``save`` writes it.
   """
 
   photo: np.ndarray
@@ -71,6 +80,8 @@ class PhotoEdit:
   edited: np.ndarray
   name: str = "photo"
   skipped: list[face_search.SkippedFace] = dataclasses.field(default_factory=list)
+  icc_profile: bytes | None = None
+  exif: bytes | None = None
 
   def summary(self) -> str:
     """One line: how many faces were edited and which were skipped, why."""
@@ -90,8 +101,10 @@ class PhotoEdit:
     return self.photo if dtype is None else self.photo.astype(dtype)
 
   def save(self, path: str | os.PathLike) -> Path:
-    """Writes the edited photo (format from the suffix: .jpg at quality 95, .png, ...)."""
-    return save_photo(path, self.photo)
+    """Writes the edited photo (format from the suffix: .jpg at quality 95, .png, ...) with the
+    input's ICC profile and EXIF where the format holds them (PNG, JPEG, WebP, TIFF). A format
+    without alpha (JPEG) gets an RGBA photo composited over white: save as .png to keep it."""
+    return save_photo(path, self.photo, icc_profile=self.icc_profile, exif=self.exif)
 
 
 def _check_size(width: int, height: int, name: str) -> None:
@@ -103,30 +116,22 @@ def _check_size(width: int, height: int, name: str) -> None:
 
 
 def read_photo(photo, what: str = "photo") -> tuple[np.ndarray, str]:
-  """``photo`` (a file path, or a uint8 (H, W, 3) / (H, W) / (H, W, 4) array) as (H, W, 3) uint8
-  RGB (EXIF orientation applied), and the name errors use: the path, or ``what`` for arrays.
-  One-line errors for a missing, unreadable or too large file."""
-  if not isinstance(photo, (str, os.PathLike)):
-    image = preprocessing.as_rgb_array(photo)
-    _check_size(image.shape[1], image.shape[0], what)
-    return image, what
-  name = os.fspath(photo)
-  if not os.path.isfile(name):
-    raise UserError(f"{name}: no such file; pass the path of a photo (jpg, png, ...).")
-  try:
-    with warnings.catch_warnings():  # Pillow warns from 89 MP on; the limit below is lower
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-      with Image.open(name) as opened:  # reads the header only: the size before decoding
-        _check_size(*opened.size, name)
-  except Image.DecompressionBombError as e:
-    raise UserError(f"{name}: over the {MAX_MEGAPIXELS:g} MP limit for photo editing ({e}); "
-                    "downscale it first.") from e
-  except (OSError, SyntaxError, ValueError):
-    pass  # unreadable: load_image says why
-  image = preprocessing.load_image(name)
-  if isinstance(image, preprocessing.Skip):  # "unreadable: <file name>: <error>"
-    raise UserError(f"{name}: unreadable ({image.reason.split(': ', 2)[-1]}).")
+  """``photo`` (a file path, or a uint8 (H, W) / (H, W, 1-4) array) as (H, W, 3) uint8 RGB (EXIF
+  orientation applied, transparency over white), and the name errors use: the path, or ``what``
+  for arrays. One-line errors for a missing, unreadable or too large file."""
+  image, name, _ = _read_keeping(photo, what)
   return image, name
+
+
+def _read_keeping(photo, what: str = "photo") -> tuple[np.ndarray, str, photo_io.Kept]:
+  """:func:`read_photo` and what an edit puts back (:func:`fxs_jax.photo_io.read`)."""
+  return photo_io.read(photo, what, _check_size)
+
+
+def _edit_result(image, kept: photo_io.Kept, pasted: np.ndarray, *fields) -> PhotoEdit:
+  """The :class:`PhotoEdit` of ``pasted`` (the edit of ``image``) in the input's layout."""
+  return PhotoEdit(photo_io.restore(pasted, image, kept), *fields,
+                   icc_profile=kept.icc_profile, exif=kept.exif)
 
 
 def find_faces(image: np.ndarray, size: int, faces="all", name: str = "photo"
@@ -200,7 +205,7 @@ def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
   """
   _check_relative_to(relative_to)
   arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
-  image, name = read_photo(photo)
+  image, name, kept = _read_keeping(photo)
   search = face_search.search_faces(image, model.config.model.image_size, faces, name, thorough)
   found = search.faces
   crops, landmarks = _stack_faces(found)
@@ -208,8 +213,8 @@ def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
   references = None
   if relative_to == "start":  # the same call at intensity 0: G(face, start), the same shapes
     references = model.edit(crops, landmarks=landmarks, intensity=0.0, **arguments)
-  return PhotoEdit(paste_faces(image, found, edited, keep_detail, references), found, edited,
-                   name, search.skipped)
+  return _edit_result(image, kept, paste_faces(image, found, edited, keep_detail, references),
+                      found, edited, name, search.skipped)
 
 
 def transfer_photo(model, source_photo, target_photo, faces="all",
@@ -229,7 +234,7 @@ def transfer_photo(model, source_photo, target_photo, faces="all",
                     "needs a cGAN transfer run (configs/cgan_transfer.py).")
   size = model.config.model.image_size
   source_image, source_name = read_photo(source_photo, "source_photo")
-  target_image, target_name = read_photo(target_photo, "target_photo")
+  target_image, target_name, kept = _read_keeping(target_photo, "target_photo")
   source = find_faces(source_image, size, "largest", source_name)
   search = face_search.search_faces(target_image, size, faces, target_name, thorough)
   targets = search.faces
@@ -239,8 +244,9 @@ def transfer_photo(model, source_photo, target_photo, faces="all",
   references = None
   if relative_to == "start":  # each target face's own expression, rendered by the model
     references = model.transfer(target_crops, target_crops, target_landmarks, target_landmarks)
-  return PhotoEdit(paste_faces(target_image, targets, edited, keep_detail, references), targets,
-                   edited, target_name, search.skipped)
+  return _edit_result(target_image, kept,
+                      paste_faces(target_image, targets, edited, keep_detail, references),
+                      targets, edited, target_name, search.skipped)
 
 
 def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -265,11 +271,12 @@ def animate_photo(model, photo, emotion=None, aus=None,
   Editors (GANimation, LGP-GAN): ``interpolate``'s frames, from ``start`` to the target at
   ``intensity``, every frame the generator's output. TextureGAN: ``animate``'s video from the
   face (taken as neutral) to ``emotion``; ``motion`` passes ``motion=``, ``seed=``, ``scale=``.
-  Frames are downscaled to ``max_side`` px on the longer side (None: the photo's size; a video
-  of a 12 MP photo holds 36 MB per frame); ``fps`` defaults to 12 (editors) or the video's.
+  Frames are ``max_side`` px on the longer side (None: the photo's size; a video of a 12 MP
+  photo holds 36 MB per frame): faces are found and cropped in the full photo, then pasted into
+  its downscaled copy (``fit_within``); ``fps`` defaults to 12 (editors) or the video's.
   ``relative_to="start"`` (default): each frame adds the model's change from its first frame
-  (the start, or TextureGAN's neutral face), so frame 0 is the photo bit for bit; ``"input"``:
-  the change from the face (see :func:`edit_photo`).
+  (the start, or TextureGAN's neutral face), so frame 0 is the (downscaled) photo bit for bit;
+  ``"input"``: the change from the face (see :func:`edit_photo`).
   """
   _check_relative_to(relative_to)
   frames = animation.check_frames(frames)
@@ -302,25 +309,16 @@ def animate_photo(model, photo, emotion=None, aus=None,
     raise UserError(f"{model.config.model_name} does not make face videos; animate_photo needs an "
                     "editor (GANimation, LGP-GAN) or a TextureGAN run.")
   references = edited[:, 0] if relative_to == "start" else None  # frame 0: the start
-  video = [fit_within(paste_faces(image, found, edited[:, t], keep_detail, references), max_side)
+  # Paste at the output size, not into the full photo then shrink: a 24 MP photo has ~70x the
+  # pixels of a 720 px frame to copy, warp and shrink, per frame. The crops stay the full
+  # photo's (sharper than crops of the small copy).
+  canvas = fit_within(image, max_side)
+  canvas_faces = [alignment.rescaled(face, canvas.shape[:2]) for face in found]
+  video = [paste_faces(canvas, canvas_faces, edited[:, t], keep_detail, references)
            for t in range(frames)]
   return animation.Animation(frames=np.stack(video), landmarks=None,
                              emotion=animation.target_name(emotion, aus), fps=float(fps),
                              skipped=tuple(search.skipped))
-
-
-def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> Path:
-  """Writes a uint8 RGB image in the format of ``path``'s suffix (JPEG at ``quality``), creating
-  parent folders; a one-line error for a suffix Pillow cannot write."""
-  path = Path(path)
-  image_format = Image.registered_extensions().get(path.suffix.lower())
-  if image_format is None or image_format not in Image.SAVE:
-    raise UserError(f"{path}: cannot write {path.suffix or 'files without a suffix'!r}; use "
-                    ".jpg, .png, .webp or .bmp.")
-  path.parent.mkdir(parents=True, exist_ok=True)
-  options = {"quality": quality} if image_format in ("JPEG", "WEBP") else {}
-  Image.fromarray(np.asarray(image)).save(path, format=image_format, **options)
-  return path
 
 
 def parse_aus(text: str) -> np.ndarray:

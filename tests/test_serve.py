@@ -7,6 +7,7 @@ import concurrent.futures
 import io
 import json
 import os
+import re
 import threading
 import time
 import urllib.error
@@ -22,6 +23,8 @@ from fxs_jax.data import synth_faces_examples
 IN_CI = bool(os.environ.get("CI"))
 GANIMATION, LGPGAN, TRANSFER = ("synthfaces/ganimation", "synthfaces/lgpgan",
                                 "synthfaces/cgan_transfer")
+# What a message for the page must not hold: Python class names, Pillow's byte counts, reprs.
+INTERNALS = re.compile(r"[A-Z][a-z]+Error|Exception|bytes|BytesIO|<|Traceback")
 
 
 def _require(module: str):
@@ -106,12 +109,22 @@ def test_uploads_are_checked_with_one_line_messages():
   assert sessions.decode_upload(_png(rgba), "t.png").min() == 255
   huge = io.BytesIO()
   Image.new("1", (5000, 4000)).save(huge, format="PNG")  # 20 MP, a few kB
+  jpeg = io.BytesIO()
+  Image.fromarray(photo).save(jpeg, format="JPEG")
+  png = _png(photo)
   cases = [(b"", 400, "empty"), (b"hello, not a photo", 415, "not an image"),
-           (_png(photo)[:60], 415, "damaged"), (huge.getvalue(), 413, "16 MP limit")]
+           (png[:60], 415, "PNG file is truncated or damaged"),
+           (png[:len(png) // 2], 415, "PNG file is truncated or damaged"),
+           (png[:5], 415, "PNG file is truncated or damaged"),  # too short for Pillow to open
+           (jpeg.getvalue()[:-40], 415, "JPEG file is truncated or damaged"),  # "(n bytes not
+           (huge.getvalue(), 413, "16 MP limit")]  # processed)", Pillow says
   for data, status, words in cases:
     with pytest.raises(sessions.ServeError, match=words) as info:
       sessions.decode_upload(data, "upload.bin")
-    assert info.value.status == status and "\n" not in str(info.value)
+    message = str(info.value)
+    assert info.value.status == status and "\n" not in message
+    assert not INTERNALS.search(message), message
+    assert re.search(r"; (upload|open|downscale)", message), message  # and what to do
   icon = io.BytesIO()
   Image.new("RGB", (8, 8)).save(icon, format="ICO")
   with pytest.raises(sessions.ServeError, match="ICO images are not accepted"):
@@ -217,21 +230,87 @@ def test_api_concurrent_edits_timeouts_and_a_full_queue(editor):
     assert status == 503 and "busy" in body["error"]
   finally:
     run.max_queue = max_queue
-  calls = run.calls
-  assert edit(1.0)[0] == 200 and run.calls == calls + 1  # the timed-out edit was dropped
+  calls = run.calls  # an edit makes two calls: its target and its start (what it adds to)
+  assert edit(1.0)[0] == 200 and run.calls == calls + 2  # the timed-out edit was dropped
 
   status, body = _call(f"{url}/api/photos?model={GANIMATION}", _png(np.full((200, 300, 3), 90,
                                                                            np.uint8)),
                        {"X-Filename": "wall.png"})
   assert status == 422 and body["error"].startswith("wall.png: no face found")
+  truncated = _png(np.full((200, 300, 3), 90, np.uint8))
+  status, body = _call(f"{url}/api/photos?model={GANIMATION}", truncated[:len(truncated) // 2],
+                       {"X-Filename": "cut.png"})
+  assert status == 415 and body["error"].startswith("cut.png: this PNG file is truncated")
+  assert not INTERNALS.search(body["error"]), body["error"]
   assert _call(f"{url}/api/edit", {"model": GANIMATION, "photo": "gone"})[0] == 404
   assert _call(f"{url}/api/edit", {"model": "nope", "photo": "sample-0"})[0] == 400
   assert _call(f"{url}/api/health")[1]["ok"]
 
 
+def _changed(edited: np.ndarray, photo: np.ndarray) -> np.ndarray:
+  """(H, W) bool: the pixels an edit changed."""
+  return np.abs(edited.astype(int) - photo).max(-1) > 0
+
+
+def _download(url: str) -> np.ndarray:
+  with urllib.request.urlopen(url) as response:
+    return np.asarray(Image.open(io.BytesIO(response.read())))
+
+
+def _inside(box) -> tuple[slice, slice]:
+  """The rows and columns of a face's box (x0, y0, x1, y1)."""
+  x0, y0, x1, y1 = np.round(box).astype(int)
+  return slice(y0, y1 + 1), slice(x0, x1 + 1)
+
+
+def test_api_reports_skipped_faces_and_edits_only_the_picked_ones(editor):
+  """insightface's group photo: 5 faces, and the sixth (turned away) reported as skipped with
+  why; an edit of face 0 alone leaves the other faces' pixels exactly; a bad ``faces`` is a
+  one-line 400; ``thorough=1`` searches again."""
+  from tests import real_photos
+  url, _ = editor
+  group = real_photos.group_photo()
+  status, photo = _call(f"{url}/api/photos?model={GANIMATION}", _png(group),
+                        {"X-Filename": "t1.png"})
+  assert status == 200 and len(photo["faces"]) == 5 and photo["thorough"] is False
+  [skipped] = photo["skipped"]
+  assert re.match(r"weak detection \(score 0\.\d+ < 0\.3\): turned away", skipped["reason"])
+  x0, y0, x1, y1 = skipped["box"]
+  assert 850 < x0 < x1 < 1060 and 50 < y0 < y1 < 260  # the head at the back, top right
+
+  aus = [0.0] * 17
+  aus[8] = 5.0  # AU12, lip corner puller
+  edit = {"model": GANIMATION, "photo": photo["id"], "aus": aus}
+  status, body = _call(f"{url}/api/edit", {**edit, "faces": [0]})
+  assert status == 200 and body["faces"] == [0] and len(body["crops"]) == 1
+  changed = _changed(_download(url + body["downloads"]["png"]), group)
+  assert changed[_inside(photo["faces"][0]["box"])].any()
+  for face in photo["faces"][1:]:
+    assert not changed[_inside(face["box"])].any()  # bit for bit
+  rows, columns = np.nonzero(changed)  # and nothing far from face 0
+  fx0, fy0, fx1, fy1 = photo["faces"][0]["box"]
+  assert fx0 - 40 < columns.min() and columns.max() < fx1 + 40
+  assert fy0 - 40 < rows.min() and rows.max() < fy1 + 40
+
+  for faces, words in [("0", "must be a list of face indices"), ([], "faces is empty"),
+                       ([5], "faces has 5, but this photo has faces 0-4"),
+                       ([0.5], "must be a list of face indices")]:
+    status, body = _call(f"{url}/api/edit", {**edit, "faces": faces})
+    assert status == 400 and words in body["error"] and "\n" not in body["error"], body
+
+  astronaut = real_photos.astronaut()  # small: a thorough search is quick
+  status, photo = _call(f"{url}/api/photos?model={GANIMATION}&thorough=1", _png(astronaut),
+                        {"X-Filename": "astronaut.png"})
+  assert status == 200 and photo["thorough"] is True and len(photo["faces"]) == 1
+  status, body = _call(f"{url}/api/photos?model={GANIMATION}&thorough=maybe", _png(astronaut),
+                       {"X-Filename": "astronaut.png"})
+  assert status == 400 and body["error"].startswith("thorough must be 1 or 0")
+
+
 def test_editor_in_headless_chromium(editor, tmp_path):
   """Pick a sample, move a slider, upload the astronaut and download the edit, play and
-  download the video, switch to LGP-GAN and the cGAN transfer, upload a non-image."""
+  download the video, switch to LGP-GAN and the cGAN transfer, upload a non-image, upload the
+  group photo (a skipped face in the caption) and leave a face out with a click."""
   url, _ = editor
   _require("playwright")
   if not _find_chromium():
@@ -303,6 +382,29 @@ def test_editor_in_headless_chromium(editor, tmp_path):
     page.click("#source-samples button[data-sample='6']")  # ... and the page keeps editing
     browser.result_changes(page, before, timeout_ms=60_000)
     assert page.is_hidden("#error")
+
+    from tests import real_photos
+    group = real_photos.group_photo()
+    (tmp_path / "group.png").write_bytes(_png(group))
+    page.set_input_files("#upload", str(tmp_path / "group.png"))
+    page.wait_for_function("() => document.getElementById('photo-caption').textContent"
+                           ".startsWith('group.png · 1280×886 · 5 faces ·')", timeout=60_000)
+    caption = page.inner_text("#photo-caption")
+    assert "· 1 skipped: weak detection" in caption and "turned away" in caption
+    assert page.locator("#boxes rect.skipped").count() == 1  # drawn, dashed orange
+    assert page.is_visible("#look-harder") and "4x" in page.get_attribute("#look-harder", "title")
+    browser.wait_idle(page)  # the transfer onto all five faces
+    with page.expect_request(lambda r: r.url.endswith("/api/edit")) as request:
+      page.click("#boxes rect.face[data-face='0']")  # face 0: left out
+    assert json.loads(request.value.post_data)["faces"] == [1, 2, 3, 4]
+    browser.wait_idle(page)
+    assert "5 faces (4 edited)" in page.inner_text("#photo-caption")
+    assert page.locator("#crops .crop.off").count() == 1
+    with page.expect_download() as download:
+      page.click("#download-png")
+    changed = _changed(np.asarray(Image.open(download.value.path())), group)
+    boxes = [face["box"] for face in page.evaluate("state.photo.faces")]
+    assert not changed[_inside(boxes[0])].any() and changed[_inside(boxes[1])].any()
   assert not elsewhere, f"the page fetched from elsewhere: {elsewhere}"
 
 

@@ -196,6 +196,27 @@ def align(image, landmarks_68x2, size: int = 128, template=EYE_TEMPLATE,
                      transform=transform, photo_shape=(int(image.shape[0]), int(image.shape[1])))
 
 
+def rescaled(aligned: AlignedFace, photo_shape) -> AlignedFace:
+  """``aligned`` as a face of its photo resized to ``photo_shape`` (H, W): the same crop and
+  landmarks, the transform from the resized photo's pixels to the crop.
+
+  Each axis scales by new / old side, pixel centres at integers: a point x of the photo lies at
+  ``(x + 0.5) * s - 0.5`` in the resized one. To paste a crop cut from a full-resolution photo
+  (sharper than one cut from a small copy) into a downscaled copy of it.
+  """
+  height, width = int(photo_shape[0]), int(photo_shape[1])
+  if height < 1 or width < 1:
+    raise UserError(f"photo_shape must be two positive sides (H, W), got {tuple(photo_shape)}")
+  if (height, width) == tuple(aligned.photo_shape):
+    return aligned
+  scale = np.array([width / aligned.photo_shape[1], height / aligned.photo_shape[0]])
+  # Resized -> original photo: x = (x' + 0.5) / s - 0.5; then the original photo -> crop map.
+  to_original = np.concatenate([np.diag(1 / scale), (0.5 / scale - 0.5)[:, None]], axis=1)
+  transform = aligned.transform[:, :2] @ to_original
+  transform[:, 2] += aligned.transform[:, 2]
+  return dataclasses.replace(aligned, transform=transform, photo_shape=(height, width))
+
+
 def paste_back(photo, aligned: AlignedFace, new_crop_image, feather: float = 0.1,
                mask=None, change_from=None) -> np.ndarray:
   """A copy of ``photo`` with ``new_crop_image`` (an edited ``aligned.image``) warped back in.

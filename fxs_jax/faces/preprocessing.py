@@ -12,10 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
+import struct
 
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
+from PIL import UnidentifiedImageError
 
 from fxs_jax.errors import UserError
 from fxs_jax.faces.alignment import NUM_LANDMARKS
@@ -40,9 +43,40 @@ class Skip:
   reason: str
 
 
-def _one_line(error: BaseException) -> str:
+def unreadable_reason(error: BaseException, path: str | os.PathLike | None = None) -> str:
+  """Why an image file could not be read, as a person would say it: the cause and the fix on one
+  line, without exception class names or decoder byte counts. For any reader of user photos
+  (:func:`load_image`, ``fxs_jax.photos``, the editor's uploads); ``path`` tells an empty file
+  apart from one in a format Pillow does not know."""
   text = " ".join(str(error).split())
-  return text or type(error).__name__
+  if isinstance(error, Image.DecompressionBombError):
+    sizes = re.search(r"\((\d+) pixels\) exceeds limit of (\d+) pixels", text)
+    pixels, limit = (int(n) / 1e6 for n in sizes.groups()) if sizes else (0.0, 0.0)
+    size = f"{pixels:.3g} MP is over the {limit:.3g} MP limit" if sizes else "it is over the size"
+    return f"{size} Pillow opens (a guard against decompression bombs); downscale it first"
+  if isinstance(error, UnidentifiedImageError):
+    if path is not None and os.path.isfile(path) and os.path.getsize(path) == 0:
+      return "the file is empty; copy it again"
+    return "not an image file Pillow can read (jpg, png, webp, bmp, tiff, ...); pass a photo file"
+  if isinstance(error, FileNotFoundError):
+    return "no such file; check the path"
+  if isinstance(error, IsADirectoryError):
+    return "a folder, not an image file; pass the path of a photo file"
+  if isinstance(error, PermissionError):
+    return "permission denied; make the file readable (chmod) or copy it somewhere you can read"
+  if isinstance(error, MemoryError):
+    return "not enough memory to decode it; downscale it first"
+  if isinstance(error, OSError) and error.errno is not None:  # the disk, not the image
+    return f"the system cannot read it ({error.strerror or text}); check the disk or copy it again"
+  # Pillow's decoders say "image file is truncated (59 bytes not processed)", "broken data stream
+  # when reading image file", "broken PNG file", ... (OSError, SyntaxError, ValueError, EOFError).
+  damaged = ("truncated", "broken", "corrupt", "damaged", "unrecognized data stream",
+             "decoder error", "decoding error")
+  if (isinstance(error, (SyntaxError, ValueError, EOFError, struct.error))
+      or any(word in text.lower() for word in damaged)):
+    return "the file is truncated or damaged; copy it again"
+  detail = re.sub(r"\s*\(\d+ bytes not processed\)", "", text)
+  return f"Pillow cannot decode it{f' ({detail})' if detail else ''}; re-save it as png or jpg"
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -54,21 +88,26 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray | Skip:
-  """An image file as (H, W, 3) uint8 RGB, or ``Skip("unreadable: <file name>: <error>")``.
+  """An image file as (H, W, 3) uint8 RGB, or ``Skip("unreadable: <file name>: <reason>")``
+  (:func:`unreadable_reason`: the cause and the fix in plain words).
 
-  Greyscale, palette and transparent images become RGB (transparency over white); the EXIF
-  orientation tag is applied (phone photos are often stored sideways). Never raises: missing,
-  truncated or corrupt files give a :class:`Skip`.
+  Greyscale, palette and transparent images become RGB (transparency over white); 16-bit grey is
+  scaled to 8 bits (value / 257); the EXIF orientation tag is applied (phone photos are often
+  stored sideways). Never raises: missing, truncated or corrupt files give a :class:`Skip`.
   """
   name = os.path.basename(os.fspath(path))
   try:
     with Image.open(path) as image:
       image.load()
-      rgb = _to_rgb(ImageOps.exif_transpose(image))
+      upright = ImageOps.exif_transpose(image)
+      if upright.mode == "I" or upright.mode.startswith("I;16"):  # Pillow's convert clips at 255
+        upright = Image.fromarray(np.clip(np.rint(np.asarray(upright, np.float64) / 257), 0,
+                                          255).astype(np.uint8))
+      rgb = _to_rgb(upright)
     return np.asarray(rgb, np.uint8)
   except Exception as e:  # pylint: disable=broad-except
     # PIL reports bad files with many exception types (OSError, SyntaxError, ValueError, ...).
-    return Skip(f"unreadable: {name}: {_one_line(e)}")
+    return Skip(f"unreadable: {name}: {unreadable_reason(e, path)}")
 
 
 def as_rgb_array(image) -> np.ndarray:

@@ -1,14 +1,19 @@
 """The editor's web app: a static page (``static/``) and a small JSON API, on Starlette.
 
-    GET  /                          the page (index.html, app.js, style.css: no external assets)
+    GET  /                          the page (``static/``: HTML, JS, CSS; no external assets)
     GET  /api/info                  models and their controls, AU names, emotion presets, samples
     GET  /api/health                {"ok", "ready", "queued", "calls"}
     GET  /api/samples/{k}.png       a sample face's thumbnail
     POST /api/photos?model=NAME     upload (the raw file as the body, X-Filename: its name):
-                                    checked, decoded, faces found once -> the photo's JSON
-    GET  /api/photos/{id}?model=    a photo (or sample-<k>) with its faces at the model's size
+         [&thorough=1]              checked, decoded, faces found once (thorough: at twice the
+                                    scale, ~4x the time) -> the photo's JSON
+    GET  /api/photos/{id}?model=    a photo (or sample-<k>): its faces at the model's size
+                                    ({"box", "crop", ...}, the largest first) and the faces
+                                    skipped ({"box", "reason"})
     POST /api/edit                  {"model", "photo", aus + intensity | emotion + intensity |
-                                    "source": photo id, "mask": bool} -> the edited photo
+                                    "source": photo id, "mask": bool, "faces": [indices]
+                                    (default every face)} -> the edited photo; only the picked
+                                    faces are edited and pasted
     POST /api/play                  the same target as a video (editors: start -> target;
                                     TextureGAN: {"emotion", "seed"})
     GET  /api/results/{id}.{png|gif|mp4}[?download=1]
@@ -47,6 +52,7 @@ from fxs_jax import animation
 from fxs_jax import facs
 from fxs_jax import photos
 from fxs_jax.errors import UserError
+from fxs_jax.faces import alignment
 from fxs_jax.serve import media
 from fxs_jax.serve import ops
 from fxs_jax.serve import runner as runner_lib
@@ -61,7 +67,8 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class _Started:
-  """What an edit or a play request starts from: its body, model, deadline and picked faces."""
+  """What an edit or a play request starts from: its body, model, deadline and picked faces
+  (``faces``: the aligned faces at ``picked``, indices into the photo's faces)."""
   start: float
   body: dict
   model: object  # fxs_jax.TrainedModel
@@ -71,6 +78,7 @@ class _Started:
   size: int
   photo: sessions.Photo
   faces: list  # of fxs_jax.faces.alignment.AlignedFace
+  picked: list  # of int
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -183,15 +191,6 @@ class Editor:
       raise ServeError(400, "The request must be a JSON object.")
     return body
 
-  def _photo_json(self, photo_id: str, photo: sessions.Photo, size: int) -> dict:
-    faces = photo.faces(size)
-    boxes = [np.concatenate([p.min(0), p.max(0)]).round(1).tolist() for p in photo.landmarks]
-    return {"id": photo_id, "name": photo.name, "width": int(photo.image.shape[1]),
-            "height": int(photo.image.shape[0]), "image": media.data_url(photo.preview, "jpg"),
-            "faces": [{"box": box, "crop": media.data_url(face.image), "size": size,
-                       "landmarks": np.round(face.landmarks, 2).tolist()}
-                      for box, face in zip(boxes, faces)]}
-
   # ---- handlers ------------------------------------------------------------------------------
   async def index(self, request: Request):
     del request
@@ -231,15 +230,17 @@ class Editor:
     name = urllib.parse.unquote(request.headers.get("x-filename", "upload"))[-120:] or "upload"
     _, model, _, _ = self._model(request.query_params.get("model"))
     size = model.config.model.image_size
+    thorough = sessions.query_flag(request.query_params, "thorough")
     deadline = time.monotonic() + self.timeout
     data = await self._body(request, self.max_upload_bytes, name)
 
     def read_and_detect():
-      return sessions.detect(sessions.decode_upload(data, name, self.max_megapixels), name, size)
+      image = sessions.decode_upload(data, name, self.max_megapixels)
+      return sessions.detect(image, name, size, thorough)
 
     photo = await self._work(read_and_detect, deadline)
     photo_id = self.photos.add(photo)
-    return JSONResponse(await self._work(lambda: self._photo_json(photo_id, photo, size),
+    return JSONResponse(await self._work(lambda: photo.as_json(photo_id, size),
                                          deadline))
 
   async def photo(self, request: Request):
@@ -248,7 +249,7 @@ class Editor:
     photo = self.photos.get(photo_id)
     deadline = time.monotonic() + self.timeout
     size = model.config.model.image_size
-    return JSONResponse(await self._work(lambda: self._photo_json(photo_id, photo, size),
+    return JSONResponse(await self._work(lambda: photo.as_json(photo_id, size),
                                          deadline))
 
   async def _faces(self, body: dict, key: str, size: int, deadline: float, missing: str):
@@ -265,7 +266,9 @@ class Editor:
     deadline = start + self.timeout
     size = model.config.model.image_size
     photo, faces = await self._faces(body, "photo", size, deadline, "Pick or upload a photo.")
-    return _Started(start, body, model, kind, run, deadline, size, photo, faces)
+    picked = sessions.pick_faces(body.get("faces"), len(faces))
+    return _Started(start, body, model, kind, run, deadline, size, photo,
+                    [faces[i] for i in picked], picked)
 
   async def edit(self, request: Request):
     req = await self._begin(request)
@@ -290,9 +293,11 @@ class Editor:
       crops, references = ops.to_uint8(outputs["image"]), ops.to_uint8(started["image"])
       result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", photo=req.photo.image,
                             faces=req.faces, crops=crops, references=references)
-      shown = photos.paste_faces(req.photo.preview, req.photo.preview_faces(req.size), crops,
+      shown_faces = req.photo.preview_faces(req.size)
+      shown = photos.paste_faces(req.photo.preview, [shown_faces[i] for i in req.picked], crops,
                                  references=references)
-      payload = {"image": media.data_url(shown, "jpg"), "crops": list(map(media.data_url, crops))}
+      payload = {"image": media.data_url(shown, "jpg"), "faces": req.picked,
+                 "crops": list(map(media.data_url, crops))}
       if req.body.get("mask") and "attention" in outputs:  # A = 1 keeps the input: show 1 - A
         payload["masks"] = [media.data_url(media.grey(1.0 - a)) for a in outputs["attention"]]
       return result, payload
@@ -320,10 +325,10 @@ class Editor:
     else:
       raise ServeError(400, "The cGAN transfer makes stills: press a face to copy its expression.")
 
-    def finish():
-      frames = np.stack([photos.fit_within(
-          photos.paste_faces(req.photo.image, req.faces, crops[:, t], references=crops[:, 0]),
-          photos.ANIMATION_MAX_SIDE)
+    def finish():  # pasted at the video's size, like photos.animate_photo
+      canvas = photos.fit_within(req.photo.image, photos.ANIMATION_MAX_SIDE)
+      faces = [alignment.rescaled(face, canvas.shape[:2]) for face in req.faces]
+      frames = np.stack([photos.paste_faces(canvas, faces, crops[:, t], references=crops[:, 0])
                          for t in range(crops.shape[1])])
       result = media.Result(f"{media.safe_stem(req.photo.name)}_{label}", frames=frames, fps=fps)
       result.encoded("gif")  # shown at once

@@ -1,8 +1,10 @@
 """The editor's photos and results, held server-side by id.
 
-A photo's faces are found once, when it is uploaded (dlib, ``fxs_jax.photos.find_faces``); the
-editor keeps the photo and its faces' landmarks under an id, so that a slider move only runs the
-jitted edit and the paste-back. Crops are aligned once per model size (``faces(size)``).
+A photo's faces are found once, when it is uploaded (dlib, ``fxs_jax.faces.search``, ``thorough``
+on request); the editor keeps the photo, its faces' landmarks and the faces it skipped (with why)
+under an id, so that a slider move only runs the jitted edit and the paste-back. Crops are aligned
+once per model size (``faces(size)``). A request edits every face or the ones it picks
+(:func:`pick_faces`).
 
 Sample faces are SynthFaces' held-out identities (``SAMPLE_IDENTITIES``), rendered neutral at
 ``SAMPLE_SIDE`` px. They skip detection: the renderer draws the same face at any size, so a
@@ -11,7 +13,8 @@ map is the exact scaling between the two renders. The model sees a sample exactl
 test faces.
 
 Uploads are checked before decoding (size in bytes, image type, megapixels) and each problem is
-one line for the page (:class:`ServeError`, with its HTTP status).
+one line for the page in plain words, the cause and the fix (:class:`ServeError`, with its HTTP
+status): never Pillow's exception names or byte counts.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import collections
 import dataclasses
 import functools
 import io
+import json
 import secrets
 import threading
 import warnings
@@ -34,6 +38,8 @@ from fxs_jax.data import synth_faces
 from fxs_jax.data import synth_faces_examples
 from fxs_jax.errors import UserError
 from fxs_jax.faces import alignment
+from fxs_jax.faces import search as face_search
+from fxs_jax.serve import media
 
 SAMPLE_IDENTITIES = tuple(range(300, 308))  # stills_64's test split starts at identity 300
 SAMPLE_SIDE = 256
@@ -41,6 +47,11 @@ UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
 MAX_UPLOAD_MB = 20.0
 MAX_MEGAPIXELS = 16.0  # a 4,900 x 3,300 photo
 PREVIEW_SIDE = 1024  # the page shows photos at most this large; downloads are full size
+# Each format's first bytes: a file that starts like an image but does not open is damaged, not
+# "not an image" (RIFF is WebP's container; its bytes 8-12 say WEBP).
+SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF",
+              b"BM": "BMP", b"RIFF": "WebP", b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+ACCEPTED = "JPEG, PNG, WebP or BMP"  # what the messages suggest (GIF and TIFF are read too)
 _detect_lock = threading.Lock()  # one dlib detector, shared: one photo at a time
 
 
@@ -55,12 +66,15 @@ class ServeError(Exception):
 @dataclasses.dataclass
 class Photo:
   """A photo being edited: the image, its faces' landmarks (photo pixels, the largest face
-  first) and, for a sample, its SynthFaces identity."""
+  first), for a sample its SynthFaces identity, and the faces the search skipped (each with its
+  box and reason; ``thorough``: whether the search looked at twice the scale)."""
 
   name: str
   image: np.ndarray
   landmarks: list[np.ndarray]
   identity: int | None = None
+  skipped: list[face_search.SkippedFace] = dataclasses.field(default_factory=list)
+  thorough: bool = False
   _crops: dict = dataclasses.field(default_factory=dict)
 
   def faces(self, size: int) -> list[alignment.AlignedFace]:
@@ -91,6 +105,18 @@ class Photo:
     return [dataclasses.replace(face, transform=face.transform @ to_photo,
                                 photo_shape=(height, width)) for face in self.faces(size)]
 
+  def as_json(self, photo_id: str, size: int) -> dict:
+    """What the page draws: the preview, each face's box (photo pixels), crop at ``size`` px and
+    landmarks, the largest first, and each skipped face's box and reason."""
+    boxes = [np.concatenate([p.min(0), p.max(0)]).round(1).tolist() for p in self.landmarks]
+    return {"id": photo_id, "name": self.name, "width": int(self.image.shape[1]),
+            "height": int(self.image.shape[0]), "image": media.data_url(self.preview, "jpg"),
+            "faces": [{"box": box, "crop": media.data_url(face.image), "size": size,
+                       "landmarks": np.round(face.landmarks, 2).tolist()}
+                      for box, face in zip(boxes, self.faces(size))],
+            "skipped": [{"box": list(face.box), "reason": face.reason} for face in self.skipped],
+            "thorough": self.thorough}
+
   @property
   def nbytes(self) -> int:
     return self.image.nbytes + (self.preview.nbytes if "preview" in self.__dict__ else 0)
@@ -120,53 +146,116 @@ def sample_photo(index: int) -> Photo:
   return Photo(f"synthfaces_{identity}", image, [landmarks.astype(np.float64)], identity)
 
 
+def _image_kind(data: bytes) -> str | None:
+  """The image format ``data`` starts like (a few bytes suffice), or None."""
+  for signature, kind in SIGNATURES.items():
+    if len(data) >= 2 and data[:len(signature)] == signature[:len(data)]:
+      return kind if kind != "WebP" or len(data) < 12 or data[8:12] == b"WEBP" else None
+  return None
+
+
+def _unreadable(name: str, kind: str | None) -> ServeError:
+  """Why Pillow could not read a file of format ``kind`` (None: not an image), in plain words."""
+  if kind is None:
+    return ServeError(415, f"{name}: not an image (its contents are not a JPEG, PNG, WebP, BMP, "
+                      f"GIF or TIFF picture); upload a photo ({ACCEPTED}).")
+  return ServeError(415, f"{name}: this {kind} file is truncated or damaged (cut short while "
+                    "copying or downloading, perhaps); open it in an image viewer, save it again "
+                    "and upload that copy.")
+
+
 def decode_upload(data: bytes, name: str, max_megapixels: float = MAX_MEGAPIXELS
                   ) -> np.ndarray:
   """An uploaded file as (H, W, 3) uint8 RGB (EXIF orientation applied, transparency over
-  white); :class:`ServeError` for an empty file, a non-image and an image over
-  ``max_megapixels`` (checked from the header, before decoding)."""
+  white); :class:`ServeError` for an empty file, a non-image, a truncated or damaged image and an
+  image over ``max_megapixels`` (checked from the header, before decoding)."""
   if not data:
-    raise ServeError(400, f"{name}: the file is empty.")
+    raise ServeError(400, f"{name}: the file is empty; upload a photo ({ACCEPTED}).")
+  too_large = (f"{name}: the image is over this editor's {max_megapixels:g} MP limit; "
+               "downscale it first (faces are edited at the model's crop size anyway).")
   try:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # Pillow's own limit is far higher: ours is checked below
       warnings.simplefilter("ignore", Image.DecompressionBombWarning)
       image = Image.open(io.BytesIO(data))
-  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-    raise ServeError(415, f"{name}: not an image the editor can read ({type(e).__name__}); "
-                     f"upload a photo ({', '.join(UPLOAD_FORMATS[:4])}).") from e
+  except Image.DecompressionBombError as e:  # over ~180 MP: Pillow refuses to open it at all
+    raise ServeError(413, too_large) from e
+  except (OSError, SyntaxError, ValueError) as e:
+    raise _unreadable(name, _image_kind(data)) from e
   if image.format not in UPLOAD_FORMATS:
     raise ServeError(415, f"{name}: {image.format} images are not accepted; upload a photo "
-                     f"({', '.join(UPLOAD_FORMATS[:4])}).")
+                     f"({ACCEPTED}).")
   width, height = image.size
   if width * height > max_megapixels * 1e6:
-    raise ServeError(413, f"{name}: {width}x{height} px ({width * height / 1e6:.1f} MP) is over "
-                     f"this editor's {max_megapixels:g} MP limit; downscale it first (faces are "
-                     "edited at the model's crop size anyway).")
+    raise ServeError(413, too_large.replace("the image is", f"{width}x{height} px "
+                                            f"({width * height / 1e6:.1f} MP) is"))
+  kind = _image_kind(data) or image.format
   try:
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-      rgba = image.convert("RGBA")
-      image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    rgb = np.asarray(image.convert("RGB"), np.uint8)
-  except (OSError, SyntaxError, ValueError) as e:
-    raise ServeError(415, f"{name}: the image is damaged and cannot be decoded "
-                     f"({' '.join(str(e).split())}).") from e
+    with warnings.catch_warnings():  # a damaged TIFF's warnings: the error below says it
+      warnings.simplefilter("ignore", UserWarning)
+      image.load()
+      image = ImageOps.exif_transpose(image)
+      if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+      rgb = np.asarray(image.convert("RGB"), np.uint8)
+  except (OSError, SyntaxError, ValueError, EOFError) as e:
+    raise _unreadable(name, kind) from e
   return rgb
 
 
-def detect(image: np.ndarray, name: str, size: int) -> Photo:
-  """A :class:`Photo` of ``image`` with every face dlib finds (aligned at ``size`` already);
-  ServeError 422 when there is none."""
+def detect(image: np.ndarray, name: str, size: int, thorough: bool = False) -> Photo:
+  """A :class:`Photo` of ``image`` with every face dlib finds (aligned at ``size`` already) and
+  the ones it skipped, with why (``thorough``: looks again at twice the scale, about 4x the
+  time); ServeError 422 when there is none."""
   try:
     with _detect_lock:
-      found = photos.find_faces(image, size, "all", name)
+      search = face_search.search_faces(image, size, "all", name, thorough)
   except UserError as e:
     raise ServeError(422, str(e)) from e
   landmarks = [alignment.apply_affine(alignment.invert_affine(f.transform), f.landmarks)
-               for f in found]
-  photo = Photo(name, image, landmarks)
-  photo._crops[size] = found  # pylint: disable=protected-access
+               for f in search.faces]
+  for face in search.skipped:  # the page's button is how the editor looks again
+    face.reason = face.reason.replace("thorough=True looks again",
+                                      '"Look harder for faces" looks again')
+  photo = Photo(name, image, landmarks, skipped=search.skipped, thorough=thorough)
+  photo._crops[size] = search.faces  # pylint: disable=protected-access
   return photo
+
+
+def pick_faces(value, count: int) -> list[int]:
+  """The indices of the faces a request edits: its ``faces`` (a list of indices into the
+  photo's faces, the largest first; left out, None or "all": every face), sorted, each once."""
+  if value is None or value == "all":
+    return list(range(count))
+  every = f"0-{count - 1}" if count > 1 else "0"
+  if not isinstance(value, list) or not all(
+      isinstance(i, int) and not isinstance(i, bool) for i in value):
+    raise ServeError(400, f"faces must be a list of face indices (this photo has faces "
+                     f"{every}), got {_short_json(value)}; send e.g. [0], or leave it out to edit "
+                     "every face.")
+  if not value:
+    raise ServeError(400, "faces is empty: no face would be edited; pick at least one face "
+                     "(click its box), or leave faces out to edit every face.")
+  bad = [i for i in value if not 0 <= i < count]
+  if bad:
+    raise ServeError(400, f"faces has {bad[0]}, but this photo has faces {every} (the largest "
+                     "first); send indices in that range.")
+  return sorted(set(value))
+
+
+def query_flag(query, key: str) -> bool:
+  """A yes/no query parameter (``1``/``true``/``yes`` or ``0``/``false``/``no``; absent: no)."""
+  value = query.get(key, "0").strip().lower()
+  if value not in ("1", "true", "yes", "0", "false", "no", ""):
+    raise ServeError(400, f"{key} must be 1 or 0, got {_short_json(value)}; send {key}=1 or "
+                     "leave it out.")
+  return value in ("1", "true", "yes")
+
+
+def _short_json(value, limit: int = 40) -> str:
+  """``value`` as a short one-line text for an error message."""
+  text = json.dumps(value)
+  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class Store:

@@ -193,7 +193,8 @@ def test_preprocess_skip_reasons(tmp_path, detector, astronaut):
       r"no face found": np.full((256, 256, 3), 128, np.uint8),
       r"2 faces found \(expected one\)": np.concatenate([head, head], axis=1),
       r"face too small \(3\d px < 48 px\)": tiny,  # 93 px face / 3; 48 = 3/8 of 128
-      r"unreadable: broken\.jpg: image file is truncated .*": tmp_path / "broken.jpg",
+      r"unreadable: broken\.jpg: the file is truncated or damaged; copy it again":
+          tmp_path / "broken.jpg",
   }
   for pattern, image in cases.items():
     result = faces.preprocess(image, detector=detector)

@@ -1,10 +1,12 @@
-// The editor's page: picks a face, draws the model's controls, sends edits (the newest control
-// values only: while one edit runs, later moves collapse into one next request).
+// The editor's page: picks a face (faces.js), draws the model's controls, sends edits (the newest
+// control values only: while one edit runs, later moves collapse into one next request) with the
+// faces picked.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  info: null, model: null, photo: null, source: null,
+  info: null, model: null, photo: null, source: null, file: null,
+  selected: new Set(), selectedOf: null, dash: "",
   aus: [], intensity: 1, emotion: "happy", mask: false, seed: 0, preset: null,
   pending: false, editing: false, resultSrc: null,
 };
@@ -58,74 +60,6 @@ function svg(tag, attributes = {}) {
   return node;
 }
 
-// ---- faces ----------------------------------------------------------------------------------
-function sampleGrid(container, onPick) {
-  container.replaceChildren(...state.info.samples.map((sample, k) => el("button", {
-    type: "button", title: `SynthFaces identity ${sample.identity}`, "data-sample": k,
-    onclick: (event) => {
-      for (const b of container.children) b.classList.remove("selected");
-      event.currentTarget.classList.add("selected");
-      onPick(sample.id);
-    },
-  }, [el("img", { src: sample.thumbnail, alt: `sample face ${k + 1}` })])));
-}
-
-function cropView(face) {
-  const marks = svg("svg", { viewBox: `0 0 ${face.size} ${face.size}` });
-  for (const [x, y] of face.landmarks) {  // pixel centres at integers
-    marks.append(svg("circle", { cx: x + 0.5, cy: y + 0.5, r: face.size / 90, fill: "#39ff88" }));
-  }
-  return el("div", { class: "crop" }, [el("img", { src: face.crop, alt: "face crop" }), marks]);
-}
-
-async function loadPhoto(id) {
-  return api(`/api/photos/${encodeURIComponent(id)}?model=${encodeURIComponent(state.model.name)}`);
-}
-
-async function upload(file) {
-  const limit = state.info.limits.max_upload_mb;
-  if (file.size > limit * 2 ** 20) {
-    throw new Error(`${file.name} is over the ${limit} MB upload limit; send a smaller file.`);
-  }
-  setStatus(`Finding faces in ${file.name}…`, true);
-  return api(`/api/photos?model=${encodeURIComponent(state.model.name)}`, {
-    method: "POST", body: file, headers: { "X-Filename": encodeURIComponent(file.name) },
-  });
-}
-
-function setPhoto(photo) {
-  state.photo = photo;
-  $("photo-view").hidden = false;
-  $("photo").src = photo.image;
-  const boxes = $("boxes");
-  boxes.setAttribute("viewBox", `0 0 ${photo.width} ${photo.height}`);
-  const stroke = Math.max(photo.width, photo.height) / 150;
-  boxes.replaceChildren(...photo.faces.map(({ box: [x0, y0, x1, y1] }) => svg("rect", {
-    x: x0, y: y0, width: x1 - x0, height: y1 - y0, fill: "none", stroke: "#39ff88",
-    "stroke-width": stroke,
-  })));
-  const count = photo.faces.length;
-  $("photo-caption").textContent =
-    `${photo.name} · ${photo.width}×${photo.height} · ${count} face${count > 1 ? "s" : ""}`;
-  $("crops").replaceChildren(...photo.faces.map(cropView));
-  $("strip-input").src = photo.faces[0].crop;
-  showStill(photo.image, null);
-  $("compare").disabled = false;
-  requestEdit();
-}
-
-async function choose(what, action) {
-  showError("");
-  try {
-    const photo = await action();
-    if (what === "source") setSource(photo); else setPhoto(photo);
-    if (!state.editing) setStatus("Ready");
-  } catch (e) {
-    showError(e.message);
-    setStatus("");
-  }
-}
-
 // ---- results --------------------------------------------------------------------------------
 function setDownloads(downloads) {
   for (const fmt of ["png", "gif", "mp4"]) {
@@ -147,7 +81,8 @@ function showStill(src, result) {
   $("result").hidden = false;
   $("placeholder").hidden = true;
   $("strip").hidden = !result;
-  if (result) {
+  if (result) {  // the first edited face
+    $("strip-input").src = state.photo.faces[result.faces[0]].crop;
     $("strip-output").src = result.crops[0];
     $("strip-mask-figure").hidden = !result.masks;
     if (result.masks) $("strip-mask").src = result.masks[0];
@@ -156,7 +91,10 @@ function showStill(src, result) {
 }
 
 function editBody() {
-  const body = { model: state.model.name, photo: state.photo.id, mask: state.mask };
+  const body = {
+    model: state.model.name, photo: state.photo.id, mask: state.mask,
+    faces: [...state.selected].sort((a, b) => a - b),
+  };
   const kind = state.model.kind;
   if (kind === "aus") Object.assign(body, { aus: state.aus, intensity: state.intensity });
   if (kind === "emotion") {
@@ -376,15 +314,23 @@ async function init() {
   state.model = state.info.models[0];
   const limits = state.info.limits;
   $("limits").textContent = `JPEG, PNG, WebP or BMP, up to ${limits.max_upload_mb} MB and ` +
-    `${limits.max_megapixels} MP; every frontal face dlib finds is edited.`;
+    `${limits.max_megapixels} MP; every frontal face dlib finds is edited (click a face ` +
+    "to leave it out).";
   sampleGrid($("samples"), (id) => choose("photo", () => loadPhoto(id)));
   $("upload").addEventListener("change", () => {
     const file = $("upload").files[0];
     if (file) {
       for (const b of $("samples").children) b.classList.remove("selected");
+      state.file = file;  // for "Look harder for faces"
       choose("photo", () => upload(file));
     }
     $("upload").value = "";  // the same file again is a new choice
+  });
+  $("look-harder").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    await choose("photo", () => upload(state.file, true));
+    button.disabled = false;
   });
   const compare = $("compare");
   const original = (on) => {
