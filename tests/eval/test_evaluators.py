@@ -99,7 +99,8 @@ def test_ensure_trained_trains_once_then_reuses(smoke_stills, smoke_config, tfds
   del smoke_stills
   monkeypatch.setattr(
       evaluators, "default_config",
-      lambda kind, size, dataset=None, data_dir=None: smoke_config(CONFIGS[kind]))
+      lambda kind, size, dataset=None, data_dir=None, framing="": smoke_config(
+              CONFIGS[kind]))
   workdir = evaluators.ensure_trained("au_regressor", 32, str(tfds_dir), tmp_path,
                                       dataset="synth_faces/stills_smoke")
   assert "Training the au_regressor" in capsys.readouterr().out
