@@ -19,7 +19,6 @@ prints the markdown table the README's datasets section shows.
 """
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +34,7 @@ sys.path.insert(1, str(ROOT))
 from fxs_jax import faces  # pylint: disable=g-import-not-at-top
 from fxs_jax.data import builders  # pylint: disable=g-import-not-at-top
 from fxs_jax.faces import framing  # pylint: disable=g-import-not-at-top
+from experiments import provenance  # pylint: disable=g-import-not-at-top
 from tests import real_photos  # pylint: disable=g-import-not-at-top
 
 _OUT = flags.DEFINE_string("out", "experiments/framing", "Folder for the grids and the JSON.")
@@ -88,8 +88,7 @@ def main(argv):
   del argv
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=False).stdout.strip()
+  commit = provenance.commit()
   report = {"commit": commit, "size": SIZE, "datasets": {}}
   lines = ["| dataset | framing | photos | face box in photo | face box in crop | crop from "
            "outside the photo | SynthFaces framing: box in crop | outside |",

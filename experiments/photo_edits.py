@@ -21,7 +21,6 @@ GANimation, as pasted by default), and prints the tables the README shows.
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import fxs_jax  # pylint: disable=g-import-not-at-top
 from fxs_jax import facs  # pylint: disable=g-import-not-at-top
 from fxs_jax.eval import fer_judge  # pylint: disable=g-import-not-at-top
 from fxs_jax.faces import search  # pylint: disable=g-import-not-at-top
+from experiments import provenance  # pylint: disable=g-import-not-at-top
 from tests import real_photos  # pylint: disable=g-import-not-at-top
 
 _OUT = flags.DEFINE_string("out", "experiments/photo_edits", "Folder for the JSON and the sheet.")
@@ -98,8 +98,7 @@ def main(argv):
   del argv
   out = Path(_OUT.value)
   out.mkdir(parents=True, exist_ok=True)
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                          text=True, check=False).stdout.strip()
+  commit = provenance.commit()
   judge = fer_judge.FerJudge()
   photos = {name: _photo(name) for name in PHOTOS}
   faces = {name: search.search_faces(image, 64, "largest").faces for name, image in photos.items()}
