@@ -240,7 +240,8 @@ def data_sources(full_name: str, splits: tuple[str, ...], data_dir: str | None =
         raise DatasetError(
             f"{full_name} has no split {split!r}; it has {', '.join(builder.info.splits)}.") from e
       raise DatasetError(
-          f"The {full_name} data in {builder.data_dir} is unreadable ({type(e).__name__}: {e}). "
+          f"The {full_name} data in {builder.data_dir} is unreadable (its files are damaged or "
+          "incomplete). "
           f"Delete that folder and run again to rebuild it"
           + (" (it is procedural)." if full_name.partition('/')[0] in PROCEDURAL else
              ", or re-run its preparation from your download.")) from e

@@ -15,6 +15,7 @@ from PIL import Image
 from PIL import UnidentifiedImageError
 
 from fxs_jax.errors import UserError
+from fxs_jax.faces.preprocessing import unreadable_reason
 
 NUM_LANDMARKS = 68
 
@@ -29,7 +30,7 @@ def load_face_image(path: str | Path, size: int) -> tuple[np.ndarray, float]:
       img.load()
       rgb = img.convert("RGB")
   except (UnidentifiedImageError, OSError, SyntaxError) as e:
-    raise UserError(f"Cannot read image {str(path)!r} ({e}): pass a PNG or JPEG file.") from e
+    raise UserError(f"Cannot read image {str(path)!r}: {unreadable_reason(e, path)}") from e
   w, h = rgb.size
   if w != h:
     raise UserError(f"Image {str(path)!r} is {w}x{h} px: crop it to a square, aligned face "
