@@ -141,6 +141,8 @@ def smoke_sections(config: ml_collections.ConfigDict) -> None:
   config.eval.num_examples = 8
   config.eval.batch_size = 4
   config.eval.evaluators = False  # training the evaluators takes minutes: tests cover them apart
+  if "fer" in config.get("evals", {}):  # loading and compiling the judge: tests enable it apart
+    config.evals.fer.enabled = False
 
 
 def eval_spec(kind: str, **fields) -> ml_collections.ConfigDict:

@@ -64,7 +64,7 @@ def test_ganimation_smoke_trains_generates_and_evaluates(real_au_faces, tmp_path
   proc = subprocess.run(
       [sys.executable, "-m", "fxs_jax.main", "--config=configs/ganimation.py:smoke",
        f"--config.data.name={NAME}", f"--config.data.data_dir={data_dir}",
-       f"--workdir={workdir}", "--mode=eval"],
+       f"--workdir={workdir}", "--mode=eval", "--config.evals.fer.enabled=True"],
       cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr
   assert "Traceback" not in proc.stderr
