@@ -85,14 +85,14 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # the AU term in charge (train L1 to the truth flat at 2x copy-the-input's from step 750):
   # SSIM 0.911 / PSNR 30.0, below copy (0.928 / 31.3). Weight 1000 beats copy on every pixel
   # row: SSIM 0.932, PSNR 31.7, eye box 0.842 (copy 0.831), mouth box 0.431 (0.376); accuracy
-  # 0.56, AU error 0.43 (experiments/results.md, session 9).
+  # 0.56, AU error 0.43 (experiments/results.md).
   config.model.lambda_truth = 1000.0
   # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face): SSIM
   # 0.932 -> 0.946, mouth box 0.431 -> 0.575, accuracy 0.56 -> 0.69, AU error 0.43 -> 0.32. And
   # one critic update per generator update (official: 5) for 1,100 iterations, the wall time of
   # 3,000 at 5 (1,100 generator updates in place of 600): SSIM 0.956, mouth box 0.634, colour
-  # shift 0.0058 -> 0.0046 (the input's 0.0038), accuracy 0.60, AU error 0.36 (session 14,
-  # experiments/results.md). Twice as long (:demo_long) removes the tint.
+  # shift 0.0058 -> 0.0046 (the input's 0.0038), accuracy 0.60, AU error 0.36
+  # (experiments/results.md). Twice as long (:demo_long) removes the tint.
   config.model.changed_truth_weight = 0.5
   config.optim.critic_steps = 1
   config.num_train_steps = 1100
@@ -102,7 +102,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
 def _demo_long(config: ml_collections.ConfigDict) -> None:
   """``:demo`` trained twice as long (2,200 iterations, the last third decaying), every 550th
   checkpoint kept for the learning curve (experiments/truth_curve.py): SSIM 0.966, mouth box
-  0.744, accuracy 0.83, AU error 0.23, colour shift 0.0037 (the input's 0.0038; session 14)."""
+  0.744, accuracy 0.83, AU error 0.23, colour shift 0.0037 (the input's 0.0038)."""
   _demo(config)
   config.num_train_steps = 2200
   config.optim.decay_start_step = 1467

@@ -93,7 +93,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # fooled the local class heads (local fake accuracy 1.0, above real) in place of expressions.
   # With the truth terms below, 10 paid in tint (pink cheeks and lips the independent classifier
   # read; colour shift 0.0071, copy 0.0038); with the larger local generators 5 is clean (0.0032)
-  # and beats 3 on accuracy (0.82 vs 0.78) and AU error (session 12, experiments/results.md).
+  # and beats 3 on accuracy (0.82 vs 0.78) and AU error (experiments/results.md).
   m.lambda_cls = 5.0
   m.local_cls_weight = 0.1
   config.optim.critic_lr_scale = 3.0
@@ -102,8 +102,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # 5 (1,250 generator updates in place of 600). With the truth terms carrying the pixels,
   # generator updates are what a short run lacks. Same wall time, every row better: SSIM 0.964 ->
   # 0.972, mouth box 0.779 -> 0.843, AU error 0.324 -> 0.273, accuracy 0.810 -> 0.850, colour
-  # shift 0.0031 -> 0.0024
-  # (session 14, experiments/results.md).
+  # shift 0.0031 -> 0.0024 (experiments/results.md).
   config.optim.critic_steps = 1
   config.num_train_steps = 1250
   config.optim.decay_start_step = 833
@@ -131,15 +130,14 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.local_gen_num_res_blocks = 3
   # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face, so
   # those pixels weigh about 11x more): pixel rows up (SSIM 0.959 -> 0.964, mouth box 0.757 ->
-  # 0.779, AU error 0.356 -> 0.324), accuracy level (0.823 / 0.810; session 14).
+  # 0.779, AU error 0.356 -> 0.324), accuracy level (0.823 / 0.810).
   m.changed_truth_weight = 0.5
 
 
 def _demo_long(config: ml_collections.ConfigDict) -> None:
   """``:demo`` trained 2.4x as long (3,000 iterations, the last third decaying), every 500th
   checkpoint kept for the learning curve (experiments/truth_curve.py): SSIM 0.978, mouth box
-  0.887, accuracy 0.915 (truth 0.923), AU error 0.24, colour shift 0.0021 (the input's 0.0038;
-  session 15)."""
+  0.887, accuracy 0.915 (truth 0.923), AU error 0.24, colour shift 0.0021 (the input's 0.0038)."""
   _demo(config)
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000
