@@ -131,12 +131,12 @@ def image_stem(image_id) -> str:
       return Path(image_id.decode("utf-8")).stem
     except UnicodeDecodeError:
       return Path(image_id.decode("latin1")).stem
-  image_id = str(image_id)
+  name = str(image_id)
   try:
-    image_id = image_id.encode("latin1").decode("utf-8")
-  except UnicodeError:
-    pass  # a character above U+00FF, or bytes that are not UTF-8: not a Python 2 UTF-8 name
-  return Path(image_id).stem
+    name = name.encode("latin1").decode("utf-8")
+  except UnicodeError:  # a character above U+00FF, or bytes that are not UTF-8: a real name
+    name = str(image_id)
+  return Path(name).stem
 
 
 def _read_ids(path: Path) -> set[str]:

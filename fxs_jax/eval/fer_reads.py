@@ -37,13 +37,9 @@ def fer_rows(name: str, spec, ctx) -> dict:
     return {"skipped": {name: f"{ctx.config.model_name} has no prediction {spec.predict!r}"}}
   edit = getattr(ctx.model, spec.predict)
   config = ctx.config
-  inputs, targets = harness.same_identity_pairs(ctx.source, config.eval.num_examples or None,
-                                                config.seed)
-  methods = harness.METHODS
-  if not len(inputs):
-    inputs, targets = harness.unpaired_targets(ctx.source, config.eval.num_examples or None,
-                                               config.seed)
-    methods = harness.UNPAIRED_METHODS
+  inputs, targets, truth = harness.eval_pairs(ctx.source, config.eval.num_examples or None,
+                                              config.seed)
+  methods = harness.METHODS if truth else harness.UNPAIRED_METHODS
   judge = fer_judge.FerJudge(margin=spec.get("margin", fer_judge.MARGIN))
   reads = {m: [] for m in methods}
   chances = {m: [] for m in methods}

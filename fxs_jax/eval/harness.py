@@ -93,6 +93,17 @@ def unpaired_targets(source, limit: int | None = None, seed: int = 0
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
+def eval_pairs(source, limit: int | None = None, seed: int = 0
+               ) -> tuple[np.ndarray, np.ndarray, bool]:
+  """(input indices, target indices, truth): the same-identity pairs when the split has them
+  (``truth``: each target is the input's true edit), else :func:`unpaired_targets` (e.g.
+  AU-labelled photos: one photo per face)."""
+  inputs, targets = same_identity_pairs(source, limit, seed)
+  if len(inputs):
+    return inputs, targets, True
+  return (*unpaired_targets(source, limit, seed), False)
+
+
 def batches(source, indices: np.ndarray, batch_size: int,
             preprocess: pipeline.PreprocessFn) -> Iterator[Batch]:
   """The examples at ``indices``, preprocessed (no augmentation) and stacked in batches."""
@@ -142,10 +153,7 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   truth keeps from the input / changes; ``artefacts.changed_pixels``).
   """
   preprocess = preprocess or pipeline.stills_preprocess(flip=False)
-  inputs, targets = same_identity_pairs(source, limit, seed)
-  truth = bool(len(inputs))
-  if not truth:  # e.g. AU-labelled photos: one photo per face
-    inputs, targets = unpaired_targets(source, limit, seed)
+  inputs, targets, truth = eval_pairs(source, limit, seed)
   if not len(inputs):
     return {"num_pairs": 0, "rows": [], "evaluators": evaluators.versions,
             "skipped": {**evaluators.skipped, "pairs": "fewer than two examples in the split"}}

@@ -141,7 +141,7 @@ def face_width(landmarks_68x2: np.ndarray) -> float:
   return float(np.linalg.norm(landmarks[16] - landmarks[0]))
 
 
-def _box_overlap(a_Nx2: np.ndarray, b_Nx2: np.ndarray) -> float:
+def box_overlap(a_Nx2: np.ndarray, b_Nx2: np.ndarray) -> float:
   """Intersection over union of the bounding boxes of two point sets."""
   lo, hi = np.maximum(a_Nx2.min(0), b_Nx2.min(0)), np.minimum(a_Nx2.max(0), b_Nx2.max(0))
   inter = float(np.prod(np.clip(hi - lo, 0, None)))
@@ -165,7 +165,7 @@ def checked_landmarks(image_HxWx3: np.ndarray, landmarks_68x2, detector: FaceDet
   off_photo = bool(np.any(points < -margin) or np.any(points[:, 0] > w - 1 + margin)
                    or np.any(points[:, 1] > h - 1 + margin))
   found = (detector or shared_detector()).detect(image_HxWx3)
-  if any(_box_overlap(points, face) >= 0.5 for face in found) or (not off_photo and not len(found)):
+  if any(box_overlap(points, face) >= 0.5 for face in found) or (not off_photo and not len(found)):
     return points, ""
   where = "outside the photo" if off_photo else "off the face dlib finds"
   if len(found) == 1:

@@ -58,13 +58,8 @@ def _detect(image: np.ndarray, threshold: float, upsample: int) -> tuple[np.ndar
 
 
 def _overlaps(points_68x2, others) -> bool:
-  box = np.asarray(_box(points_68x2), np.float64)
-  for other in others:
-    o = np.asarray(_box(other), np.float64)
-    inter = np.prod(np.clip(np.minimum(box[2:], o[2:]) - np.maximum(box[:2], o[:2]), 0, None))
-    if inter > 0.3 * min(np.prod(box[2:] - box[:2]), np.prod(o[2:] - o[:2])):
-      return True
-  return False
+  """Whether a face's landmark box overlaps one of ``others``' (IoU 0.3 or more: one face)."""
+  return any(preprocessing.box_overlap(points_68x2, other) >= 0.3 for other in others)
 
 
 def search_faces(image: np.ndarray, size: int, faces="all", name: str = "photo",
