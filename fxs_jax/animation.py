@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fxs_jax import errors
 from fxs_jax import facs
 from fxs_jax import viz
 from fxs_jax.data import augment
@@ -36,6 +37,7 @@ NEUTRAL_GREY = (90, 90, 90)
 VIDEO_FORMATS = ("gif", "mp4")
 INTERPOLATION_FRAMES = 12
 INTERPOLATION_FPS = 12.0
+PHOTO_VIDEO_SIDE = 720  # the longer side fxs_jax.photos.animate_photo's frames are downscaled to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,22 +70,29 @@ class Animation:
   def save(self, path: str | Path, min_side: int = 256, formats=VIDEO_FORMATS) -> list[Path]:
     """Writes ``<path>.gif`` and / or ``<path>.mp4`` (``formats``; frames upscaled by nearest
     neighbour to >= ``min_side`` px) and, with landmarks and a GIF, ``<path>_landmarks.gif``;
-    returns their paths."""
+    returns their paths. Each file is written under a temporary name, then renamed (never
+    half-written); where none can be written, a one-line error before any is."""
     unknown = set(formats) - set(VIDEO_FORMATS)
     if unknown or not formats:
       raise UserError(f"Animation formats must be some of {VIDEO_FORMATS}, got {tuple(formats)}.")
+    min_side = errors.check_number(min_side, "min_side", low=0, high=errors.MAX_VIDEO_SIDE,
+                                   integer=True, meaning="the shorter side videos are upscaled to",
+                                   fix="0 keeps the frames' size; pass e.g. min_side=256")
     path = Path(path)
     path = path.with_suffix("") if path.suffix in (".gif", ".mp4") else path
-    big = viz.upscale(self.frames, min_side)
-    paths = []
-    if "gif" in formats:
-      paths.append(viz.save_gif(path.with_name(path.name + ".gif"), big, self.fps))
-    if "mp4" in formats:
-      paths.append(viz.save_mp4(path.with_name(path.name + ".mp4"), big, self.fps))
+    writes = [(path.with_name(f"{path.name}.{f}"), getattr(viz, f"save_{f}"), None)
+              for f in VIDEO_FORMATS if f in formats]
     if "gif" in formats and self.landmarks is not None:
-      paths.append(viz.save_gif(path.with_name(path.name + "_landmarks.gif"),
-                                self.landmark_frames(min_side), self.fps))
-    return paths
+      writes.append((path.with_name(path.name + "_landmarks.gif"), viz.save_gif, "landmarks"))
+    for target, _, _ in writes:
+      errors.check_output_path(target)
+    big = viz.upscale(self.frames, min_side)
+    for target, write, what in writes:
+      try:
+        write(target, self.landmark_frames(min_side) if what else big, self.fps)
+      except OSError as e:
+        raise errors.write_error(target, e) from e
+    return [target for target, _, _ in writes]
 
 
 def resample_in_time(landmarks_TxKx2: np.ndarray, frames: int) -> np.ndarray:
@@ -148,6 +157,14 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
   (default the motion run's ``model.motion_scale``); ``fps``: default ``config.video.fps``.
   """
   size = texture_model.config.model.image_size
+  frames = None if frames is None else check_frames(frames)
+  fps = check_fps(fps)
+  seed = errors.check_number(seed, "seed", low=0, high=2**63 - 1, integer=True,
+                             meaning="the motion sample's seed", fix="pass e.g. seed=0")
+  if scale is not None:
+    scale = errors.check_number(scale, "scale", low=0.0, high=1.0,
+                                meaning="the motion's amplitude (normalised units)",
+                                fix="the runs use 0.05-0.14; omit it for the motion run's own")
   image = editing.check_images(neutral_image, size, "neutral_image")
   if len(image) != 1:
     raise UserError(f"animate takes one neutral face (H, W, 3); got {len(image)} images: call it "
@@ -163,17 +180,15 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
     raise UserError(f"neutral_landmarks lie outside the {size}x{size} image (range "
                     f"{lms.min():.2f} .. {lms.max():.2f}): pass them in the image's pixels.")
   motion = motion_model(texture_model, motion)
-  if frames is not None and (int(frames) != frames or frames < 2):
-    raise UserError(f"frames must be an integer >= 2 (neutral and apex at least), got {frames!r}.")
   label = motion_lib.motion_labels(emotion, 1)
   out = motion.predict("sample_motion", motion.recipe.sample_motion_inputs(label, 1, seed=seed))
-  scale = motion.config.model.motion_scale if scale is None else float(scale)
+  scale = motion.config.model.motion_scale if scale is None else scale
   landmarks = np.asarray(motion_lib.animate(lms, out["curve"], scale))[0]
-  landmarks = resample_in_time(landmarks, int(frames or len(landmarks)))
+  landmarks = resample_in_time(landmarks, frames or len(landmarks))
   rendered = texture_model.render_frames(image_uint8, landmarks)
   video = texture_model.config.get("video", {})
   return Animation(frames=rendered, landmarks=landmarks, emotion=facs.EMOTIONS[int(label[0])],
-                   fps=float(fps or video.get("fps", 15.0)))
+                   fps=fps or check_fps(video.get("fps", 15.0), "config.video.fps"))
 
 
 def video_emotions(names: str) -> list[str]:
@@ -212,11 +227,90 @@ def generate_videos(model, config, faces: list[tuple[str, np.ndarray, np.ndarray
   return paths, lines
 
 
-def check_frames(frames) -> int:
-  """``frames`` as an int >= 2 (start and end at least), else a one-line error."""
-  if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 2:
-    raise UserError(f"frames must be an integer >= 2 (start and end at least), got {frames!r}.")
-  return int(frames)
+def check_frames(frames, what: str = "frames") -> int:
+  """``frames`` as an int in [2, :data:`~fxs_jax.errors.MAX_FRAMES`] (start and end at least;
+  more would hold more memory than a call may), else a one-line error naming ``what``."""
+  return errors.check_number(frames, what, low=2, high=errors.MAX_FRAMES, integer=True,
+                             meaning="the number of frames",
+                             fix=f"at least the start and the end, at most what fits in "
+                                 f"memory; pass e.g. {what}={INTERPOLATION_FRAMES}")
+
+
+def check_fps(fps, what: str = "fps") -> float | None:
+  """``fps`` (None: the default) as a float in [:data:`~fxs_jax.errors.MIN_FPS`,
+  :data:`~fxs_jax.errors.MAX_FPS`], else a one-line error naming ``what``."""
+  if fps is None:
+    return None
+  return errors.check_number(fps, what, low=errors.MIN_FPS, high=errors.MAX_FPS,
+                             meaning="frames per second",
+                             fix=f"pass e.g. {what}={INTERPOLATION_FPS:g}")
+
+
+def check_intensity(intensity, what: str = "intensity") -> float:
+  """A scalar ``intensity`` as a finite float in [0, :data:`~fxs_jax.errors.MAX_INTENSITY`]
+  (the model's own ``edit`` narrows it: LGP-GAN's is at most 1)."""
+  return errors.check_number(intensity, what, low=0.0, high=errors.MAX_INTENSITY,
+                             meaning="the edit's strength",
+                             fix=f"0 is the start, 1 the target; pass e.g. {what}=1")
+
+
+def edit_frames(model, crops, landmarks, alphas, arguments) -> np.ndarray:
+  """``model.edit`` of uint8 ``crops`` (N, S, S, 3), row i at ``intensity=alphas[i]``, in chunks
+  of ``config.eval.batch_size`` rows, each turned to uint8 before the next: a video holds one
+  chunk's float outputs at a time, not every frame's (the same chunks ``predict`` runs, so the
+  same pixels). ``arguments``: the target, given once."""
+  out = np.empty_like(crops)
+  chunk = max(1, int(model.config.eval.batch_size))
+  for start in range(0, len(crops), chunk):
+    rows = slice(start, start + chunk)
+    out[rows] = model.edit(crops[rows], landmarks=None if landmarks is None else landmarks[rows],
+                           intensity=alphas[rows], **arguments)
+  return out
+
+
+def fitted_size(photo_hw, max_side: int | None) -> tuple[int, int]:
+  """(height, width) of a ``photo_hw`` (height, width) photo downscaled so that its longer side
+  is at most ``max_side`` (None or 0: unchanged)."""
+  height, width = photo_hw
+  scale = max_side / max(height, width) if max_side else 1.0
+  if scale >= 1.0:
+    return height, width
+  return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def check_max_side(max_side, what: str = "max_side") -> int | None:
+  """A video's ``max_side``: None or 0 (the photo's own size), or an int in
+  [:data:`~fxs_jax.errors.MIN_VIDEO_SIDE`, :data:`~fxs_jax.errors.MAX_VIDEO_SIDE`]."""
+  if max_side is None or (not isinstance(max_side, bool) and max_side == 0):
+    return None
+  return errors.check_number(max_side, what, low=errors.MIN_VIDEO_SIDE,
+                             high=errors.MAX_VIDEO_SIDE, integer=True,
+                             meaning="the longer side of a video's frames in pixels",
+                             fix=f"0 keeps the photo's own size; pass e.g. "
+                                 f"{what}={PHOTO_VIDEO_SIDE}")
+
+
+def check_video_size(name: str, photo_hw, frames: int, max_side: int | None, faces: int = 0,
+                     crop: int = 0) -> tuple[int, int]:
+  """The (height, width) of the frames of a ``frames``-frame video of a ``photo_hw`` photo at
+  ``max_side``, or a one-line error (naming the photo ``name`` first) when the frames would be
+  larger than :data:`~fxs_jax.errors.MAX_VIDEO_SIDE` or the video, with ``faces`` edited
+  ``crop`` px faces, would hold more than :data:`~fxs_jax.errors.MAX_VIDEO_MEGAPIXELS`."""
+  height, width = fitted_size(photo_hw, max_side)
+  if max(height, width) > errors.MAX_VIDEO_SIDE:
+    raise UserError(f"{name}: {photo_hw[1]}x{photo_hw[0]} px at its own size is over the "
+                    f"{errors.MAX_VIDEO_SIDE} px a video frame's longer side may have; pass a "
+                    f"max_side (--max_side) from {errors.MIN_VIDEO_SIDE} to "
+                    f"{errors.MAX_VIDEO_SIDE}, e.g. {PHOTO_VIDEO_SIDE}.")
+  per_frame = height * width + faces * crop * crop
+  if frames * per_frame > errors.MAX_VIDEO_MEGAPIXELS * 1e6:
+    most = int(errors.MAX_VIDEO_MEGAPIXELS * 1e6 // per_frame)
+    held = f"{width}x{height} px" + (f" and {faces} faces of {crop} px" if faces else "")
+    raise UserError(f"{name}: {frames} frames of {held} are {frames * per_frame / 1e6:.0f} MP "
+                    f"of video, over the {errors.MAX_VIDEO_MEGAPIXELS:g} MP that keeps memory "
+                    f"near 2 GB; make at most {most} frames here, or use a smaller max_side"
+                    + (" or fewer faces" if faces else "") + ".")
+  return height, width
 
 
 def target_name(emotion=None, aus=None) -> str:
@@ -256,6 +350,8 @@ def interpolate(model, face, emotion=None, aus=None, frames: int = INTERPOLATION
   """
   arguments = target_arguments(model, emotion=emotion, aus=aus, start=start)
   frames = check_frames(frames)
+  intensity = check_intensity(intensity)
+  fps = check_fps(fps)
   size = model.config.model.image_size
   image = editing.check_images(face, size, "face")
   if len(image) != 1:
@@ -267,8 +363,8 @@ def interpolate(model, face, emotion=None, aus=None, frames: int = INTERPOLATION
   if landmarks is not None:
     landmarks = np.broadcast_to(np.asarray(landmarks, np.float32).reshape(1, 68, 2),
                                 (frames, 68, 2))
-  alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * float(intensity)
-  edited = model.edit(np.repeat(face_uint8[None], frames, axis=0),
-                      landmarks=landmarks, intensity=alphas, **arguments)
+  alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * np.float32(intensity)
+  edited = edit_frames(model, np.repeat(face_uint8[None], frames, axis=0), landmarks, alphas,
+                       arguments)
   return Animation(frames=edited, landmarks=None, emotion=target_name(emotion, aus),
-                   fps=float(fps))
+                   fps=fps or INTERPOLATION_FPS)

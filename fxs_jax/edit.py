@@ -12,7 +12,9 @@ trained model on your own photos (``fxs_jax.photos``), loaded and compiled once 
     --intensity=1.0 --start=neutral  (see model.edit_photo), --faces=all|largest|0,2,
     --thorough (look harder for faces), --relative_to=start|input (what an edit adds)
     --animate=K  a K-frame video instead of a still (.gif and .mp4; --gif / --mp4 for one only;
-        --fps, --max_side); TextureGAN runs make videos only (--motion=its MotionGAN run)
+        --fps, --max_side); TextureGAN runs make videos only (--motion=its MotionGAN run).
+        Bounds that keep memory near 2 GB: K 2-300, --fps 0.1-60, --max_side 32-2048 (0: the
+        photo's size, at most 2048), K x (frame + faces' crop) pixels at most 100 million
     --out  one photo: the output file (a video: its stem; an existing folder: written into it);
         several photos or a folder: the folder to write into (a folder's subfolders kept)
     --quiet  no progress bar and no line per edited photo
@@ -20,14 +22,15 @@ trained model on your own photos (``fxs_jax.photos``), loaded and compiled once 
 Each output is ``<photo stem>_<target>.<photo suffix>`` (videos ``.gif`` / ``.mp4``), beside its
 photo or in --out. An input photo is never overwritten; an output from an earlier run is.
 
-One photo: a problem (no face, an unreadable or too large file, a bad flag value) ends with one
-line on stderr and exit status 1. Several photos: a bad flag, a missing path or a folder without
-images is one line on stderr before any work (exit status 1). Then a photo with no face, or
-unreadable, or too large is skipped ("skipped PATH: reason"), and a photo whose output would
-overwrite an input photo or another photo's output, or cannot be written, fails ("failed PATH:
-reason"); the others go on. The last line is "edited N, skipped M, failed K in S s". Exit status 0
-when at least one photo was edited and none failed (skipped photos alone do not fail the run),
-else 1.
+One photo: a problem (no face, an unreadable or too large file, a bad flag value, an output that
+cannot be written) ends with one line on stderr and exit status 1, the output checked before the
+model loads. Several photos: a bad flag, a missing path or a folder without images is one line
+on stderr before any work (exit status 1). Then a photo with no face, or unreadable, or too
+large is skipped ("skipped PATH: reason"), and a photo whose output would overwrite an input
+photo or another photo's output, or cannot be written, fails ("failed PATH: reason"); the others
+go on. The last line is "edited N, skipped M, failed K in S s". Exit status 0 when at least
+one photo was edited and none failed (skipped photos alone do not fail the run), else 1. Files
+are written under a temporary name and renamed: never half-written.
 """
 
 from __future__ import annotations
@@ -42,8 +45,12 @@ import numpy as np
 from tqdm import tqdm
 
 from fxs_jax import animation
+from fxs_jax import errors
+from fxs_jax import photo_io
 from fxs_jax import photos
 from fxs_jax.errors import UserError
+from fxs_jax.errors import check_output_path
+from fxs_jax.errors import write_error
 from fxs_jax.faces import prepare
 
 VIDEO_SUFFIXES = {".gif": "gif", ".mp4": "mp4"}
@@ -75,7 +82,8 @@ def parse_args(argv) -> argparse.Namespace:
                       "comma-separated intensities 0-5")
   target.add_argument("--source", help="cGAN transfer: the photo whose expression is copied")
   parser.add_argument("--intensity", type=float, default=1.0,
-                      help="0 = start, 1 = the target (GANimation: > 1 exaggerates)")
+                      help="0 = start, 1 = the target (GANimation: > 1 exaggerates, up to "
+                           f"{errors.MAX_INTENSITY:g})")
   parser.add_argument("--start", help="the expression intensity 0 means (default neutral)")
   parser.add_argument("--faces", type=_faces, default="all", help="all, largest, or the "
                       "indices of the faces to edit, the largest first: 0,2")
@@ -88,14 +96,17 @@ def parse_args(argv) -> argparse.Namespace:
                       "the output folder (default beside each photo)")
   parser.add_argument("--quiet", action="store_true",
                       help="no progress bar, no line per edited photo")
-  parser.add_argument("--animate", type=int, metavar="K", help="write a K-frame video")
+  parser.add_argument("--animate", type=int, metavar="K",
+                      help=f"write a K-frame video (2-{errors.MAX_FRAMES})")
   parser.add_argument("--gif", action="store_true", help="with --animate: write the GIF")
   parser.add_argument("--mp4", action="store_true", help="with --animate: write the MP4")
-  parser.add_argument("--fps", type=float, help="with --animate: frames per second")
+  parser.add_argument("--fps", type=float, help=f"with --animate: frames per "
+                      f"second ({errors.MIN_FPS:g}-{errors.MAX_FPS:g})")
   parser.add_argument("--motion", help="TextureGAN: the MotionGAN run (default the texture run's "
                       "config.video.motion)")
   parser.add_argument("--max_side", type=int, default=photos.ANIMATION_MAX_SIDE,
-                      help="with --animate: longer side of the video's frames (0: the photo's)")
+                      help="with --animate: longer side of the video's frames, "
+                           f"{errors.MIN_VIDEO_SIDE}-{errors.MAX_VIDEO_SIDE} (0: the photo's)")
   parser.add_argument("--no_keep_detail", action="store_true",
                       help="paste the model's crops themselves, not their change to the photo")
   return parser.parse_args(argv)
@@ -130,6 +141,28 @@ def _default_out(photo: Path, folder: Path, args, formats) -> Path:
   return stem if formats else stem.with_name(stem.name + photo.suffix)
 
 
+def check_flags(args) -> None:
+  """The numbers the flags give, each finite and in its range (one line, before any work)."""
+  animation.check_intensity(args.intensity, "--intensity")
+  if args.animate is not None:
+    animation.check_frames(args.animate, "--animate")
+    animation.check_fps(args.fps, "--fps")
+    animation.check_max_side(args.max_side, "--max_side")
+
+
+def writable(out: Path, formats) -> str:
+  """Why the files of output ``out`` cannot be written (a missing or unwritable folder, a file
+  where a folder should be, an unknown suffix), or "" when they can."""
+  try:
+    for path in _written(out, formats):
+      if not formats:
+        photo_io.check_suffix(path)
+      check_output_path(path)
+  except UserError as e:
+    return one_line(e)
+  return ""
+
+
 def output_paths(args) -> tuple[Path, tuple[str, ...]]:
   """One photo's output (for a video: its stem) and the video formats; never the photo itself."""
   photo = Path(args.photos[0])
@@ -144,6 +177,9 @@ def output_paths(args) -> tuple[Path, tuple[str, ...]]:
     if path.resolve() == photo.resolve():
       raise UserError(f"{path} is the input photo: choose another --out (the photo is never "
                       "overwritten).")
+  problem = writable(out, formats)
+  if problem:
+    raise UserError(problem)
   return out, formats
 
 
@@ -204,6 +240,7 @@ def plan(args, found: list[tuple[Path, Path]]) -> tuple[list[Job], tuple[str, ..
                    "in separate calls")
       if problem:
         break
+    problem = problem or writable(out, formats)
     if not problem:
       owners.update((path.resolve(), photo) for path in _written(out, formats))
     jobs.append(Job(photo, out, problem))
@@ -248,7 +285,6 @@ def editor(model, args, aus):
             model, emotion=args.emotion, aus=aus, start=args.start))
   if args.animate is None:
     return lambda photo: model.edit_photo(photo, **target)
-  animation.check_frames(args.animate)
   if args.motion:
     target["motion"] = args.motion
   return lambda photo: model.animate_photo(photo, frames=args.animate, fps=args.fps,
@@ -265,10 +301,14 @@ def faces_note(result) -> str:
 
 
 def save(result, out: Path, formats) -> list[Path]:
-  """Writes an edit (a still) or an animation (``formats``) to ``out``; the files written."""
-  if not formats:
-    return [result.save(out)]
-  return result.save(out, min_side=0, formats=formats)  # frames as --max_side made them
+  """Writes an edit (a still) or an animation (``formats``) to ``out``; the files written
+  (each complete, or a one-line error naming it)."""
+  try:
+    if not formats:
+      return [result.save(out)]
+    return result.save(out, min_side=0, formats=formats)  # frames as --max_side made them
+  except OSError as e:  # the writers turn theirs into UserErrors; anything they miss, here
+    raise write_error(getattr(e, "filename", None) or out, e) from e
 
 
 def _load(args):
@@ -284,7 +324,10 @@ def run(args) -> tuple[list[Path], str]:
   """Edits (or animates) the one photo as the flags say; returns the files written and what
   became of its faces (:func:`faces_note`)."""
   out, formats = output_paths(args)
-  photos.read_photo(args.photos[0])  # a bad file fails before the model loads
+  image, name = photos.read_photo(args.photos[0])  # a bad file fails before the model loads
+  if formats:
+    animation.check_video_size(name, image.shape[:2], args.animate, args.max_side or None)
+  del image
   model, aus = _load(args)
   result = editor(model, args, aus)(args.photos[0])
   return save(result, out, formats), faces_note(result)
@@ -299,8 +342,9 @@ def run_many(args) -> int:
   """Edits every photo of ``args.photos`` (files and folders) with one model; the exit status."""
   start = time.perf_counter()
   jobs, formats = plan(args, find_photos(args.photos))
-  model, aus = _load(args)
-  edit = editor(model, args, aus)
+  if any(not job.problem for job in jobs):  # else nothing can be written: no model to load
+    model, aus = _load(args)
+    edit = editor(model, args, aus)
   counts = {"edited": 0, "skipped": 0, "failed": 0}
   summary = lambda: (", ".join(f"{k} {v}" for k, v in counts.items())
                      + f" in {time.perf_counter() - start:.1f} s")
@@ -343,6 +387,7 @@ def run_many(args) -> int:
 def main(argv=None) -> int:
   args = parse_args(sys.argv[1:] if argv is None else argv)
   try:
+    check_flags(args)
     if len(args.photos) > 1 or Path(args.photos[0]).is_dir():
       return run_many(args)
     written, note = run(args)

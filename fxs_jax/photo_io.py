@@ -33,6 +33,7 @@ from PIL import Image
 from PIL import ImageOps
 
 from fxs_jax.errors import UserError
+from fxs_jax.errors import replace_atomically
 from fxs_jax.faces import preprocessing
 
 ORIENTATION = 0x0112  # the EXIF orientation tag; 1: stored upright
@@ -189,19 +190,14 @@ def _writes(image_format: str, mode: str) -> bool:
   return True
 
 
-def _write_error(path: Path, error: OSError) -> UserError:
-  """What went wrong writing ``path``, in words, with what to do."""
-  if isinstance(error, PermissionError):
-    why = "permission denied; choose a folder you can write to"
-  elif isinstance(error, IsADirectoryError):
-    why = "that is a folder; give a file name such as out.png"
-  elif isinstance(error, (FileExistsError, NotADirectoryError)):  # from mkdir
-    why = "a file stands where its folder should be; choose another path"
-  elif error.errno is not None:
-    why = f"{error.strerror or 'the system refused'}; check the disk and the folder"
-  else:  # a Pillow encoder's message
-    why = f"{' '.join(str(error).split())}; try .png or .jpg"
-  return UserError(f"{path}: cannot write it: {why}.")
+def check_suffix(path: str | os.PathLike) -> str:
+  """The Pillow format ``path``'s suffix writes, else a one-line error."""
+  path = Path(path)
+  image_format = Image.registered_extensions().get(path.suffix.lower())
+  if image_format is None or image_format not in Image.SAVE:
+    raise UserError(f"{path}: cannot write {path.suffix or 'files without a suffix'!r}; use "
+                    ".jpg, .png, .webp or .bmp.")
+  return image_format
 
 
 def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95,
@@ -210,13 +206,12 @@ def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95,
   ``quality``), creating parent folders. A format that cannot hold the alpha channel (JPEG,
   PPM, ...) gets the photo composited over white, as the faces were edited and as a viewer
   shows it. ``icc_profile`` and ``exif`` are written to PNG, JPEG, WebP and TIFF (a profile
-  only when its colour space fits the photo). One-line errors for a suffix Pillow cannot write,
-  a bad array and a file that cannot be written."""
+  only when its colour space fits the photo). The file is written under a temporary name in its
+  folder, then renamed: never half-written, and an earlier file stays whole when writing fails.
+  One-line errors for a suffix Pillow cannot write, a bad array and a file that cannot be
+  written."""
   path = Path(path)
-  image_format = Image.registered_extensions().get(path.suffix.lower())
-  if image_format is None or image_format not in Image.SAVE:
-    raise UserError(f"{path}: cannot write {path.suffix or 'files without a suffix'!r}; use "
-                    ".jpg, .png, .webp or .bmp.")
+  image_format = check_suffix(path)
   pixels = np.asarray(image)
   if pixels.dtype != np.uint8 or not (pixels.ndim == 2
                                       or (pixels.ndim == 3 and 1 <= pixels.shape[2] <= 4)):
@@ -235,9 +230,5 @@ def save_photo(path: str | os.PathLike, image: np.ndarray, quality: int = 95,
       options["icc_profile"] = profile
     if exif:
       options["exif"] = exif
-  try:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path, format=image_format, **options)
-  except OSError as e:
-    raise _write_error(path, e) from e
+  replace_atomically(path, lambda tmp: picture.save(tmp, format=image_format, **options))
   return path

@@ -34,7 +34,6 @@ editor (GANimation, LGP-GAN) gets ``edit_photo``, ``interpolate`` (one crop) and
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from fxs_jax import animation
+from fxs_jax import errors
 from fxs_jax import photo_io
 from fxs_jax.errors import UserError
 from fxs_jax.faces import alignment
@@ -50,7 +50,7 @@ from fxs_jax.faces import search as face_search
 from fxs_jax.photo_io import save_photo  # photos.save_photo: the public name
 
 MAX_MEGAPIXELS = 40.0  # a 7,700 x 5,200 photo; beyond, edit a downscaled copy
-ANIMATION_MAX_SIDE = 720  # frames of animate_photo are downscaled to this longer side
+ANIMATION_MAX_SIDE = animation.PHOTO_VIDEO_SIDE  # animate_photo's frames: this longer side
 FACE_CHOICES = face_search.FACE_CHOICES
 # What an edit's change is measured from (edit_photo's ``relative_to``).
 RELATIVE_TO = ("start", "input")
@@ -204,6 +204,8 @@ def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
   faces left out and why).
   """
   _check_relative_to(relative_to)
+  errors.check_numbers(intensity, "intensity", low=0.0, high=errors.MAX_INTENSITY,
+                       meaning="the edit's strength", fix="0 is the start, 1 the target")
   arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
   image, name, kept = _read_keeping(photo)
   search = face_search.search_faces(image, model.config.model.image_size, faces, name, thorough)
@@ -252,11 +254,10 @@ def transfer_photo(model, source_photo, target_photo, faces="all",
 def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
   """``image`` downscaled (Lanczos) so that its longer side is at most ``max_side`` (None or 0:
   unchanged)."""
-  scale = max_side / max(image.shape[:2]) if max_side else 1.0
-  if scale >= 1.0:
+  height, width = animation.fitted_size(image.shape[:2], max_side)
+  if (height, width) == image.shape[:2]:
     return image
-  size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-  return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+  return np.asarray(Image.fromarray(image).resize((width, height), Image.LANCZOS))
 
 
 def animate_photo(model, photo, emotion=None, aus=None,
@@ -280,7 +281,11 @@ def animate_photo(model, photo, emotion=None, aus=None,
   """
   _check_relative_to(relative_to)
   frames = animation.check_frames(frames)
+  intensity = animation.check_intensity(intensity)
+  fps = animation.check_fps(fps)
+  max_side = animation.check_max_side(max_side)
   image, name = read_photo(photo)
+  animation.check_video_size(name, image.shape[:2], frames, max_side)  # before any face is searched
   size = model.config.model.image_size
   if "edit" in model.predictions:
     if motion:
@@ -289,10 +294,11 @@ def animate_photo(model, photo, emotion=None, aus=None,
     arguments = animation.target_arguments(model, emotion=emotion, aus=aus, start=start)
     search = face_search.search_faces(image, size, faces, name, thorough)
     found = search.faces
+    animation.check_video_size(name, image.shape[:2], frames, max_side, len(found), size)
     crops, landmarks = _stack_faces(found, frames)
-    alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * float(intensity)
-    edited = model.edit(crops, landmarks=landmarks, intensity=np.tile(alphas, len(found)),
-                        **arguments).reshape(len(found), frames, size, size, 3)
+    alphas = np.linspace(0.0, 1.0, frames, dtype=np.float32) * np.float32(intensity)
+    edited = animation.edit_frames(model, crops, landmarks, np.tile(alphas, len(found)),
+                                   arguments).reshape(len(found), frames, size, size, 3)
     fps = fps or animation.INTERPOLATION_FPS
   elif "render_frames" in model.predictions:
     if aus is not None or start is not None or intensity != 1.0 or emotion is None:
@@ -300,6 +306,7 @@ def animate_photo(model, photo, emotion=None, aus=None,
                       "no aus=, start= or intensity=.")
     search = face_search.search_faces(image, size, faces, name, thorough)
     found = search.faces
+    animation.check_video_size(name, image.shape[:2], frames, max_side, len(found), size)
     # Landmarks of a long face can leave the crop at the chin; the motion needs them inside.
     videos = [model.animate(face.image, emotion, frames=frames, fps=fps,
                             neutral_landmarks=np.clip(face.landmarks, -0.5, size - 0.5), **motion)
@@ -311,12 +318,13 @@ def animate_photo(model, photo, emotion=None, aus=None,
   references = edited[:, 0] if relative_to == "start" else None  # frame 0: the start
   # Paste at the output size, not into the full photo then shrink: a 24 MP photo has ~70x the
   # pixels of a 720 px frame to copy, warp and shrink, per frame. The crops stay the full
-  # photo's (sharper than crops of the small copy).
+  # photo's (sharper than crops of the small copy). Frames go straight into one array.
   canvas = fit_within(image, max_side)
   canvas_faces = [alignment.rescaled(face, canvas.shape[:2]) for face in found]
-  video = [paste_faces(canvas, canvas_faces, edited[:, t], keep_detail, references)
-           for t in range(frames)]
-  return animation.Animation(frames=np.stack(video), landmarks=None,
+  video = np.empty((frames,) + canvas.shape, np.uint8)
+  for t in range(frames):
+    video[t] = paste_faces(canvas, canvas_faces, edited[:, t], keep_detail, references)
+  return animation.Animation(frames=video, landmarks=None,
                              emotion=animation.target_name(emotion, aus), fps=float(fps),
                              skipped=tuple(search.skipped))
 
@@ -329,17 +337,22 @@ def parse_aus(text: str) -> np.ndarray:
   if "=" not in text:
     return ganimation.parse_aus(text, "--aus")
   aus = np.zeros(facs.NUM_AUS, np.float32)
+  given = set()
   for item in filter(None, (part.strip() for part in text.split(","))):
     key, _, value = item.partition("=")
     digits = key.strip().upper().removeprefix("AU")
-    au_name = f"AU{int(digits):02d}" if digits.isdigit() else key
+    # ASCII digits only: "¹²".isdigit() is true, and int() refuses it.
+    au_name = f"AU{int(digits):02d}" if digits.isascii() and digits.isdecimal() else key
     if au_name not in facs.AU_NAMES:
       raise UserError(f"--aus: unknown action unit {key.strip()!r}; the models know "
                       f"{', '.join(facs.AU_NAMES)}.")
+    if au_name in given:
+      raise UserError(f"--aus: {au_name} is given twice; give each action unit once.")
+    given.add(au_name)
     try:
       aus[facs.AU_NAMES.index(au_name)] = float(value)
     except ValueError as e:
-      raise UserError(f"--aus: {item!r} is not AU=number.") from e
+      raise UserError(f"--aus: {item!r} is not AU=number (e.g. AU12=3).") from e
   ganimation.check_au_range(aus, "--aus")
   return aus
 

@@ -261,7 +261,7 @@ def test_intensity_and_interpolation_move_the_condition_from_start_to_target(exp
   expected[:, facs.EMOTIONS.index("neutral")] = [0.75, 0.0]
   expected[:, facs.EMOTIONS.index("happy")] = [0.25, 1.0]
   np.testing.assert_allclose(blend, expected, atol=1e-6)
-  with pytest.raises(UserError, match=r"must lie in \[0, 1\]"):
+  with pytest.raises(UserError, match=r"must be a finite number in \[0, 1\]"):
     lgpgan.recipe.edit_inputs(face, emotion="happy", landmarks=landmarks, intensity=1.5)
   # interpolate: frame t is the edit at intensity t / (frames - 1), all in one batch.
   video = ganimation.interpolate(face, aus=aus, frames=4, start="surprised")

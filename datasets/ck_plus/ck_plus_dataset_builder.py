@@ -27,28 +27,33 @@ Labels:
   of its 593 sequences. An unlabelled sequence is kept by the ``sequences_*`` configs with
   ``emotion`` -1 (TFDS ClassLabel's "unknown"; TextureGAN needs no label, MotionGAN leaves them
   out) and skipped by the ``stills_*`` and ``transfer_*`` ones, whose peak frames need the label.
-  An Emotion file that does not hold a code 0-7 skips its sequence in every config.
+  An Emotion file that does not hold one code 0-7 (empty, ``nan``, ``9``, two numbers) skips its
+  sequence in every config.
 * ``aus``: the FACS file's AUs in :data:`fxs_jax.facs.AU_NAMES` order at the peak frame. AUs
   outside those 17 are dropped; intensity 0 ("unspecified" in CK+) becomes
   :data:`UNSPECIFIED_INTENSITY` (3, the middle of the 1-5 A-E scale). CK+ ships a FACS file for
   every sequence, so the rule is strict: a sequence whose FACS file is missing, unreadable or
-  malformed (not lines of two numbers, a fractional AU code, an intensity outside 0-5) is
-  skipped in every config, as its AUs are unknown; no EMFACS prototype is substituted. Clips ramp
-  the AUs linearly from 0 at the first frame to the peak's at the last; the neutral still has
-  zeros.
+  malformed (not lines of two numbers, a fractional or non-finite AU code, an intensity outside
+  0-5) is skipped in every config, as its AUs are unknown; no EMFACS prototype is substituted.
+  Clips ramp the AUs linearly from 0 at the first frame to the peak's at the last; the neutral
+  still has zeros.
 * ``identity``: the subject number (``S005`` -> 5). The last 15% of the sorted subjects form the
   test split (subject-disjoint).
 
-The peak frame is the one the Emotion file is named after (the FACS file's for an unlabelled
-sequence); a sequence's frames after it are not used. Every skipped sequence or frame is listed
-with its reason in ``skipped.txt`` / ``skipped.json`` beside the dataset; their second line /
-extra keys also say how many kept sequences are unlabelled (``unlabelled_kept``) and how many
-frames were converted from colour (``colour_frames_to_grey``).
+Landmarks: a frame's landmark file that is not 68 lines of two finite numbers is noted in the
+report (``kept:``, with the line and what is wrong) and dlib finds that frame's face instead.
+
+The label files may be saved with a byte-order mark or Windows line endings
+(:mod:`fxs_jax.data.label_files`). The peak frame is the one the Emotion file is named after
+(the FACS file's for an unlabelled sequence); a sequence's frames after it are not used. Every
+skipped sequence or frame is listed with its reason (and for a bad label file its line) in
+``skipped.txt`` / ``skipped.json`` beside the dataset; their second line / extra keys also say how
+many kept sequences are unlabelled (``unlabelled_kept``) and how many frames were converted from
+colour (``colour_frames_to_grey``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from absl import logging
@@ -58,6 +63,7 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import faces
 from fxs_jax import facs
+from fxs_jax.data import label_files
 from fxs_jax.data import manual_datasets
 from fxs_jax.data import transfer_pairs
 
@@ -68,31 +74,32 @@ TREES = ("cohn-kanade-images", "Landmarks", "Emotion", "FACS")
 FACS_UNKNOWN = "the sequence's AUs are unknown, so it is skipped"
 
 
-def _facs_error(problem: str) -> faces.Skip:
-  return faces.Skip(f"{problem}; {FACS_UNKNOWN} (fix or replace the file)")
+def _facs_error(problem: str, line: int | None = None) -> faces.Skip:
+  return faces.Skip(f"{problem}; {FACS_UNKNOWN} (fix or replace the file)", line=line)
 
 
 def read_facs(path: Path) -> np.ndarray | faces.Skip:
   """(17,) float32 AUs of a CK+ FACS file (lines "AU intensity"; see the module docstring), or a
-  :class:`fxs_jax.faces.Skip` whose one-line reason names what is wrong with the file."""
+  :class:`fxs_jax.faces.Skip` whose one-line reason names what is wrong with the file, and where."""
   try:
-    text = Path(path).read_text()
-  except (OSError, UnicodeDecodeError) as e:
-    return _facs_error(f"unreadable FACS file ({' '.join(str(e).split())})")
+    text = label_files.read_text(path)
+  except label_files.BadLabel as e:
+    return _facs_error(f"unreadable FACS file ({e.reason})", e.line)
   aus = np.zeros(facs.NUM_AUS, np.float32)
   coded = 0
-  for number, line in enumerate(text.splitlines(), start=1):
-    if not line.strip():
-      continue
-    shown = repr(line.strip()[:40])
+  for number, line in label_files.numbered_lines(text):
+    shown = label_files.shown(line)
     try:
       code, intensity = (float(value) for value in line.split())
     except ValueError:  # not numbers, or not two of them
-      return _facs_error(f"FACS line {number} {shown} is not two numbers \"AU intensity\"")
+      return _facs_error(f"FACS line {number} {shown} is not two numbers \"AU intensity\"", number)
     if not (np.isfinite(code) and code == round(code) and code >= 1):
-      return _facs_error(f"FACS line {number} {shown}: the AU code is not a whole number >= 1")
+      return _facs_error(f"FACS line {number} {shown}: the AU code is not a whole number >= 1",
+                         number)
+    if not np.isfinite(intensity):
+      return _facs_error(f"FACS line {number} {shown}: intensity is not a finite number", number)
     if not 0 <= intensity <= facs.AU_MAX:
-      return _facs_error(f"FACS line {number} {shown}: intensity outside 0-5")
+      return _facs_error(f"FACS line {number} {shown}: intensity outside 0-5", number)
     coded += 1
     name = f"AU{int(code):02d}"
     if name in facs.AU_NAMES:
@@ -102,13 +109,29 @@ def read_facs(path: Path) -> np.ndarray | faces.Skip:
   return aus
 
 
-def read_emotion(path: Path) -> str | None:
-  """The emotion word of a CK+ Emotion file, None if unreadable or out of range."""
+def read_emotion(path: Path) -> str | faces.Skip:
+  """The emotion word of a CK+ Emotion file (one code 0-7), or a :class:`fxs_jax.faces.Skip`
+  naming what the file holds instead, and on which line."""
+  def bad(problem: str, line: int | None = None) -> faces.Skip:
+    return faces.Skip(f"Emotion file {problem}, not one code 0-7 (0 neutral ... 7 surprise); "
+                      "fix the file (or remove it: the sequence is then unlabelled)", line=line)
+
   try:
-    code = float(path.read_text().split()[0])
-  except (OSError, ValueError, IndexError):
-    return None
-  return CK_EMOTIONS[int(code)] if code == int(code) and 0 <= code < len(CK_EMOTIONS) else None
+    lines = label_files.numbered_lines(label_files.read_text(path))
+  except label_files.BadLabel as e:
+    return bad(f"unreadable ({e.reason})", e.line)
+  values = [(n, value) for n, line in lines for value in line.split()]
+  if len(values) != 1:
+    return bad("is empty" if not values else f"holds {len(values)} values",
+               values[1][0] if len(values) > 1 else None)
+  number, text = values[0]
+  try:
+    code = float(text)
+  except ValueError:
+    code = float("nan")
+  if not (np.isfinite(code) and code == round(code) and 0 <= code < len(CK_EMOTIONS)):
+    return bad(f"line {number} holds {label_files.shown(text)}", number)
+  return CK_EMOTIONS[int(code)]
 
 
 def is_grey(photo_HxWx3: np.ndarray) -> bool:
@@ -184,9 +207,8 @@ class Builder(manual_datasets.ManualDatasetBuilder):
     facs_dir = manual_dir / "FACS" / relative
     emotion = None
     if emotion_files:
-      emotion = read_emotion(emotion_files[0])
+      emotion = self.read_label(emotion_files[0], read_emotion, emotion_files[0])
       if emotion is None:
-        self.skip(emotion_files[0], "Emotion file does not hold a code 0-7")
         return None
       peak_stem = emotion_files[0].name[:-len("_emotion.txt")]
       facs_file = facs_dir / f"{peak_stem}_facs.txt"
@@ -202,17 +224,26 @@ class Builder(manual_datasets.ManualDatasetBuilder):
       missing = facs_file.relative_to(manual_dir).as_posix()
       self.skip(folder, f"no FACS file {missing} (CK+ codes every sequence); {FACS_UNKNOWN}")
       return None
-    aus = read_facs(facs_file)
-    if isinstance(aus, faces.Skip):
-      self.skip(facs_file, aus.reason)
+    aus = self.read_label(facs_file, read_facs, facs_file)
+    if aus is None:
       return None
     peak = [i for i, f in enumerate(frames) if f.stem == peak_stem]
     frames = frames[:peak[0] + 1] if peak else frames
-    landmarks = [manual_datasets.read_points(
-        manual_dir / "Landmarks" / relative / f"{f.stem}_landmarks.txt") for f in frames]
+    landmarks = [self._landmarks(manual_dir / "Landmarks" / relative / f"{f.stem}_landmarks.txt")
+                 for f in frames]
     return manual_datasets.Example(key=f"{subject}_{folder.name}",
                                    identity=manual_datasets.subject_number(subject),
                                    paths=frames, emotion=emotion, aus=aus, landmarks=landmarks)
+
+  def _landmarks(self, path: Path) -> np.ndarray | None:
+    """A frame's shipped landmarks, or None for dlib: no file, or a malformed one (noted)."""
+    if not path.is_file():
+      return None
+    try:
+      return label_files.read_points(path)
+    except label_files.BadLabel as e:
+      self.note(path, f"not used: {e.reason}; dlib finds the frame's face instead")
+      return None
 
   def load_photo(self, path: Path) -> np.ndarray | faces.Skip:
     """A CK+ frame as (H, W, 3) uint8 with R = G = B: a colour frame (some subjects') becomes its
@@ -230,20 +261,13 @@ class Builder(manual_datasets.ManualDatasetBuilder):
                                    and features["emotion"] == -1)
       yield key, features
 
-  def _write_reports(self) -> None:
-    """The base's reports, plus how many kept examples are unlabelled and how many frames were
-    converted from colour (``skipped.json`` keys; the second line of ``skipped.txt``)."""
-    super()._write_reports()
-    out = Path(self.data_dir)
+  def _report_extras(self) -> tuple[dict, str]:
+    """How many kept examples are unlabelled and how many frames were converted from colour
+    (``skipped.json`` keys; the second line of ``skipped.txt``)."""
     counts = {"unlabelled_kept": self._unlabelled_kept,
               "colour_frames_to_grey": len(self._colour_frames)}
-    report_json = out / manual_datasets.SKIP_FILES[0]
-    report_json.write_text(json.dumps({**json.loads(report_json.read_text()), **counts},
-                                      indent=2) + "\n")
-    note = (f"unlabelled: {counts['unlabelled_kept']} of the {self._kept} kept examples "
+    note = (f"unlabelled: {counts['unlabelled_kept']} of the {self.report.kept} kept examples "
             "(emotion -1; stills and transfer skip unlabelled sequences); colour frames "
             f"converted to grey (luma): {counts['colour_frames_to_grey']}")
-    report_txt = out / manual_datasets.SKIP_FILES[1]
-    lines = report_txt.read_text().splitlines()
-    report_txt.write_text("\n".join(lines[:1] + [note] + lines[1:]) + "\n")
     logging.info("%s/%s: %s", self.name, self.builder_config.name, note)
+    return counts, note

@@ -36,7 +36,7 @@ from fxs_jax.errors import DatasetError
 # RaFD's emotion words -> fxs_jax.facs.EMOTIONS (the same eight words).
 EMOTION_WORDS = {word: word for word in facs.EMOTIONS}
 FILE_NAME = re.compile(r"^Rafd(?P<angle>\d{3})_(?P<id>\d+)_(?P<ethnicity>[A-Za-z]+)_"
-                       r"(?P<gender>[A-Za-z]+)_(?P<emotion>[a-z]+)_(?P<gaze>[a-z]+)$")
+                       r"(?P<gender>[A-Za-z]+)_(?P<emotion>[a-z]+)_(?P<gaze>[a-z]+)$", re.ASCII)
 ANGLES = ("000", "045", "090", "135", "180")
 
 
@@ -97,6 +97,10 @@ class Builder(manual_datasets.ManualDatasetBuilder):
       emotion = EMOTION_WORDS.get(match["emotion"])
       if emotion is None:
         self.skip(path, f"unknown emotion word {match['emotion']!r}")
+        continue
+      if int(match["id"]) > manual_datasets.MAX_IDENTITY:  # stored as int32
+        self.skip(path, f"model id {match['id']} is not a RaFD id (at most "
+                        f"{manual_datasets.MAX_IDENTITY})")
         continue
       examples.append(manual_datasets.Example(
           key=path.stem, identity=int(match["id"]), paths=[path], emotion=emotion,

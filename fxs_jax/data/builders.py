@@ -113,9 +113,15 @@ def manual_dir_for(builder: tfds.core.DatasetBuilder, manual_dir: str | None = N
 def _stored_fingerprint(builder: tfds.core.DatasetBuilder) -> dict | None:
   path = Path(builder.data_dir) / manual_datasets.FINGERPRINT_FILE
   try:
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
   except (OSError, ValueError):
     return None
+  # Written by the build; anything else (edited, truncated to other JSON) counts as no record,
+  # so the dataset is rebuilt from the download.
+  if not (isinstance(stored, dict) and isinstance(stored.get("manual_dir"), str)
+          and isinstance(stored.get("fingerprint"), str)):
+    return None
+  return stored
 
 
 def _manual_build_is_current(builder: tfds.core.DatasetBuilder, manual_dir: Path) -> bool:
@@ -168,9 +174,13 @@ def _prepare_manual(full_name: str, data_dir: str | None, manual_dir: str | None
       instructions = " ".join((getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", "") or "").split())
       message = f"{message.rstrip('.')}. {instructions}".strip()
     raise DatasetError(message) from e
-  report = Path(builder.data_dir) / "skipped.txt"
-  if report.is_file():
-    print(f"{report.read_text().splitlines()[0]}; details: {report}", flush=True)
+  report = Path(builder.data_dir) / manual_datasets.SKIP_FILES[1]
+  try:
+    summary = report.read_text(errors="replace").partition("\n")[0]
+  except OSError:
+    summary = ""
+  if summary:
+    print(f"{summary}; details: {report}", flush=True)
   return builder
 
 

@@ -2,8 +2,9 @@
 
 Images: any format PIL reads, square (an aligned face crop), resized (bicubic) to the model's
 ``size``. Landmarks: a ``.npy`` file of shape (68, 2), or a text file of 68 lines ``x y`` (commas
-or spaces, ``#`` comments), in the pixels of the image FILE ((x, y), x right, y down, pixel
-centres at integers: dlib's convention); they are scaled with the image.
+or spaces, ``#`` comments; UTF-8 with or without a byte-order mark, any line endings), in the
+pixels of the image FILE ((x, y), x right, y down, pixel centres at integers: dlib's convention);
+they are scaled with the image.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PIL import UnidentifiedImageError
 
+from fxs_jax.data import label_files
 from fxs_jax.errors import UserError
 from fxs_jax.faces.preprocessing import unreadable_reason
 
@@ -29,7 +30,9 @@ def load_face_image(path: str | Path, size: int) -> tuple[np.ndarray, float]:
     with Image.open(path) as img:
       img.load()
       rgb = img.convert("RGB")
-  except (UnidentifiedImageError, OSError, SyntaxError) as e:
+  except Exception as e:  # pylint: disable=broad-except
+    # Pillow reports bad files with many types (OSError, SyntaxError, ValueError, EOFError,
+    # DecompressionBombError, ...); unreadable_reason says each in plain words.
     raise UserError(f"Cannot read image {str(path)!r}: {unreadable_reason(e, path)}") from e
   w, h = rgb.size
   if w != h:
@@ -49,11 +52,11 @@ def load_landmarks(path: str | Path, scale: float = 1.0) -> np.ndarray:
                     "68 (x, y) points.")
   try:
     if path.suffix == ".npy":
-      points = np.load(path, allow_pickle=False)
+      points = _load_npy_points(path)
     else:
-      text = path.read_text().replace(",", " ")
+      text = label_files.read_text(path).replace(",", " ")
       points = np.loadtxt(text.splitlines(), dtype=np.float64, comments="#", ndmin=2)
-  except (ValueError, OSError) as e:
+  except (ValueError, OSError, EOFError) as e:
     raise UserError(f"Cannot read landmarks from {str(path)!r} ({e}): write 68 lines 'x y' or "
                     "save a (68, 2) array with numpy.save.") from e
   points = np.asarray(points, np.float64)
@@ -61,6 +64,22 @@ def load_landmarks(path: str | Path, scale: float = 1.0) -> np.ndarray:
     raise UserError(f"{str(path)!r} must hold 68 finite (x, y) points, got an array of shape "
                     f"{points.shape}.")
   return ((points + 0.5) * scale - 0.5).astype(np.float32)
+
+
+def _load_npy_points(path: Path) -> np.ndarray:
+  """A ``.npy`` array, its header checked first: only a (68, 2) array is read (a header declaring
+  a huge shape would otherwise be allocated before its shape is seen)."""
+  with open(path, "rb") as f:
+    major, _ = np.lib.format.read_magic(f)
+    if major not in (1, 2):
+      raise ValueError(f".npy format version {major} (numpy.save writes 1 or 2)")
+    read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                   else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read_header(f)
+  if shape != (NUM_LANDMARKS, 2) or dtype.hasobject:
+    raise UserError(f"{str(path)!r} must hold 68 finite (x, y) points, got an array of shape "
+                    f"{shape}.")
+  return np.load(path, allow_pickle=False)
 
 
 def load_face(image_path: str | Path, landmarks_path: str | Path | None, size: int

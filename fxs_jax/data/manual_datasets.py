@@ -7,11 +7,14 @@ this module checks the folder, crops every face with :func:`fxs_jax.faces.prepro
 landmarks when the dataset has them, else dlib), writes the SynthFaces feature layout, splits by
 subject and reports every skipped image.
 
-Beside the built dataset (``builder.data_dir``) it writes ``skipped.json`` / ``skipped.txt`` (every
-skipped file, relative to the manual dir, with its reason) and ``manual_fingerprint.json`` (the
-manual dir and a hash of its file list, sizes and mtimes), which
-:func:`fxs_jax.data.builders.prepare` compares to rebuild when files were added or changed. The
-manual dir is only ever read.
+Every file of the download is read and converted inside a per-file guard (:meth:`read_label`,
+:meth:`_crop`): a bad label file or photo is skipped, never the build. Beside the built dataset
+(``builder.data_dir``) it writes ``skipped.json`` / ``skipped.txt`` (every skipped file, relative to
+the manual dir, with its reason and, for a bad label, its line and column;
+:mod:`fxs_jax.data.build_report`) and ``manual_fingerprint.json`` (the manual dir and a hash of
+its file list, sizes and mtimes), which :func:`fxs_jax.data.builders.prepare` compares to rebuild
+when files were added or changed. A build fails only when nothing usable remains, with one line
+naming the folder, the number of files skipped and the report. The manual dir is only ever read.
 
 Feature layout (shared with SynthFaces, so a model switches dataset with ``config.data.name``):
 stills: ``image`` (S, S, 3) uint8, ``landmarks`` (68, 2) float32 crop pixels, ``aus`` (17,)
@@ -28,12 +31,9 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
 import json
-import math
-import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable
 
 from absl import logging
 import numpy as np
@@ -41,13 +41,28 @@ import tensorflow_datasets as tfds
 
 from fxs_jax import facs
 from fxs_jax import faces
+from fxs_jax.data import build_report
+from fxs_jax.data import label_files
 from fxs_jax.data import transfer_pairs
+# The download folder's helpers, used by every builder as manual_datasets.<name>.
+from fxs_jax.data.manual_folders import IMAGE_SUFFIXES  # pylint: disable=unused-import
+from fxs_jax.data.manual_folders import MAX_IDENTITY  # pylint: disable=unused-import
+from fxs_jax.data.manual_folders import find_files  # pylint: disable=unused-import
+from fxs_jax.data.manual_folders import fingerprint
+from fxs_jax.data.manual_folders import require_layout
+from fxs_jax.data.manual_folders import resample_indices
+from fxs_jax.data.manual_folders import subject_number  # pylint: disable=unused-import
+from fxs_jax.data.manual_folders import subject_split
 from fxs_jax.data.synth_faces_examples import png_bytes
 from fxs_jax.errors import DatasetError
+from fxs_jax.errors import UserError
 
 FINGERPRINT_FILE = "manual_fingerprint.json"
-SKIP_FILES = ("skipped.json", "skipped.txt")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
+SKIP_FILES = build_report.REPORT_FILES
+# What converting one file's content may raise besides label_files.BadLabel (bad numbers, shapes,
+# encodings, a file vanishing mid-build): caught per file, the file skipped and reported.
+CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError, IndexError, KeyError, OSError,
+                     EOFError, MemoryError)
 NUM_LANDMARKS = 68
 
 
@@ -116,78 +131,6 @@ def first_and_last(clip: Example) -> list[Example]:
   return [neutral, apex]
 
 
-def require_layout(manual_dir: Path | None, required: Sequence[str], dataset: str,
-                   layout: str) -> Path:
-  """``manual_dir``, checked to exist and hold each relative path of ``required``.
-
-  Raises:
-    DatasetError: one line naming the missing path and the expected layout.
-  """
-  if manual_dir is None or not Path(manual_dir).is_dir():
-    raise DatasetError(
-        f"{dataset}: manual download folder {manual_dir} does not exist; unpack the dataset "
-        f"there so that it holds {layout} (or set $FXS_JAX_MANUAL_DIR to a folder holding "
-        f"{dataset}/, or pass --config.data.manual_dir=<folder>).")
-  manual_dir = Path(manual_dir)
-  for relative in required:
-    if not (manual_dir / relative).exists():
-      raise DatasetError(
-          f"{dataset}: {manual_dir / relative} is missing; the manual folder {manual_dir} must "
-          f"hold {layout}.")
-  return manual_dir
-
-
-def find_files(folder: Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) -> list[Path]:
-  """Files under ``folder`` with one of ``suffixes`` (any case; recursive), sorted."""
-  suffixes = tuple(s.lower() for s in suffixes)
-  found = []
-  for root, dirs, files in os.walk(folder):
-    dirs.sort()
-    found += [Path(root, f) for f in sorted(files) if Path(f).suffix.lower() in suffixes]
-  return found
-
-
-def fingerprint(manual_dir: Path) -> str:
-  """A hash of every file's relative path, size and mtime under ``manual_dir``."""
-  digest = hashlib.sha256()
-  for root, dirs, files in os.walk(manual_dir):
-    dirs.sort()
-    for name in sorted(files):
-      path = Path(root, name)
-      stat = path.stat()
-      digest.update(f"{path.relative_to(manual_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
-                    .encode())
-  return digest.hexdigest()
-
-
-def subject_split(identities: Iterable[int], test_fraction: float) -> tuple[set, set]:
-  """(train ids, test ids): the last ``ceil(fraction * n)`` of the sorted ids test (>= 1 each
-  side when there are two or more subjects)."""
-  ids = sorted(set(identities))
-  num_test = min(max(1, math.ceil(test_fraction * len(ids))), len(ids) - 1) if len(ids) > 1 else 0
-  return set(ids[:len(ids) - num_test]), set(ids[len(ids) - num_test:])
-
-
-def subject_number(folder_name: str) -> int:
-  """The number in a subject folder's name (``S005`` -> 5, ``P012`` -> 12), else a stable hash."""
-  digits = "".join(c for c in folder_name if c.isdigit())
-  return int(digits) if digits else int(hashlib.sha256(folder_name.encode()).hexdigest()[:7], 16)
-
-
-def resample_indices(num_available: int, num_frames: int) -> np.ndarray:
-  """``num_frames`` indices from 0 to ``num_available - 1``, evenly spaced (repeats if short)."""
-  return np.round(np.linspace(0, num_available - 1, num_frames)).astype(np.int64)
-
-
-def read_points(path: Path) -> np.ndarray | None:
-  """(68, 2) float landmarks from a text file of 68 lines "x y", or None if it is not that."""
-  try:
-    points = np.loadtxt(path, dtype=np.float64, ndmin=2)
-  except (OSError, ValueError):
-    return None
-  return points if points.shape == (NUM_LANDMARKS, 2) and np.all(np.isfinite(points)) else None
-
-
 class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
   """A builder over a manual download; subclasses define :meth:`_find_examples` and the layout.
 
@@ -206,9 +149,28 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
   def _find_examples(self, manual_dir: Path) -> list[Example]:
     """Every example of the manual folder; call :meth:`skip` for files that cannot be used."""
 
-  def skip(self, path: Path | str, reason: str) -> None:
-    """Records that ``path`` (a file of the manual dir) was left out, and why (one line)."""
-    self._skipped.append({"file": self._relative(path), "reason": reason})
+  def skip(self, path: Path | str, reason: str, line: int | None = None,
+           column: str | None = None) -> None:
+    """Records that ``path`` (a file of the manual dir) was left out, and why (one line);
+    ``line`` / ``column``: where in it the problem is."""
+    self.report.skip(self._relative(path), reason, line, column)
+
+  def read_label(self, path: Path, read: Callable[..., Any], *args) -> Any:
+    """``read(*args)``: one file's content converted, or None once the file is skipped, with
+    where and why, because ``read`` returned a :class:`fxs_jax.faces.Skip` or raised
+    :class:`fxs_jax.data.label_files.BadLabel` or another conversion error."""
+    try:
+      result = read(*args)
+    except label_files.BadLabel as e:
+      self.skip(path, e.reason, e.line, e.column)
+      return None
+    except CONVERSION_ERRORS as e:
+      self.skip(path, f"cannot be used ({type(e).__name__}: {label_files.one_line(e)})")
+      return None
+    if isinstance(result, faces.Skip):
+      self.skip(path, result.reason, result.line, result.column)
+      return None
+    return result
 
   def check_manual_dir(self, manual_dir: Path | None) -> Path:
     """The manual folder, checked against this dataset's layout (one-line DatasetError)."""
@@ -240,10 +202,11 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
         homepage=getattr(self, "HOMEPAGE", None))
 
   def _download_and_prepare(self, dl_manager, download_config=None, **kwargs):
-    self._skipped, self._notes, self._manual_dir = [], [], None
-    self._kept = 0
+    self.report, self._manual_dir = build_report.BuildReport(), None
     super()._download_and_prepare(dl_manager, download_config=download_config, **kwargs)
-    self._write_reports()
+    self._write_reports(Path(self.data_dir))
+    # data_dir is TFDS's temporary build folder, inside the config's folder
+    build_report.delete_failed_reports(Path(self.data_dir).parent)
 
   def _split_generators(self, dl_manager):
     # dl_manager.manual_dir would raise TFDS's multi-line message; check it ourselves.
@@ -252,8 +215,10 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
     self._fingerprint = fingerprint(self._manual_dir)
     examples = self._find_examples(self._manual_dir)
     if not examples:
-      raise DatasetError(f"{self.name}: no usable examples in {self._manual_dir}; it must hold "
-                         f"{self.MANUAL_LAYOUT}.")
+      raise self._nothing_usable(
+          f"no usable examples in {self._manual_dir}",
+          f"fix or replace the skipped files; the folder must hold {self.MANUAL_LAYOUT}"
+          if self.report.skipped else f"it must hold {self.MANUAL_LAYOUT}")
     if all(e.split for e in examples):
       splits = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
     else:
@@ -275,7 +240,7 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
 
   def note(self, path: Path | str, text: str) -> None:
     """Records something the build did to a kept file (e.g. re-detected its landmarks)."""
-    self._notes.append({"file": self._relative(path), "note": text})
+    self.report.note(self._relative(path), text)
 
   def _relative(self, path: Path | str) -> str:
     """``path`` relative to the manual dir (as the reports name files), else as given."""
@@ -285,23 +250,25 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
       return str(path)
 
   def _crop(self, path: Path, landmarks) -> faces.AlignedFace | None:
+    """The photo's face crop, or None once :meth:`skip` said why (decoding, landmarks, crop)."""
+    try:
+      return self.read_label(path, self._crop_or_skip, path, landmarks)
+    except UserError as e:  # preprocess's complaint about landmarks it was given
+      self.skip(path, f"no face crop: {label_files.one_line(e)}")
+      return None
+
+  def _crop_or_skip(self, path: Path, landmarks) -> faces.AlignedFace | faces.Skip:
     photo = self.load_photo(path)
     if isinstance(photo, faces.Skip):
-      self.skip(path, photo.reason)
-      return None
+      return photo
     if landmarks is not None:  # the dataset's own: used if they sit on the face dlib finds
       landmarks, problem = faces.preprocessing.checked_landmarks(photo, landmarks)
       if landmarks is None:
-        self.skip(path, problem)
-        return None
+        return faces.Skip(problem)
       if problem:
         self.note(path, problem)
-    result = faces.preprocess(photo, self.builder_config.image_size, landmarks=landmarks,
-                              framing=self.framing)
-    if isinstance(result, faces.Skip):
-      self.skip(path, result.reason)
-      return None
-    return result
+    return faces.preprocess(photo, self.builder_config.image_size, landmarks=landmarks,
+                            framing=self.framing)
 
   def _generate_examples(self, examples: list[Example], split: str):
     yielded = 0
@@ -314,9 +281,8 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
           "needs two subjects there photographed with the same expression, each also neutral; "
           f"add photos of more subjects to {self._manual_dir}.")
     if not yielded:
-      reason = f" (e.g. {self._skipped[-1]['reason']})" if self._skipped else ""
-      raise DatasetError(f"{self.name}: no {split} example has a usable face{reason}; add photos "
-                         f"of more subjects to {self._manual_dir}.")
+      raise self._nothing_usable(f"no {split} example has a usable face in {self._manual_dir}",
+                                 "add photos of more subjects or fix the skipped files")
 
   def _examples_with_faces(self, examples: list[Example]):
     cfg = self.builder_config
@@ -346,7 +312,7 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
         features = {"frames": [png_bytes(crops[i].image) for i in chosen],
                     "landmarks": np.stack([crops[i].landmarks for i in chosen]).astype(np.float32),
                     "aus": ramp * np.asarray(example.aus, np.float32)[None]}
-      self._kept += 1
+      self.report.kept += 1
       # emotion None: an unlabelled clip (kept for recipes that need no label), ClassLabel's -1
       emotion = -1 if example.emotion is None else example.emotion
       yield example.key, {**features, "emotion": emotion,
@@ -365,20 +331,34 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
       for prefix, index in zip(("source_", "target_", ""), triple):
         features[f"{prefix}image"] = png_bytes(crops[index].image)
         features[f"{prefix}landmarks"] = crops[index].landmarks.astype(np.float32)
-      self._kept += 1
+      self.report.kept += 1
       yield f"{source.key}->{target.key}", features
 
-  def _write_reports(self) -> None:
-    out = Path(self.data_dir)  # TFDS's temporary build folder, renamed when the build succeeds
-    (out / FINGERPRINT_FILE).write_text(json.dumps(
-        {"manual_dir": str(self._manual_dir.resolve()), "fingerprint": self._fingerprint}) + "\n")
-    (out / SKIP_FILES[0]).write_text(json.dumps(
-        {"kept": self._kept, "skipped": self._skipped, "notes": self._notes,
-         "framing": self.framing}, indent=2) + "\n")
-    lines = [f"{self.name}/{self.builder_config.name}: kept {self._kept} examples, skipped "
-             f"{len(self._skipped)} files (from {self._manual_dir})"]
-    lines += [f"{item['file']}\t{item['reason']}" for item in self._skipped]
-    lines += [f"{item['file']}\tkept: {item['note']}" for item in self._notes]
-    (out / SKIP_FILES[1]).write_text("\n".join(lines) + "\n")
-    logging.warning("%s; the skipped files and reasons are in %s beside the dataset.", lines[0],
-                    SKIP_FILES[1])
+  def _report_extras(self) -> tuple[dict, str | None]:
+    """More ``skipped.json`` keys and a second line of ``skipped.txt`` (a dataset's counts)."""
+    return {}, None
+
+  def _write_reports(self, folder: Path, failed: bool = False) -> Path:
+    """The build report (:mod:`fxs_jax.data.build_report`) in ``folder``; the text file's path.
+    A finished build also writes the fingerprint :func:`fxs_jax.data.builders.prepare` checks."""
+    title = f"{self.name}/{self.builder_config.name}"
+    extra, second_line = ({}, None) if failed else self._report_extras()  # counts of kept ones
+    path = self.report.write(folder, title, self._manual_dir, {"framing": self.framing, **extra},
+                             second_line, failed=failed)
+    if not failed:
+      (folder / FINGERPRINT_FILE).write_text(json.dumps(
+          {"manual_dir": str(self._manual_dir.resolve()), "fingerprint": self._fingerprint}) + "\n")
+      logging.warning("%s: kept %d examples, skipped %d files; the skipped files and reasons are "
+                      "in %s beside the dataset.", title, self.report.kept,
+                      len(self.report.skipped), SKIP_FILES[1])
+    return path
+
+  def _nothing_usable(self, what: str, fix: str) -> DatasetError:
+    """The one-line error of a build left with nothing usable, after writing the report of what
+    was skipped in the config's folder (TFDS deletes the unfinished dataset folder)."""
+    report = self._write_reports(Path(self.data_dir).parent, failed=True)
+    skipped = len(self.report.skipped)
+    return DatasetError(
+        f"{self.name}/{self.builder_config.name}: {what}; {skipped} file"
+        f"{'' if skipped == 1 else 's'} skipped{self.report.example()}; {fix}. Each skipped "
+        f"file, line and reason: {report}")

@@ -8,7 +8,9 @@ float32, crop pixels) and ``<...>.transform.npy`` ((2, 3) float64, photo -> crop
 ``b.jpg`` and ``b.png`` do not collide. ``OUT/report.json`` and ``OUT/report.txt`` list every image
 as kept or skipped, with the reason. Nothing in FOLDER is ever written, moved or deleted; OUT may
 not overlap it. Re-running processes every image again and overwrites its own outputs (and
-removes them for an image that is now skipped), so OUT always matches its report.
+removes them for an image that is now skipped), so OUT always matches its report. Each file is
+written under a temporary name and renamed (never half-written); an OUT that cannot be written (a
+read-only folder, a file on its path) and out-of-range numbers are one line before any work.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from fxs_jax.errors import MAX_CROP_SIZE
 from fxs_jax.errors import UserError
+from fxs_jax.errors import check_number
+from fxs_jax.errors import check_output_path
+from fxs_jax.errors import replace_atomically
+from fxs_jax.errors import write_error
 from fxs_jax.faces import framing as framing_lib
 from fxs_jax.faces.detect import DEFAULT_THRESHOLD
 from fxs_jax.faces.detect import FaceDetector
@@ -35,6 +42,8 @@ from fxs_jax.faces.preprocessing import preprocess
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff")
 OUTPUT_SUFFIXES = {"crop": ".png", "landmarks": ".landmarks.npy", "transform": ".transform.npy"}
+MAX_MIN_FACE = 100_000  # --min_face in photo pixels: wider than any photo fxs_jax reads
+MAX_THRESHOLD = 10.0  # |--threshold|: dlib's detection scores lie well inside
 
 
 def find_images(folder: pathlib.Path) -> list[pathlib.Path]:
@@ -58,7 +67,40 @@ def _check_folders(folder, out) -> tuple[pathlib.Path, pathlib.Path]:
                     f"folder outside it (prepare never writes into your photos)")
   if out.exists() and not out.is_dir():
     raise UserError(f"output {out} is a file; pass a folder path (it is created if missing)")
+  check_output_path(out, folder=True)  # a read-only folder, a file on the way: before any work
   return folder, out
+
+
+def check_numbers(size, min_face, threshold) -> None:
+  """One-line errors for a crop size, smallest face or detection score out of range."""
+  check_number(size, "size", low=16, high=MAX_CROP_SIZE, integer=True,
+               meaning="the crops' side in pixels", fix="pass e.g. --size=128")
+  if min_face is not None:
+    check_number(min_face, "min_face", low=0, high=MAX_MIN_FACE, integer=True,
+                 meaning="the smallest face kept, in photo pixels",
+                 fix="omit it for the framing's own rule")
+  check_number(threshold, "threshold", low=-MAX_THRESHOLD, high=MAX_THRESHOLD,
+               meaning="dlib's detection score",
+               fix=f"pass e.g. --threshold={DEFAULT_THRESHOLD:g}")
+
+
+
+def _write_outputs(outputs: dict, result) -> None:
+  """An image's crop, landmarks and transform, each written whole; when one cannot be, none of
+  the three is left (a one-line error naming the file)."""
+  writes = {"crop": lambda tmp: Image.fromarray(result.image).save(tmp, "PNG"),
+            "landmarks": lambda tmp: np.save(tmp, result.landmarks.astype(np.float32)),
+            "transform": lambda tmp: np.save(tmp, result.transform.astype(np.float64))}
+  try:
+    for kind, write in writes.items():
+      replace_atomically(outputs[kind], write)
+  except UserError:
+    for path in outputs.values():
+      try:
+        path.unlink(missing_ok=True)
+      except OSError:
+        pass  # the error raised names the first file that failed
+    raise
 
 
 def _skip_kind(reason: str) -> str:
@@ -67,7 +109,8 @@ def _skip_kind(reason: str) -> str:
 
 
 def _write_reports(out: pathlib.Path, report: dict) -> None:
-  (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+  text = json.dumps(report, indent=2) + "\n"
+  replace_atomically(out / "report.json", lambda tmp: pathlib.Path(tmp).write_text(text))
   counts = report["counts"]
   lines = [f"{counts['images']} images in {report['folder']} -> {report['out']} (size "
            f"{report['size']}, multiple={report['multiple']}, min_face {report['min_face']} px, "
@@ -76,7 +119,8 @@ def _write_reports(out: pathlib.Path, report: dict) -> None:
   for item in report["images"]:
     detail = f"  {item['reason']}" if item["status"] == "skipped" else ""
     lines.append(f"{item['status']:8} {item['path']}{detail}")
-  (out / "report.txt").write_text("\n".join(lines) + "\n")
+  text = "\n".join(lines) + "\n"
+  replace_atomically(out / "report.txt", lambda tmp: pathlib.Path(tmp).write_text(text))
 
 
 def summary(report: dict) -> str:
@@ -101,8 +145,7 @@ def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
     The report also written to ``out/report.json``: the options, ``counts`` (images, kept,
     skipped, skip_reasons) and ``images`` (one ``{"path", "status", "reason" | "crop"}`` each).
   """
-  if isinstance(size, bool) or not isinstance(size, int) or size < 16:
-    raise UserError(f"size must be an int >= 16, got {size!r}")
+  check_numbers(size, min_face, threshold)
   folder, out = _check_folders(folder, out)
   images = find_images(folder)
   if not images:
@@ -112,7 +155,10 @@ def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
   if min_face is None and framing == "synthfaces":
     min_face = default_min_face(size)
   detector = detector or FaceDetector(threshold=threshold)
-  out.mkdir(parents=True, exist_ok=True)
+  try:
+    out.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise write_error(out, e) from e
   items = []
   for path in tqdm(images, desc="faces", unit="image", disable=not progress):
     relative = path.relative_to(folder).as_posix()
@@ -121,13 +167,13 @@ def prepare_folder(folder, out, size: int = 128, multiple: str = "skip",
                         framing=framing)
     if isinstance(result, Skip):
       for stale in outputs.values():  # a previous run's crop of this image
-        stale.unlink(missing_ok=True)
+        try:
+          stale.unlink(missing_ok=True)
+        except OSError as e:
+          raise write_error(stale, e) from e
       items.append({"path": relative, "status": "skipped", "reason": result.reason})
       continue
-    outputs["crop"].parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(result.image).save(outputs["crop"])
-    np.save(outputs["landmarks"], result.landmarks.astype(np.float32))
-    np.save(outputs["transform"], result.transform.astype(np.float64))
+    _write_outputs(outputs, result)
     items.append({"path": relative, "status": "kept", "crop": relative + OUTPUT_SUFFIXES["crop"]})
   reasons = collections.Counter(_skip_kind(i["reason"]) for i in items if i["status"] == "skipped")
   kept = sum(i["status"] == "kept" for i in items)

@@ -39,8 +39,11 @@ MAX_UPSAMPLING = 0.54 / MIN_FACE_FRACTION
 
 @dataclasses.dataclass
 class Skip:
-  """Why an image gave no face crop: one line, e.g. ``"no face found"``."""
+  """Why an image (or a label file) gave nothing usable: one line, e.g. ``"no face found"``;
+  ``line`` / ``column``: where in a text file the problem is, when it is in one place."""
   reason: str
+  line: int | None = None
+  column: str | None = None
 
 
 def unreadable_reason(error: BaseException, path: str | os.PathLike | None = None) -> str:
@@ -161,13 +164,19 @@ def checked_landmarks(image_HxWx3: np.ndarray, landmarks_68x2, detector: FaceDet
   """
   points = np.asarray(landmarks_68x2, np.float64)
   h, w = image_HxWx3.shape[:2]
-  margin = 0.1 * max(face_width(points), 1.0)
-  off_photo = bool(np.any(points < -margin) or np.any(points[:, 0] > w - 1 + margin)
-                   or np.any(points[:, 1] > h - 1 + margin))
+  # Jaw corners under a pixel apart (all zeros, one point repeated) frame no face: wrong, like
+  # points off the photo, and never passed on (the crop would divide by their distance).
+  degenerate = not (points.shape == (NUM_LANDMARKS, 2) and np.all(np.isfinite(points))
+                    and face_width(points) >= 1.0)
+  margin = 0.1 * max(face_width(points), 1.0) if not degenerate else 0.0
+  off_photo = degenerate or bool(np.any(points < -margin) or np.any(points[:, 0] > w - 1 + margin)
+                                 or np.any(points[:, 1] > h - 1 + margin))
   found = (detector or shared_detector()).detect(image_HxWx3)
-  if any(box_overlap(points, face) >= 0.5 for face in found) or (not off_photo and not len(found)):
+  if not degenerate and (any(box_overlap(points, face) >= 0.5 for face in found)
+                         or (not off_photo and not len(found))):
     return points, ""
-  where = "outside the photo" if off_photo else "off the face dlib finds"
+  where = ("on no face (not 68 finite points with the jaw corners 1 px or more apart)"
+           if degenerate else "outside the photo" if off_photo else "off the face dlib finds")
   if len(found) == 1:
     return np.asarray(found[0], np.float64), f"shipped landmarks lie {where}; re-detected with dlib"
   faces_found = "no face" if not len(found) else f"{len(found)} faces"

@@ -8,10 +8,12 @@ varied test faces towards ``generation_targets`` (one grid column each, the targ
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
+from fxs_jax import errors
 from fxs_jax import facs
 from fxs_jax import losses
 from fxs_jax import viz
@@ -52,18 +54,50 @@ def check_images(images, image_size: int, what: str = "images") -> np.ndarray:
                     f"{image_size}x{image_size} aligned face crops (config.model.image_size).")
   if arr.dtype == np.uint8:
     return augment.to_signed_unit(arr)
+  if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    raise UserError(f"{what} must be uint8 0-255 or float in [-1, 1], got {arr.dtype}.")
   arr = arr.astype(np.float32)
+  if arr.size and not np.all(np.isfinite(arr)):
+    raise UserError(f"float {what} hold non-finite values (nan or inf): pass values in [-1, 1] "
+                    "(or uint8 0-255).")
   if arr.size and (arr.min() < -1.001 or arr.max() > 1.001):
     raise UserError(f"float {what} must lie in [-1, 1] (or pass uint8 0-255), got values in "
                     f"[{arr.min():.3g}, {arr.max():.3g}].")
   return arr
 
 
+def check_landmarks(landmarks, count: int, what: str = "landmarks") -> np.ndarray:
+  """(count, 68, 2) float32 finite pixel (x, y) of ``count`` faces, else a one-line error."""
+  try:
+    lms = np.asarray(landmarks, np.float32)
+  except (TypeError, ValueError):
+    lms = np.zeros((0,), np.float32)
+  if lms.size != count * 68 * 2:
+    raise UserError(f"{what} must be (B, 68, 2) pixel (x, y) for {count} images, got shape "
+                    f"{np.shape(landmarks)}.")
+  if not np.all(np.isfinite(lms)):
+    raise UserError(f"{what} hold non-finite values (no face found?): pass 68 finite (x, y) "
+                    "points per face.")
+  return lms.reshape(count, 68, 2)
+
+
+def check_intensities(intensity, high: float, meaning: str = "the edit's strength"
+                      ) -> np.ndarray:
+  """``intensity`` (one, or one per image) as finite numbers in [0, ``high``], else a one-line
+  error (:func:`fxs_jax.errors.check_numbers`)."""
+  return errors.check_numbers(intensity, "intensity", low=0.0, high=high, meaning=meaning,
+                              fix="0 is the start, 1 the target; pass e.g. intensity=1")
+
+
 def per_example(values, count: int, what: str, item_ndim: int = 0, dtype=np.float32
                 ) -> np.ndarray:
   """``values`` given once (``item_ndim`` dims) or once per example (one more, ``count`` long),
   as an array with ``count`` rows; a one-line error otherwise."""
-  arr = np.asarray(values, dtype)
+  try:
+    arr = np.asarray(values, dtype)
+  except (TypeError, ValueError):
+    raise UserError(f"{what} must be numbers, given once or once per image ({count}); got "
+                    f"{str(values)[:40]!r}.") from None
   if arr.ndim == item_ndim:
     return np.broadcast_to(arr, (count,) + arr.shape).copy()
   if arr.ndim == item_ndim + 1 and len(arr) == count:
@@ -80,11 +114,9 @@ def emotion_labels(emotion, count: int, what: str = "emotion") -> np.ndarray:
     if isinstance(value, str):
       labels.append(facs.emotion_index(value, what))
     else:
-      index = int(value)
-      if not 0 <= index < facs.NUM_EMOTIONS:
-        raise UserError(f"{what} index {index} is out of range: use 0-{facs.NUM_EMOTIONS - 1} "
-                        f"or a name ({', '.join(facs.EMOTIONS)}).")
-      labels.append(index)
+      labels.append(errors.check_number(
+          value, what, low=0, high=facs.NUM_EMOTIONS - 1, integer=True,
+          meaning="an emotion's index", fix=f"or pass a name ({', '.join(facs.EMOTIONS)})"))
   return np.asarray(labels, np.int32)
 
 
@@ -112,9 +144,7 @@ class EditingRecipe(GANRecipe):
 
   def __init__(self, config):
     super().__init__(config)
-    self.lambda_truth = float(config.model.get("lambda_truth", 0.0))  # absent in older configs
-    if self.lambda_truth < 0:
-      raise UserError(f"model.lambda_truth must be >= 0, got {self.lambda_truth}.")
+    self.lambda_truth = self.truth_weight("lambda_truth")  # absent in older configs: 0
     # Configs saved before the switches have no model.upsample: theirs was a transposed conv.
     self.upsample = config.model.get("upsample", "transpose")
     if self.upsample not in UPSAMPLINGS:
@@ -134,8 +164,8 @@ class EditingRecipe(GANRecipe):
     """``config.model.<key>``: the weight of one part's own truth term (0 when an older config
     has no such key)."""
     value = float(self.config.model.get(key, 0.0))
-    if value < 0:
-      raise UserError(f"model.{key} must be >= 0, got {value}.")
+    if not 0 <= value < math.inf:  # NaN and inf fail too
+      raise UserError(f"model.{key} must be >= 0 and finite, got {value}.")
     return value
 
   def truth_term(self, output, batch, name: str = "gen/truth", weight: float = 1.0,

@@ -20,8 +20,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from fxs_jax import errors
 from fxs_jax import facs
 from fxs_jax import losses
+from fxs_jax.errors import MAX_INTENSITY
 from fxs_jax.errors import UserError
 from fxs_jax.models import ganimation as nets
 from fxs_jax.nn.blocks import compose
@@ -203,9 +205,8 @@ class GANimation(editing.EditingRecipe):
       target = np.stack([facs.emotion_aus(facs.EMOTIONS[k])
                          for k in editing.emotion_labels(emotion, n)])
     origin = np.zeros_like(target) if start is None else self._au_vectors(start, n, "start")
-    scale = editing.per_example(intensity, n, "intensity")
-    if np.any(scale < 0):
-      raise UserError(f"intensity must be >= 0, got {np.asarray(intensity).tolist()}.")
+    scale = editing.per_example(editing.check_intensities(intensity, MAX_INTENSITY), n,
+                                "intensity")
     target = np.clip(origin + scale.reshape(-1, 1) * (target - origin), 0.0, AU_SCALE)
     return {"image": image, "target_aus": target.astype(np.float32) / AU_SCALE}
 
@@ -218,7 +219,7 @@ class GANimation(editing.EditingRecipe):
     if vectors.shape != (count, facs.NUM_AUS):
       raise UserError(f"{what} must hold {facs.NUM_AUS} intensities (once or per image) in the "
                       f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(value)}.")
-    check_au_range(vectors, what)
+    check_au_range(vectors[0] if np.ndim(value) == 1 else vectors, what)  # given once: no row
     return vectors
 
   # ---- generate mode -------------------------------------------------------------------------
@@ -250,9 +251,18 @@ class GANimation(editing.EditingRecipe):
 
 
 def check_au_range(values: np.ndarray, what: str) -> None:
-  if not np.all((values >= 0) & (values <= AU_SCALE)):
-    raise UserError(f"{what}: AU intensities must lie in [0, 5], got values from "
-                    f"{float(np.min(values)):.3g} to {float(np.max(values)):.3g}.")
+  """A one-line error naming the first AU (and row) whose intensity is not a finite number in
+  [0, 5]."""
+  values = np.asarray(values, np.float64)
+  with np.errstate(invalid="ignore"):
+    bad = np.argwhere(~np.isfinite(values) | (values < 0) | (values > AU_SCALE))
+  if len(bad):
+    index = tuple(int(i) for i in bad[0])
+    name = facs.AU_NAMES[index[-1]] if values.shape[-1] == facs.NUM_AUS else f"[{index[-1]}]"
+    row = f"[{index[0]}]" if values.ndim == 2 else ""  # the image's row
+    errors.check_number(values[index].item(), f"{what}{row} {name}", low=0.0, high=AU_SCALE,
+                        meaning="an AU intensity",
+                        fix="the FACS scale is 0 (absent) to 5 (maximal)")
 
 
 def parse_aus(text: str, what: str = "AU vector") -> np.ndarray:

@@ -268,17 +268,14 @@ class LGPGAN(editing.EditingRecipe):
     if landmarks is None:
       raise UserError("LGP-GAN.edit needs the faces' 68 landmarks (landmarks=, (B, 68, 2) pixel "
                       "x, y) to place its eye and mouth crops.")
-    lms = np.asarray(landmarks, np.float32).reshape(-1, 68, 2) if np.size(landmarks) else None
-    if lms is None or len(lms) != n:
-      raise UserError(f"landmarks must be (B, 68, 2) for {n} images, got shape "
-                      f"{np.shape(landmarks)}.")
+    lms = editing.check_landmarks(landmarks, n)
     labels = editing.emotion_labels(emotion, n)
-    scale = editing.per_example(intensity, n, "intensity")
+    # The class blend: (1 - intensity) * onehot(start) + intensity * onehot(emotion).
+    scale = editing.per_example(editing.check_intensities(
+        intensity, 1.0, "LGP-GAN's intensity (a blend of two expression classes)"), n,
+                                "intensity")
     if np.all(scale == 1.0):
       return {"image": image, "landmarks": lms, "target_emotion": labels}
-    if np.any((scale < 0) | (scale > 1)):
-      raise UserError("LGP-GAN's intensity blends two expression classes and must lie in [0, 1], "
-                      f"got {np.asarray(intensity).tolist()}.")
     eye = np.eye(self.config.model.num_classes, dtype=np.float32)
     origin = eye[editing.emotion_labels(start, n, "start")]
     condition = origin + scale[:, None] * (eye[labels] - origin)

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from fxs_jax import errors
 from fxs_jax import facs
 from fxs_jax import geometry
 from fxs_jax import losses
@@ -303,6 +304,12 @@ class MotionGAN(GANRecipe):
     (``L_t = L_0 + model.motion_scale * curve_t`` in normalised units). ``noise`` (B, noise_dim)
     or ``seed`` fixes the samples."""
     lms = None if neutral_landmarks is None else check_neutral_landmarks(neutral_landmarks)
+    if num_samples is not None:
+      num_samples = errors.check_number(
+          num_samples, "num_samples", low=1, high=errors.MAX_MOTION_SAMPLES, integer=True,
+          meaning="the number of motions", fix="sample more in several calls")
+    seed = errors.check_number(seed, "seed", low=0, high=2**63 - 1, integer=True,
+                               meaning="the sampling seed", fix="pass e.g. seed=0")
     count = num_samples or (len(noise) if noise is not None else None) or (
         len(lms) if lms is not None and len(lms) > 1 else None) or (
             np.size(emotion) if np.ndim(emotion) else 1)

@@ -34,6 +34,7 @@ from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
 from fxs_jax.data import face_files
+from fxs_jax.errors import MAX_FRAMES
 from fxs_jax.errors import UserError
 from fxs_jax.models import cgan_transfer as nets
 from fxs_jax.nn import keypoints
@@ -186,6 +187,9 @@ class TextureGAN(cgan_transfer.CGANTransfer):
                       f"(T, 68, 2); got shape {np.shape(landmarks)}"
                       + ("" if lms.shape[1:] != (NUM_LANDMARKS, 2) or lms.ndim != 3
                          else " with non-finite values") + ".")
+    if len(lms) > MAX_FRAMES:
+      raise UserError(f"landmarks hold {len(lms)} frames; a call renders at most {MAX_FRAMES} "
+                      "(more would hold too much memory): render a longer video in parts.")
     neutral = editing.check_images(neutral_images, self.config.model.image_size,
                                    "neutral_images")
     if len(neutral) == 1:

@@ -2,7 +2,8 @@
 
 ``app.create_app(models)`` is the Starlette app (a static page in ``static/`` and a JSON API);
 ``runner`` batches each model's predictions on its own thread at fixed batch sizes (compiled
-once, at start-up); ``sessions`` holds photos (faces found once per upload) and results by id;
-``ops`` turns the page's controls into each recipe's batches; ``media`` encodes what the page
-shows and downloads.
+once, at start-up); ``sessions`` reads photos (faces found once per upload); ``store`` keeps
+photos and results by id in one memory budget; ``payload`` checks request bodies field by field;
+``guard`` refuses other sites' pages; ``limits`` states every limit; ``ops`` turns the page's
+controls into each recipe's batches; ``media`` encodes what the page shows and downloads.
 """

@@ -22,20 +22,34 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_args(argv) -> argparse.Namespace:
-  from fxs_jax.serve import app  # pylint: disable=import-outside-toplevel
-  from fxs_jax.serve import sessions  # pylint: disable=import-outside-toplevel
+  from fxs_jax.serve import limits  # pylint: disable=import-outside-toplevel
   parser = argparse.ArgumentParser(prog="python -m fxs_jax.serve",
                                    description=__doc__.split("\n\n")[0])
   parser.add_argument("--model", action="append", help="a training workdir, an export or a "
                       "bundled name (repeat for several; default: the bundled models)")
   parser.add_argument("--host", default="127.0.0.1", help="address to bind (default this "
-                      "machine only)")
+                      "machine only); the editor answers requests for this name and loopback")
   parser.add_argument("--port", type=int, default=8765)
-  parser.add_argument("--timeout", type=float, default=app.TIMEOUT,
+  defaults = limits.Limits()
+  parser.add_argument("--timeout", type=float, default=defaults.timeout,
                       help="seconds a request may take, queueing included")
-  parser.add_argument("--max_upload_mb", type=float, default=sessions.MAX_UPLOAD_MB)
-  parser.add_argument("--max_megapixels", type=float, default=sessions.MAX_MEGAPIXELS)
+  parser.add_argument("--max_upload_mb", type=float, default=defaults.max_upload_mb)
+  parser.add_argument("--max_megapixels", type=float, default=defaults.max_megapixels)
+  parser.add_argument("--memory_mb", type=float, default=defaults.memory_mb,
+                      help="MB of photos, results and caches the editor keeps (least recently "
+                      "used dropped first)")
   return parser.parse_args(argv)
+
+
+def check_args(args):
+  """The editor's :class:`~fxs_jax.serve.limits.Limits` from the flags; UserError for a bad
+  flag."""
+  from fxs_jax.serve import limits  # pylint: disable=import-outside-toplevel
+  if not 0 <= args.port <= 65535:
+    raise UserError(f"--port={args.port}: a port is a number in [0, 65535]; pass e.g. "
+                    "--port=8765.")
+  return limits.Limits(timeout=args.timeout, max_upload_mb=args.max_upload_mb,
+                       max_megapixels=args.max_megapixels, memory_mb=args.memory_mb)
 
 
 def load_models(names) -> dict:
@@ -57,6 +71,11 @@ def main(argv=None) -> int:
           file=sys.stderr)
     return 1
   args = parse_args(sys.argv[1:] if argv is None else argv)
+  try:
+    limits = check_args(args)
+  except UserError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
   handler = logging.StreamHandler()
   handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
   logging.getLogger("fxs_jax.serve").addHandler(handler)
@@ -72,8 +91,7 @@ def main(argv=None) -> int:
     return 1
   try:
     models = load_models(args.model)
-    web_app = app.create_app(models, timeout=args.timeout, max_upload_mb=args.max_upload_mb,
-                             max_megapixels=args.max_megapixels)
+    web_app = app.create_app(models, hosts=(args.host,), limits=limits)
   except UserError as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

@@ -34,8 +34,6 @@ def data_url(image: np.ndarray, fmt: str = "png") -> str:
   return f"data:{MEDIA_TYPES[fmt]};base64,{base64.b64encode(encode(image, fmt)).decode()}"
 
 
-
-
 def grey(mask_HxWx1: np.ndarray) -> np.ndarray:
   """A [0, 1] mask as a uint8 RGB image (1 = white)."""
   values = np.clip(np.round(np.asarray(mask_HxWx1, np.float32)[..., 0] * 255), 0, 255)
@@ -63,10 +61,14 @@ class Result:
   _encoded: dict = dataclasses.field(default_factory=dict)
   _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
-  @property
-  def nbytes(self) -> int:
-    arrays = (self.crops, self.references, self.frames)
-    return sum(a.nbytes for a in arrays if a is not None) + sum(map(len, self._encoded.values()))
+  def buffers(self) -> list:
+    """The arrays and bytes the result keeps (``store.KeptStore`` counts them): the photo (its
+    session's own array while that is kept), the faces, crops and frames, and every encoding
+    made so far."""
+    kept = [self.photo, self.crops, self.references, self.frames]
+    for face in self.faces or ():
+      kept += [face.image, face.landmarks, face.transform]
+    return kept + list(self._encoded.values())  # replaced, never changed in place: no lock
 
   @property
   def formats(self) -> tuple[str, ...]:
@@ -77,12 +79,13 @@ class Result:
     with self._lock:
       if fmt not in self._encoded:
         if fmt != "png":
-          self._encoded[fmt] = video_bytes(self.frames, self.fps, fmt)
+          data = video_bytes(self.frames, self.fps, fmt)
         elif self.frames is not None:
-          self._encoded[fmt] = encode(self.frames[-1])
+          data = encode(self.frames[-1])
         else:
-          self._encoded[fmt] = encode(photos.paste_faces(self.photo, self.faces, self.crops,
-                                                         references=self.references))
+          data = encode(photos.paste_faces(self.photo, self.faces, self.crops,
+                                           references=self.references))
+        self._encoded = {**self._encoded, fmt: data}
       return self._encoded[fmt]
 
 

@@ -17,7 +17,6 @@ from fxs_jax import facs
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
 from fxs_jax.recipes import motiongan as motion_lib
-from fxs_jax.serve.sessions import ServeError
 
 KIND_TITLES = {"aus": "GANimation: action units", "emotion": "LGP-GAN: emotions",
                "transfer": "cGAN transfer: another face's expression",
@@ -56,33 +55,12 @@ def describe(name: str, model, kind: str) -> dict:
           "animates": kind != "transfer"}
 
 
-def _number(body: dict, key: str, default: float, low: float, high: float) -> float:
-  try:
-    value = float(body.get(key, default))
-  except (TypeError, ValueError) as e:
-    raise ServeError(400, f"{key} must be a number, got {body.get(key)!r}.") from e
-  if not low <= value <= high:
-    raise ServeError(400, f"{key} must lie in [{low:g}, {high:g}], got {value:g}.")
-  return value
-
-
 def _target(kind: str, body: dict) -> dict:
-  """The edit's target arguments from the request: ``aus`` + ``intensity`` (GANimation) or
-  ``emotion`` + ``intensity`` (LGP-GAN)."""
+  """The edit's target arguments from the request's checked fields (``payload.fields``):
+  ``aus`` + ``intensity`` (GANimation) or ``emotion`` + ``intensity`` (LGP-GAN)."""
   if kind == "aus":
-    aus = body.get("aus", [0.0] * facs.NUM_AUS)
-    if not isinstance(aus, list) or len(aus) != facs.NUM_AUS:
-      raise ServeError(400, f"aus must be a list of {facs.NUM_AUS} intensities (0-5), in the "
-                       f"order {' '.join(facs.AU_NAMES)}.")
-    try:
-      aus = np.asarray(aus, np.float32)
-    except (TypeError, ValueError) as e:
-      raise ServeError(400, "aus must be numbers (0-5).") from e
-    return {"aus": aus, "intensity": _number(body, "intensity", 1.0, 0.0, 2.0)}
-  emotion = body.get("emotion", "neutral")
-  if not isinstance(emotion, str):
-    raise ServeError(400, f"emotion must be a name ({', '.join(facs.EMOTIONS)}).")
-  return {"emotion": emotion, "intensity": _number(body, "intensity", 1.0, 0.0, 1.0)}
+    return {"aus": np.asarray(body["aus"], np.float32), "intensity": float(body["intensity"])}
+  return {"emotion": body["emotion"], "intensity": float(body["intensity"])}
 
 
 def _stack(faces, repeat: int = 1):
@@ -139,10 +117,7 @@ def self_transfer_batch(model, faces) -> dict:
 def videos(model, faces, body: dict, frames: int = VIDEO_FRAMES) -> tuple[np.ndarray, float]:
   """TextureGAN: each face's video (F, T, S, S, 3) uint8 from neutral to the request's
   emotion (``seed``: which motion), and its fps. Runs on the model's thread."""
-  emotion = body.get("emotion")
-  if emotion not in motion_lib.MOTION_EMOTIONS:
-    raise ServeError(400, f"emotion must be one of {', '.join(motion_lib.MOTION_EMOTIONS)}.")
-  seed = int(_number(body, "seed", 0, 0, 2**31 - 1))
+  emotion, seed = body["emotion"], int(body.get("seed", 0))
   size = model.config.model.image_size
   # As photos.animate_photo: a long face's chin landmarks can leave the crop; the motion needs
   # them inside.
@@ -156,7 +131,7 @@ def example_batch(model, kind: str, face) -> dict:
   """One face's batch of the model's batched prediction (editors, transfer), for the warm-up."""
   if kind == "transfer":
     return transfer_batch(model, face, [face])
-  target = {"aus": [0.0] * facs.NUM_AUS} if kind == "aus" else {"emotion": "happy"}
+  target = {"aus": np.zeros(facs.NUM_AUS, np.float32)} if kind == "aus" else {"emotion": "happy"}
   return edit_batch(model, kind, [face], {**target, "intensity": 0.5})
 
 

@@ -1,9 +1,9 @@
-"""The editor's photos and results, held server-side by id.
+"""The editor's photos (``store.KeptStore`` keeps them by id, in its memory budget).
 
 A photo's faces are found once, when it is uploaded (dlib, ``fxs_jax.faces.search``, ``thorough``
 on request); the editor keeps the photo, its faces' landmarks and the faces it skipped (with why)
-under an id, so that a slider move only runs the jitted edit and the paste-back. Crops are aligned
-once per model size (``faces(size)``). A request edits every face or the ones it picks
+under an id, so that a slider move only runs the jitted edit and the paste-back. Crops are
+aligned once per model size (``faces(size)``). A request edits every face or the ones it picks
 (:func:`pick_faces`).
 
 Sample faces are SynthFaces' held-out identities (``SAMPLE_IDENTITIES``), rendered neutral at
@@ -19,12 +19,10 @@ status): never Pillow's exception names or byte counts.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import io
 import json
-import secrets
 import threading
 import warnings
 
@@ -39,13 +37,12 @@ from fxs_jax.data import synth_faces_examples
 from fxs_jax.errors import UserError
 from fxs_jax.faces import alignment
 from fxs_jax.faces import search as face_search
+from fxs_jax.serve import limits
 from fxs_jax.serve import media
 
 SAMPLE_IDENTITIES = tuple(range(300, 308))  # stills_64's test split starts at identity 300
 SAMPLE_SIDE = 256
 UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF", "MPO")
-MAX_UPLOAD_MB = 20.0
-MAX_MEGAPIXELS = 16.0  # a 4,900 x 3,300 photo
 PREVIEW_SIDE = 1024  # the page shows photos at most this large; downloads are full size
 # Each format's first bytes: a file that starts like an image but does not open is damaged, not
 # "not an image" (RIFF is WebP's container; its bytes 8-12 say WEBP).
@@ -117,9 +114,13 @@ class Photo:
             "skipped": [{"box": list(face.box), "reason": face.reason} for face in self.skipped],
             "thorough": self.thorough}
 
-  @property
-  def nbytes(self) -> int:
-    return self.image.nbytes + (self.preview.nbytes if "preview" in self.__dict__ else 0)
+  def buffers(self) -> list:
+    """The arrays the photo keeps (``store.KeptStore`` counts them): the image, the preview
+    once made, the landmarks and each size's aligned faces."""
+    kept = [self.image, self.__dict__.get("preview"), *self.landmarks]
+    for faces in list(self._crops.values()):  # a snapshot: faces() may add a size
+      kept += [array for face in faces for array in (face.image, face.landmarks, face.transform)]
+    return kept
 
 
 def _render(identity: int, size: int):
@@ -164,8 +165,8 @@ def _unreadable(name: str, kind: str | None) -> ServeError:
                     "and upload that copy.")
 
 
-def decode_upload(data: bytes, name: str, max_megapixels: float = MAX_MEGAPIXELS
-                  ) -> np.ndarray:
+def decode_upload(data: bytes, name: str,
+                  max_megapixels: float = limits.Limits.max_megapixels) -> np.ndarray:
   """An uploaded file as (H, W, 3) uint8 RGB (EXIF orientation applied, transparency over
   white); :class:`ServeError` for an empty file, a non-image, a truncated or damaged image and an
   image over ``max_megapixels`` (checked from the header, before decoding)."""
@@ -193,11 +194,11 @@ def decode_upload(data: bytes, name: str, max_megapixels: float = MAX_MEGAPIXELS
     with warnings.catch_warnings():  # a damaged TIFF's warnings: the error below says it
       warnings.simplefilter("ignore", UserWarning)
       image.load()
-      image = ImageOps.exif_transpose(image)
+      ImageOps.exif_transpose(image, in_place=True)  # no copy of a large photo
       if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-      rgb = np.asarray(image.convert("RGB"), np.uint8)
+      rgb = np.asarray(image if image.mode == "RGB" else image.convert("RGB"), np.uint8)
   except (OSError, SyntaxError, ValueError, EOFError) as e:
     raise _unreadable(name, kind) from e
   return rgb
@@ -231,7 +232,7 @@ def pick_faces(value, count: int) -> list[int]:
   if not isinstance(value, list) or not all(
       isinstance(i, int) and not isinstance(i, bool) for i in value):
     raise ServeError(400, f"faces must be a list of face indices (this photo has faces "
-                     f"{every}), got {_short_json(value)}; send e.g. [0], or leave it out to edit "
+                     f"{every}), got {short_json(value)}; send e.g. [0], or leave it out to edit "
                      "every face.")
   if not value:
     raise ServeError(400, "faces is empty: no face would be edited; pick at least one face "
@@ -247,60 +248,12 @@ def query_flag(query, key: str) -> bool:
   """A yes/no query parameter (``1``/``true``/``yes`` or ``0``/``false``/``no``; absent: no)."""
   value = query.get(key, "0").strip().lower()
   if value not in ("1", "true", "yes", "0", "false", "no", ""):
-    raise ServeError(400, f"{key} must be 1 or 0, got {_short_json(value)}; send {key}=1 or "
+    raise ServeError(400, f"{key} must be 1 or 0, got {short_json(value)}; send {key}=1 or "
                      "leave it out.")
   return value in ("1", "true", "yes")
 
 
-def _short_json(value, limit: int = 40) -> str:
+def short_json(value, limit: int = 40) -> str:
   """``value`` as a short one-line text for an error message."""
-  text = json.dumps(value)
+  text = json.dumps(value, ensure_ascii=False)
   return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-class Store:
-  """Items by id, least recently used dropped beyond ``max_items`` or ``max_bytes`` (items
-  have ``nbytes``); thread-safe. ``kind`` names the items in the not-found message."""
-
-  def __init__(self, kind: str, max_items: int, max_bytes: int):
-    self.kind, self.max_items, self.max_bytes = kind, max_items, max_bytes
-    self._items: collections.OrderedDict = collections.OrderedDict()
-    self._lock = threading.Lock()
-
-  def add(self, item, key: str | None = None) -> str:
-    key = key or secrets.token_urlsafe(9)
-    with self._lock:
-      self._items[key] = item
-      self._items.move_to_end(key)
-      while len(self._items) > 1 and (
-          len(self._items) > self.max_items
-          or sum(i.nbytes for i in self._items.values()) > self.max_bytes):
-        self._items.popitem(last=False)
-    return key
-
-  def get(self, key: str):
-    with self._lock:
-      if key not in self._items:
-        raise ServeError(404, f"This {self.kind} is no longer on the server (it keeps the "
-                         f"{self.max_items} most recent); pick or upload the photo again.")
-      self._items.move_to_end(key)
-      return self._items[key]
-
-  def __len__(self) -> int:
-    return len(self._items)
-
-
-class PhotoStore(Store):
-  """Uploaded photos by id, and the samples under ``sample-<k>`` (made on first use)."""
-
-  def __init__(self, max_items: int = 32, max_bytes: int = 1 << 30):
-    super().__init__("photo", max_items, max_bytes)
-    self._samples: dict[int, Photo] = {}
-
-  def get(self, key: str) -> Photo:
-    if key.startswith("sample-") and key[7:].isdigit():
-      index = int(key[7:])
-      if index not in self._samples:
-        self._samples[index] = sample_photo(index)
-      return self._samples[index]
-    return super().get(key)

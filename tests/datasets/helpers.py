@@ -48,3 +48,41 @@ def check_clip_dataset(tmp_path, name, corrupt_frame, dropped_clip, added_clip):
   shutil.copytree(manual / source, manual / target)
   rebuilt = builders.prepare(f"{name}/sequences_smoke", data_dir)
   assert len(rebuilt.as_data_source(split="test")) == 3
+
+
+def report(builder):
+  """(skipped.json as a dict, skipped.txt's lines) of a finished build."""
+  return (json.loads((builder.data_path / "skipped.json").read_text()),
+          (builder.data_path / "skipped.txt").read_text().splitlines())
+
+
+def tree_bytes(folder):
+  """{relative path: bytes} of every file under ``folder``: to check a build wrote nothing there."""
+  folder = Path(folder)
+  return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+          if p.is_file()}
+
+
+def copy_ck_sequence(manual, source, target):
+  """Copies CK+ sequence ``source`` (``"S010/001"``) as ``target`` in all four trees, renaming
+  its files (``S010_001_...`` -> ``S013_001_...``) as CK+ names them."""
+  old, new = source.replace("/", "_"), target.replace("/", "_")
+  for tree in ("cohn-kanade-images", "Landmarks", "Emotion", "FACS"):
+    (manual / tree / target).mkdir(parents=True, exist_ok=True)
+    for path in (manual / tree / source).iterdir():
+      shutil.copy(path, manual / tree / target / path.name.replace(old, new))
+
+
+def set_csv_cell(path, line, column, value):
+  """Writes ``value`` in ``column`` of the CSV's ``line`` (1-based, the header is line 1)."""
+  lines = path.read_text().splitlines()
+  cells = lines[line - 1].split(",")
+  cells[[c.strip() for c in lines[0].split(",")].index(column)] = f" {value}"
+  lines[line - 1] = ",".join(cells)
+  path.write_text("\n".join(lines) + "\n")
+
+
+def windows_text(path, encoding="utf-8-sig"):
+  """Re-saves a text file as a Windows editor would: a byte-order mark and CRLF line ends."""
+  text = path.read_text().replace("\r\n", "\n")
+  path.write_bytes(text.replace("\n", "\r\n").encode(encoding))

@@ -67,21 +67,21 @@ def test_openface_csvs_read_by_header(tmp_path, layout, reason):
   assert skipped[reason[0]].startswith(reason[1]) and len(skipped) == 2
 
 
-def test_bad_au_sources_are_one_line(tmp_path, dummy_copy):
+def test_bad_au_sources_skip_their_photo(tmp_path, dummy_copy):
   manual = dummy_copy("au_faces")
   csv = manual / "openface_images" / "openface" / "N_0000000000.csv"
   header, *rows = csv.read_text().splitlines()
   csv.write_text("\n".join([header.replace(", AU04_r", ", AU04_x")] + rows) + "\n")
-  with pytest.raises(builders.DatasetError, match="lacks the columns AU04_r;") as info:
-    builders.prepare(NAME, str(tmp_path / "a"), manual_dir=str(manual / "openface_images"))
-  assert "\n" not in str(info.value)
+  skipped = _skipped(builders.prepare(NAME, str(tmp_path / "a"),
+                                      manual_dir=str(manual / "openface_images")))
+  assert skipped["openface/N_0000000000.csv"].startswith("OpenFace CSV lacks the columns AU04_r;")
   table = _pickled_aus()
   table["N_0000000002"] = table["N_0000000002"][:16]
   with open(manual / "ganimation" / "aus_openface.pkl", "wb") as f:
     pickle.dump(table, f)
-  with pytest.raises(builders.DatasetError, match="'N_0000000002' has shape \\(16,\\)") as info:
-    builders.prepare(NAME, str(tmp_path / "b"), manual_dir=str(manual / "ganimation"))
-  assert "\n" not in str(info.value)
+  skipped = _skipped(builders.prepare(NAME, str(tmp_path / "b"),
+                                      manual_dir=str(manual / "ganimation")))
+  assert skipped["aus_openface.pkl"].startswith("entry 'N_0000000002' has shape (16,)")
   with pytest.raises(builders.DatasetError, match="imgs is missing.*aus_openface.pkl"):
     builders.prepare(NAME, str(tmp_path / "c"), manual_dir=str(manual))
 
@@ -157,15 +157,17 @@ def _set_cell(path, line, column, value):
     ("openface_video", "imgs.csv", 4, "frame", "three", "holds 'three', not a finite number"),
     ("openface_video", "imgs.csv", 5, "AU45_r", " ", "is blank"),
 ])
-def test_bad_openface_cells_are_one_line(tmp_path, dummy_copy, layout, csv, line, column, value,
-                                          problem):
+def test_bad_openface_cells_skip_their_photo(tmp_path, dummy_copy, layout, csv, line, column,
+                                             value, problem):
   manual = dummy_copy("au_faces") / layout
   _set_cell(manual / "openface" / csv, line, column, value)
-  with pytest.raises(builders.DatasetError) as info:
-    builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
-  assert str(info.value) == (
-      f"au_faces: {manual / 'openface' / csv}, line {line} (data row {line - 1}), column {column} "
-      f"{problem}; re-run OpenFace on that photo or fix the cell.")
+  builder = builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
+  report = json.loads((builder.data_path / "skipped.json").read_text())
+  item = next(i for i in report["skipped"] if i.get("line") == line)
+  assert (item["file"], item["column"]) == (f"openface/{csv}", column)
+  assert item["reason"].startswith(
+      f"line {line} (data row {line - 1}), column {column} {problem}; re-run OpenFace on that "
+      "photo or fix the cell")
 
 
 def test_rebuild_picks_up_an_added_photo(tmp_path, dummy_copy):

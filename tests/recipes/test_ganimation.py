@@ -137,7 +137,7 @@ def test_edit_inputs_build_the_batch_and_explain_bad_arguments():
                            (dict(aus=np.ones((3, 17))), "once or once per image"),
                            (dict(emotion="hapy"), "Unknown emotion 'hapy'"),
                            (dict(), "exactly one target"),
-                           (dict(emotion="sad", intensity=-1), "intensity must be >= 0"),
+                           (dict(emotion="sad", intensity=-1), r"intensity=-1: .* in \[0, 10\]"),
                            (dict(aus=np.full(17, 6.0)), r"\[0, 5\]")):
     with pytest.raises(UserError, match=match) as info:
       recipe.edit_inputs(images, **arguments)
