@@ -308,8 +308,10 @@ def check_video_size(name: str, photo_hw, frames: int, max_side: int | None, fac
     held = f"{width}x{height} px" + (f" and {faces} faces of {crop} px" if faces else "")
     raise UserError(f"{name}: {frames} frames of {held} are {frames * per_frame / 1e6:.0f} MP "
                     f"of video, over the {errors.MAX_VIDEO_MEGAPIXELS:g} MP that keeps memory "
-                    f"near 2 GB; make at most {most} frames here, or use a smaller max_side"
-                    + (" or fewer faces" if faces else "") + ".")
+                    f"near 2 GB; make at most {most} frames here"
+                    + (", or use a smaller max_side or fewer faces" if faces else
+                       " (a few fewer once its faces are counted), or use a smaller max_side")
+                    + ".")
   return height, width
 
 

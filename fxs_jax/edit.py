@@ -144,6 +144,9 @@ def _default_out(photo: Path, folder: Path, args, formats) -> Path:
 def check_flags(args) -> None:
   """The numbers the flags give, each finite and in its range (one line, before any work)."""
   animation.check_intensity(args.intensity, "--intensity")
+  if args.animate is None and args.fps is not None:
+    raise UserError(f"--fps={args.fps:g}: frames per second are a video's; add --animate=K or "
+                    "drop --fps.")
   if args.animate is not None:
     animation.check_frames(args.animate, "--animate")
     animation.check_fps(args.fps, "--fps")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import datetime
 import inspect
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,16 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from fxs_jax import errors
 from fxs_jax import recipes
 from fxs_jax import sharding
 from fxs_jax.errors import UserError
 from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.train import saved_files
 from fxs_jax.train import state as state_lib
+from fxs_jax.train.checkpoint import CONFIG_SCHEMA
 from fxs_jax.train.checkpoint import Checkpointer
+from fxs_jax.train.checkpoint import UnreadableCheckpoint
 from fxs_jax.train.checkpoint import check_same_shapes
 from fxs_jax.train.checkpoint import path_name
 
@@ -43,6 +49,7 @@ MANIFEST = "fxs_jax_export.json"
 PARAMS_FILE = "params.npz"
 BUNDLED_DIR = Path(__file__).resolve().parent / "pretrained"
 EXPORT_DTYPES = ("float32", "float16")
+MAX_SAVED_SIZE = 4096  # a saved config's model.image_size: the papers train at 64 to 256
 
 
 def bundled_names() -> list[str]:
@@ -210,8 +217,9 @@ def _load_workdir(workdir: Path, step: int | None) -> TrainedModel:
   built = {}
 
   def abstract_items_for(ckpt: Checkpointer, at: int) -> dict:
-    recipe = recipe_for(ckpt.restore_config(at))
-    graphdef, item = abstract_generator(recipe)
+    recipe, graphdef, item = _built_from_saved(
+        ckpt.restore_config(at), f"The config of the checkpoint at step {at} in {ckpt.directory}",
+        "it was edited, or written by another fxs_jax version", UnreadableCheckpoint)
     built.update(recipe=recipe, graphdef=graphdef)
     if state_lib.LEGACY_ITEM in ckpt.items(at):  # one-item checkpoint of an earlier version
       from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
@@ -228,38 +236,92 @@ def _load_workdir(workdir: Path, step: int | None) -> TrainedModel:
                       source=str(workdir))
 
 
-def _manifest(directory: Path) -> dict:
+# What every export's manifest holds (other keys, e.g. ``command``, are free).
+MANIFEST_SCHEMA = {"format": str, "version": int, "model": str, "step": int}
+
+
+def _export_fix(directory: Path) -> str:
+  """How to get a good copy of the export in ``directory``: from the manifest's record of where
+  it came from, if that much can be read."""
+  if BUNDLED_DIR in directory.resolve().parents:
+    return ("this bundled model is damaged: restore it from the source checkout (git checkout "
+            "-- fxs_jax/pretrained) or reinstall fxs_jax")
   try:
+    if (directory / MANIFEST).stat().st_size > saved_files.MAX_JSON_BYTES:
+      raise ValueError("too large to be a manifest")
     manifest = json.loads((directory / MANIFEST).read_text())
-  except (OSError, ValueError) as e:
-    raise UserError(f"{directory / MANIFEST} cannot be read ({e}): re-export the model.") from e
-  if manifest.get("format") != EXPORT_FORMAT:
-    raise UserError(f"{directory / MANIFEST} is not an fxs_jax export (format "
-                    f"{manifest.get('format')!r}).")
-  if int(manifest.get("version", 0)) > EXPORT_VERSION:
+    origin, converted = manifest.get("exported_from"), manifest.get("converted_from")
+  except (OSError, ValueError, RecursionError, AttributeError):
+    origin = converted = None
+  if isinstance(converted, dict) and isinstance(converted.get("generator"), str):
+    return ("convert it again into a new folder: python -m fxs_jax.convert_torch "
+            f"--generator={converted['generator']} --out=NEW_DIR")
+  if isinstance(origin, str) and (Path(origin) / "checkpoints").is_dir():
+    return ("export it again into a new folder from the training workdir it came from: "
+            f"python -m fxs_jax.export_model {origin} NEW_DIR")
+  return ("export it again from its training workdir (python -m fxs_jax.export_model WORKDIR "
+          "NEW_DIR) or download it again")
+
+
+def _manifest(directory: Path) -> dict:
+  """The export's manifest, checked against ``MANIFEST_SCHEMA`` and this code's format."""
+  path, fix = directory / MANIFEST, _export_fix(directory)
+  manifest = saved_files.read_json(path, MANIFEST_SCHEMA, "an fxs_jax export manifest", fix)
+  if manifest["format"] != EXPORT_FORMAT:
+    raise saved_files.BadFile(f"{path} is not an fxs_jax export (format "
+                              f"{manifest['format'][:40]!r}, not {EXPORT_FORMAT!r}).")
+  if manifest["version"] > EXPORT_VERSION:
     raise UserError(f"{directory} was exported by a newer fxs_jax (format version "
                     f"{manifest['version']} > {EXPORT_VERSION}): upgrade fxs_jax.")
+  if manifest["version"] < 1:
+    raise saved_files.BadFile(f"{path} gives format version {manifest['version']}, which no "
+                              f"fxs_jax writes (this one reads 1 to {EXPORT_VERSION}): {fix}.")
+  if manifest["step"] < 0:
+    raise saved_files.BadFile(f"{path} gives step {manifest['step']}; a trained step is >= 0: "
+                              f"{fix}.")
   return manifest
 
 
 def _load_export(directory: Path) -> TrainedModel:
-  manifest = _manifest(directory)
-  try:
-    config = ml_collections.ConfigDict(json.loads((directory / "config.json").read_text()))
-    with np.load(directory / PARAMS_FILE) as arrays:
-      saved = {name: arrays[name] for name in arrays.files}
-  except (OSError, ValueError) as e:
-    raise UserError(f"The export in {directory} cannot be read ({e}): re-export it.") from e
-  recipe = recipe_for(config)
-  graphdef, abstract = abstract_generator(recipe)
+  manifest, fix = _manifest(directory), _export_fix(directory)
+  config_path = directory / "config.json"
+  config = saved_files.read_json(config_path, CONFIG_SCHEMA, "an fxs_jax config", fix)
+  if config["model_name"] != manifest["model"]:
+    raise saved_files.BadFile(
+        f"{config_path} is a {config['model_name'][:40]!r} config but {directory / MANIFEST} "
+        f"says the model is {manifest['model'][:40]!r}: {fix}.")
+  recipe, graphdef, abstract = _built_from_saved(ml_collections.ConfigDict(config),
+                                                 str(config_path), fix)
+  saved = saved_files.read_npz(directory / PARAMS_FILE, fix)
   paths_leaves, treedef = jax.tree_util.tree_flatten_with_path(abstract)
   names = [path_name(p) for p, _ in paths_leaves]
   check_same_shapes({n: tuple(leaf.shape) for n, (_, leaf) in zip(names, paths_leaves)},
                     {n: tuple(a.shape) for n, a in saved.items()}, f"The export in {directory}")
+  for name in names:
+    if not (np.issubdtype(saved[name].dtype, np.number) or saved[name].dtype == bool):
+      raise saved_files.BadFile(f"{directory / PARAMS_FILE}: array {name!r} holds "
+                                f"{saved[name].dtype} values, not numbers: {fix}.")
   leaves = [jax.numpy.asarray(saved[n], leaf.dtype) for n, (_, leaf) in zip(names, paths_leaves)]
   gen = jax.tree_util.tree_unflatten(treedef, leaves)
   return TrainedModel(recipe, graphdef, gen["params"], gen["rest"], int(manifest["step"]),
                       source=str(directory))
+
+
+def _built_from_saved(config: ml_collections.ConfigDict, what: str, fix: str,
+                      error: type[UserError] = saved_files.BadFile
+                      ) -> tuple[GANRecipe, nnx.GraphDef, dict]:
+  """The recipe and the abstract generator of a saved config; a config whose fields do not
+  build (a section of the wrong type, a missing field) raises ``error`` naming ``what``."""
+  try:
+    size = config.model.get("image_size", 1)  # fully convolutional nets build for any size
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SAVED_SIZE:
+      raise ValueError(f"model.image_size={size!r} is not a side in pixels (1 to "
+                       f"{MAX_SAVED_SIZE})")
+    recipe = recipe_for(config)
+    return (recipe, *abstract_generator(recipe))
+  except (AttributeError, KeyError, TypeError, ValueError, IndexError) as e:
+    raise error(f"{what} does not describe a {config.model_name} model this fxs_jax builds "
+                f"({saved_files.brief(e)}): {fix}.") from e
 
 
 def export(path: str | Path, out_dir: str | Path, step: int | None = None,
@@ -270,14 +332,26 @@ def export(path: str | Path, out_dir: str | Path, step: int | None = None,
   ``dtype="float16"`` stores the floating arrays at half size (loaded back as float32; the
   bundled models are stored so). ``manifest_extra`` (e.g. ``command=``) is kept in the manifest.
   """
-  out_dir = Path(out_dir).expanduser()
+  out_dir = Path(out_dir).expanduser().absolute()
+  errors.check_output_path(out_dir, folder=True)
   if out_dir.exists() and any(out_dir.iterdir()):
     raise UserError(f"{out_dir} exists and is not empty: export into a new directory.")
   if dtype not in EXPORT_DTYPES:
     raise UserError(f"Export dtype {dtype!r} is not one of {EXPORT_DTYPES}.")
   model = load(path, step)
-  return write_export(model, out_dir, dtype, exported_from=str(Path(path).absolute()),
-                      **manifest_extra)
+  # Written beside out_dir, then renamed: out_dir is a complete export or absent.
+  tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
+  try:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    write_export(model, tmp, dtype, exported_from=str(Path(path).absolute()), **manifest_extra)
+    if out_dir.is_dir():
+      out_dir.rmdir()  # empty (checked above)
+    tmp.rename(out_dir)
+  except OSError as e:
+    raise errors.write_error(out_dir, e) from e
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  return out_dir
 
 
 def write_export(model: TrainedModel, out_dir: Path, dtype: str = "float32",

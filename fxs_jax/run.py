@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import jax
 import ml_collections
 
+from fxs_jax import errors
 from fxs_jax import inference
 from fxs_jax import recipes
 from fxs_jax import sharding
@@ -21,16 +24,55 @@ from fxs_jax.train import checkpoint
 from fxs_jax.train import precision
 from fxs_jax.train import state as state_lib
 from fxs_jax.train import trainer as trainer_lib
+from fxs_jax.train import workdir_lock
 
 MODES = ("train", "eval", "generate")
 # Not GANs: the independent evaluator networks, trained by fxs_jax.train.supervised.
 SUPERVISED = ("au_regressor", "expression_classifier")
 
 
-def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -> Path:
-  """Creates ``workdir`` if needed, checks it is writable and saves the config beside the run
-  (``checkpoint.write_config``: a different config already there is kept as
-  ``config.prev-N.json``, never overwritten)."""
+# The numbers of a config the trainer reads, each checked before anything is written:
+# (key, low, high, integer, low_open, high_open, what it is, an example to pass instead).
+_INF = 10**9
+CONFIG_NUMBERS = (
+    ("num_train_steps", 1, _INF, True, False, False, "training iterations", 1000),
+    ("data.batch_size", 1, 4096, True, False, False, "the global batch size", 16),
+    ("eval.batch_size", 1, 4096, True, False, False, "the prediction batch size", 16),
+    ("model.image_size", 8, 1024, True, False, False, "the face crops' side in pixels", 128),
+    ("optim.lr", 0, 1, False, True, False, "the learning rate", 0.0001),
+    ("optim.b1", 0, 1, False, False, True, "Adam's beta1", 0.5),
+    ("optim.b2", 0, 1, False, False, True, "Adam's beta2", 0.999),
+    ("optim.critic_steps", 1, 100, True, False, False, "critic updates per generator update", 5),
+    ("optim.critic_lr_scale", 0, 100, False, True, False, "the critic's learning-rate factor", 1),
+    ("optim.decay_start_step", 0, _INF, True, False, False, "the step the decay starts at", 0),
+    ("optim.decay_rate", 0, 1, False, False, False, "the exponential decay's factor", 0.96),
+    ("optim.decay_every_steps", 1, _INF, True, False, False, "steps per decay", 1000),
+    ("optim.ema_decay", 0, 1, False, False, True, "the moving average's decay", 0.999),
+    ("checkpoint.every_steps", 1, _INF, True, False, False, "steps between checkpoints", 1000),
+    ("checkpoint.keep", 1, 1000, True, False, False, "checkpoints kept", 3),
+    ("logging.every_steps", 1, _INF, True, False, False, "steps between logged losses", 50),
+    ("logging.sample_every_steps", 1, _INF, True, False, False, "steps between samples", 1000),
+    ("logging.eval_examples", 0, 10**6, True, False, False, "held-out examples per report",
+     256),
+)
+
+
+def check_config_numbers(config: ml_collections.ConfigDict) -> None:
+  """A one-line ``UserError`` for the first number of ``CONFIG_NUMBERS`` that ``config`` has
+  out of its range (NaN, negative, zero where it counts something, too large to fit memory)."""
+  for key, low, high, integer, low_open, high_open, meaning, example in CONFIG_NUMBERS:
+    section, _, name = key.rpartition(".")
+    holder = config.get(section) if section else config
+    if holder is None or name not in holder or (key == "checkpoint.keep" and
+                                                holder[name] is None):
+      continue
+    errors.check_number(holder[name], f"--config.{key}", low=low, high=high, integer=integer,
+                        low_open=low_open, high_open=high_open, meaning=meaning,
+                        fix=f"pass e.g. --config.{key}={example}")
+
+
+def writable_workdir(workdir: str | os.PathLike) -> Path:
+  """Creates ``workdir`` if needed and checks it is writable (``WorkdirError`` if not)."""
   path = Path(workdir).expanduser()
   try:
     path.mkdir(parents=True, exist_ok=True)
@@ -41,14 +83,40 @@ def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDic
     raise WorkdirError(
         f"Cannot write to workdir {str(path)!r} ({e.strerror or e}): pass a writable --workdir."
     ) from e
+  return path
+
+
+def prepare_workdir(workdir: str | os.PathLike, config: ml_collections.ConfigDict) -> Path:
+  """Creates ``workdir`` if needed, checks it is writable and saves the config beside the run
+  (``checkpoint.write_config``: a different config already there is kept as
+  ``config.prev-N.json``, never overwritten). ``run`` does this under the workdir's lock."""
+  path = writable_workdir(workdir)
   checkpoint.write_config(path, config)
   return path
+
+
+@contextlib.contextmanager
+def _locked_workdir(workdir: str | os.PathLike, mode: str) -> Iterator[Path]:
+  """The workdir, created if needed and locked for the block (``workdir_lock``). A folder this
+  call created is removed again if the block fails before writing anything into it."""
+  created = not Path(workdir).expanduser().exists()
+  path = writable_workdir(workdir)
+  try:
+    with workdir_lock.hold(path, mode):
+      yield path
+  except BaseException:
+    if created and jax.process_index() == 0:
+      with contextlib.suppress(OSError):
+        path.rmdir()  # only if empty
+    raise
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
         step: int | None = None) -> None:
   """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``; eval and
-  generate use checkpoint ``step`` (default: the newest)."""
+  generate use checkpoint ``step`` (default: the newest). Every check that needs no data comes
+  before anything is written; the run holds the workdir's lock (``workdir_lock``), so a second
+  run on the same workdir stops at its start; ``config.json`` is written once the data loaded."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
   conv_impl = config.compute.conv_impl if "compute" in config else "auto"
@@ -58,12 +126,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   fastconv.set_conv_impl(conv_impl)  # read when the steps are traced: set before building them
   if "compute" in config:
     precision.compute_dtype(config.compute.dtype)  # a bad name fails before anything is written
+  check_config_numbers(config)
   if config.model_name in SUPERVISED:
     if mode == "generate":
       raise UserError(f"{config.model_name} is an evaluator: it has train and eval modes.")
     from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
-    path = prepare_workdir(workdir, config)
-    supervised.run(config, path, mode, pipeline.load(config.data))
+    with _locked_workdir(workdir, mode) as path:
+      sources = pipeline.load(config.data)
+      checkpoint.write_config(path, config)
+      supervised.run(config, path, mode, sources)
     return
   if config.model_name not in recipes.RECIPES:
     raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
@@ -71,8 +142,17 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   recipe = inference.recipe_for(config)  # validates the model's settings before any writing
   if mode == "eval":
     suite.enabled_evals(config)  # a bad evaluator name fails before anything is written
-  path = prepare_workdir(workdir, config)
-  sources = pipeline.load(config.data)
+  if mode != "train":  # read-only: a workdir without that checkpoint gets nothing written
+    checkpoint.check_saved(Path(workdir).expanduser() / "checkpoints", step)
+  with _locked_workdir(workdir, mode) as path:
+    sources = pipeline.load(config.data)
+    checkpoint.write_config(path, config)
+    _run_gan(config, recipe, path, mode, step, sources)
+
+
+def _run_gan(config: ml_collections.ConfigDict, recipe, path: Path, mode: str,
+             step: int | None, sources: dict) -> None:
+  """``run``'s work for a GAN recipe, in the prepared and locked ``path``."""
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
   if jax.process_index() == 0:
     print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)

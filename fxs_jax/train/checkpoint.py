@@ -27,8 +27,15 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from fxs_jax.errors import UserError
+from fxs_jax.errors import WorkdirError
+from fxs_jax.train import saved_files
 
 UNREADABLE_DIR = "unreadable_checkpoints"  # beside checkpoints/: steps set aside, never deleted
+
+
+# What every saved config (a checkpoint's, an export's config.json) holds at least: the keys that
+# name the model and the sections the networks and the batched predictions are built from.
+CONFIG_SCHEMA = {"model_name": str, "model": dict, "data": dict, "eval": {"batch_size": int}}
 
 
 class CheckpointMismatch(UserError):
@@ -137,6 +144,23 @@ def _first_line(error: BaseException) -> str:
   return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
+def check_saved(directory: Path, step: int | None = None, steps: list[int] | None = None
+                ) -> None:
+  """Raises a one-line ``UserError`` unless ``directory`` holds a complete checkpoint (of
+  ``step``, if given). ``steps``: the saved steps if known, else the step folders Orbax has
+  completed (named by their number). Reads only: eval and generate check before writing."""
+  directory = Path(directory)
+  if steps is None:
+    steps = sorted(int(p.name) for p in directory.iterdir()
+                   if p.name.isdigit() and p.is_dir()) if directory.is_dir() else []
+  if not steps:
+    raise UserError(f"No checkpoint in {directory}: train first (--mode=train) or point at a "
+                    "trained run's workdir.")
+  if step is not None and step not in steps:
+    raise UserError(f"No checkpoint at step {step} in {directory}; saved steps: "
+                    f"{', '.join(map(str, steps))}.")
+
+
 class Checkpointer:
   """Saves every N steps (and on demand), keeps the last K, resumes from the newest readable.
 
@@ -151,7 +175,11 @@ class Checkpointer:
     self.directory = Path(directory).absolute()
     keep = keep if keep is not None else (config.checkpoint.keep if config else None)
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=create)
-    self.manager = ocp.CheckpointManager(self.directory, options=options)
+    try:
+      self.manager = ocp.CheckpointManager(self.directory, options=options)
+    except OSError as e:
+      raise WorkdirError(f"Cannot use {self.directory} for checkpoints ({e.strerror or e}): make "
+                         "it a writable folder or pass another --workdir.") from e
 
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
@@ -164,11 +192,74 @@ class Checkpointer:
     return {p.name for p in (self.directory / str(step)).iterdir() if p.is_dir()}
 
   def save(self, step: int, items: dict[str, Any], data_iter=None) -> None:
+    """Starts saving ``step`` (written in the background; the previous save is finished
+    first). A folder that cannot be written (read-only, a file in its place, the disk full)
+    raises ``WorkdirError`` in one line, before Orbax starts (it would wait minutes for a step
+    folder it could not create); the checkpoints already saved are left as they are."""
     args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
     args["config"] = ocp.args.JsonSave(self.config.to_dict())
     if data_iter is not None:
       args["data"] = grain.checkpoint.CheckpointSave(data_iter)
-    self.manager.save(step, args=ocp.args.Composite(**args), force=True)
+    try:
+      self.manager.wait_until_finished()  # a failure of the previous save surfaces here
+      self._check_writable()
+      # The arrays as they are (Orbax does not compress them) + metadata, with a margin.
+      needed = sum(getattr(leaf, "nbytes", 0) for leaf in jax.tree.leaves(items)) * 1.05 + 2**20
+      free = shutil.disk_usage(self.directory).free
+      if free < needed:
+        raise WorkdirError(
+            f"Cannot save the checkpoint at step {step} in {self.directory}: it needs about "
+            f"{needed / 2**20:.1f} MiB and the disk has {free / 2**20:.1f} MiB free. Free disk "
+            f"space or lower --config.checkpoint.keep{self._kept_text()}.")
+      self.manager.save(step, args=ocp.args.Composite(**args), force=True)
+    except WorkdirError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except  # Orbax/tensorstore/OS
+      error = self._save_error(step, e)
+      if error is e:
+        raise
+      raise error from e
+
+  def _check_writable(self) -> None:
+    """Creates, fills and removes a small probe folder: what a step's save does first."""
+    probe = self.directory / f".write_probe.{os.uname().nodename}.{os.getpid()}"
+    try:
+      probe.mkdir(exist_ok=True)
+      (probe / "probe").write_bytes(bytes(1 << 16))
+    finally:
+      shutil.rmtree(probe, ignore_errors=True)
+
+  def _save_error(self, step: int | None, error: Exception) -> Exception:
+    """``WorkdirError`` for a save (of ``step``; None: the one in flight) that failed because
+    the folder cannot be written (or on an OS error); any other failure as it was."""
+    try:
+      self._check_writable()
+      cause = error if isinstance(error, OSError) else None
+    except OSError as e:
+      cause = e
+    if cause is None:
+      return error
+    what = f"the checkpoint at step {step}" if step is not None else "a checkpoint"
+    return WorkdirError(
+        f"Cannot save {what} in {self.directory} ({cause.strerror or _first_line(cause)}): make "
+        f"it a writable folder or free disk space{self._kept_text()}.")
+
+  def _kept_text(self) -> str:
+    """``; the checkpoint at step N is kept: ...`` for a save that failed."""
+    if not self.directory.is_dir():
+      return ""
+    # Orbax writes a step into a temporary folder and renames it to the number when complete.
+    saved = sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
+    return (f"; the checkpoint at step {saved[-1]} is kept: run the same command again to "
+            "resume from it" if saved else "; no checkpoint was saved before")
+
+  def close_after_failure(self) -> None:
+    """Closes the manager after an error is already being raised: waits for (or gives up on)
+    the save in flight and never raises, so that the first error is the one reported."""
+    try:
+      self.close()
+    except Exception:  # pylint: disable=broad-except
+      pass
 
   def saved_shapes(self, step: int, item: str) -> dict[str, tuple]:
     """``{path: shape}`` of the arrays of ``item`` at ``step``, from its metadata alone."""
@@ -197,13 +288,18 @@ class Checkpointer:
       raise UnreadableCheckpoint(f"{where} cannot be read ({_first_line(e)}).") from e
 
   def restore_config(self, step: int) -> ml_collections.ConfigDict:
-    """The config saved with ``step`` (the one that trained it)."""
+    """The config saved with ``step`` (the one that trained it), checked against
+    ``CONFIG_SCHEMA``."""
+    where = f"The config of the checkpoint at step {step} in {self.directory}"
     try:
       text = (self.directory / str(step) / "config" / "metadata").read_text()
-      return ml_collections.ConfigDict(json.loads(text))
-    except (OSError, ValueError) as e:
-      raise UnreadableCheckpoint(f"The config of the checkpoint at step {step} in "
-                                 f"{self.directory} cannot be read ({_first_line(e)}).") from e
+      document = json.loads(text)
+    except (OSError, ValueError, RecursionError) as e:
+      raise UnreadableCheckpoint(f"{where} cannot be read ({_first_line(e)}).") from e
+    problem = saved_files.schema_problem(document, CONFIG_SCHEMA)
+    if problem:
+      raise UnreadableCheckpoint(f"{where} is not an fxs_jax config ({problem}).")
+    return ml_collections.ConfigDict(document)
 
   def restore_newest_readable(self, abstract_items_for, data_iter=None, what: str = "run"
                               ) -> tuple[dict[str, Any] | None, int]:
@@ -235,20 +331,12 @@ class Checkpointer:
     ``ckpt.restore_config(step)`` is the config that trained it). A missing or unreadable
     checkpoint stops with a one-line error naming it and the way out; nothing is moved."""
     directory = Path(directory)
-    if not directory.is_dir():
-      raise UserError(f"No checkpoints in {directory}: train first (--mode=train) or point at "
-                      "a trained run's workdir.")
+    check_saved(directory, step)
     ckpt = cls(directory, keep=None, create=False)
     try:
       steps = ckpt.all_steps()
-      if not steps:
-        raise UserError(f"No checkpoint in {directory}: train first (--mode=train) or point at "
-                        "a trained run's workdir.")
-      if step is None:
-        step = steps[-1]
-      elif step not in steps:
-        raise UserError(f"No checkpoint at step {step} in {directory}; saved steps: "
-                        f"{', '.join(map(str, steps))}.")
+      check_saved(directory, step, steps)
+      step = steps[-1] if step is None else step
       try:
         return ckpt.restore(step, abstract_items_for(ckpt, step)), step
       except UnreadableCheckpoint as e:
@@ -277,5 +365,17 @@ class Checkpointer:
     self.manager.wait_until_finished()
 
   def close(self) -> None:
-    self.manager.wait_until_finished()
+    """Waits for the save in flight; a failure of it raises ``WorkdirError`` if the folder
+    cannot be written (see ``save``)."""
+    try:
+      self.manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except  # Orbax/tensorstore/OS
+      error = self._save_error(None, e)
+      try:
+        self.manager.close()
+      except Exception:  # pylint: disable=broad-except
+        pass
+      if error is e:
+        raise
+      raise error from e
     self.manager.close()

@@ -284,6 +284,7 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
   bar = tqdm(total=num_steps, initial=start, dynamic_ncols=True, unit="step",
              disable=not (config.logging.progress_bar and jax.process_index() == 0))
   accumulated, last_saved = {}, start if start else None
+  failed = True
   try:
     for step in range(start, num_steps):
       batch = sharding.to_device(
@@ -319,11 +320,14 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
         if jax.process_index() == 0:
           print(f"SIGTERM: saved the checkpoint at step {done}; stopping.", flush=True)
         break
+    failed = False
   finally:
     bar.close()
     sigterm.restore()
-    ckpt.close()
     writer.close()
+    if failed:  # the error being raised is the one to report: the close must not replace it
+      ckpt.close_after_failure()
+  ckpt.close()  # waits for the last save; a failed one raises WorkdirError
   return state
 
 

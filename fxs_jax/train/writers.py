@@ -9,6 +9,14 @@ import jax
 import numpy as np
 from PIL import Image
 
+from fxs_jax.errors import WorkdirError
+
+
+def _cannot_write(path: Path, error: OSError) -> WorkdirError:
+  return WorkdirError(
+      f"Cannot write {path} ({error.strerror or error}): make {path.parent} writable or free "
+      "disk space, then run the same command again (training resumes from its last checkpoint).")
+
 
 class Writer:
   """TensorBoard scalars and images (``workdir/tb``), the same scalars as JSON lines
@@ -25,15 +33,21 @@ class Writer:
     self._tb = None
     if self.enabled:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-      self.samples_dir.mkdir(parents=True, exist_ok=True)
-      self._tb = SummaryWriter(str(Path(workdir) / "tb"))
+      try:
+        self.samples_dir.mkdir(parents=True, exist_ok=True)
+        self._tb = SummaryWriter(str(Path(workdir) / "tb"))
+      except OSError as e:
+        raise _cannot_write(Path(e.filename or self.samples_dir), e) from e
 
   def scalars(self, step: int, values: dict[str, float]) -> None:
     if self.enabled:
       for name, value in values.items():
         self._tb.add_scalar(name, float(value), step)
-      with self.metrics_path.open("a") as f:
-        f.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
+      try:
+        with self.metrics_path.open("a") as f:
+          f.write(json.dumps({"step": step, **{k: float(v) for k, v in values.items()}}) + "\n")
+      except OSError as e:
+        raise _cannot_write(self.metrics_path, e) from e
 
   def image(self, step: int, name: str, img_HxWx3: np.ndarray, png_name: str | None = None,
             log: bool = True) -> Path | None:
@@ -45,7 +59,10 @@ class Writer:
     if log:
       self._tb.add_image(name, img, step, dataformats="HWC")
     path = self.samples_dir / (png_name or f"{name.replace('/', '_')}_{step:07d}.png")
-    Image.fromarray(img).save(path)
+    try:
+      Image.fromarray(img).save(path)
+    except OSError as e:
+      raise _cannot_write(path, e) from e
     return path
 
   def flush(self) -> None:
