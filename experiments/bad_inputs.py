@@ -49,6 +49,30 @@ RESULTS = ROOT / "experiments" / "bad_inputs" / "results.json"
 OUTCOMES = ("one-line", "ok", "bad", "harness")
 
 
+WHAT = {"main": "`python -m fxs_jax.main`: config keys and values, workdirs, the lock, "
+                "checkpoints turned read-only mid-run",
+        "load": "`fxs_jax.load`: damaged exports and checkpoints",
+        "edit": "`python -m fxs_jax.edit`: photos, flags, outputs",
+        "convert_torch": "`python -m fxs_jax.convert_torch`: damaged and hostile `.pth` files",
+        "prepare": "`python -m fxs_jax.faces.prepare`",
+        "datasets": "the five builders on bad label files",
+        "serve": "the editor's HTTP API and its flags"}
+
+
+def markdown(results: dict) -> str:
+  """The README's reliability table: the cases of each class by outcome, from ``results``."""
+  lines = ["| class | tried | one-line error | worked (controls; bad label files skipped and listed) | bad |", "| --- | --- | --- | --- | --- |"]
+  for name, c in list(results["by_class"].items()) + [("all", results["counts"])]:
+    label = "**all**" if name == "all" else f"{name}: {WHAT.get(name, '')}"
+    lines.append(f"| {label} | {c.get('tried', 0)} | {c.get('one-line', 0)} | {c.get('ok', 0)} | "
+                 f"{c.get('bad', 0) + c.get('harness', 0)} |")
+  git = results["git"]
+  lines.append(f"\nCommit {git['commit'][:7]}{' (uncommitted changes)' if git['dirty'] else ''}, "
+               f"{results['date'][:10]}, {results['seconds']} s: "
+               "`experiments/bad_inputs/results.json`.")
+  return "\n".join(lines)
+
+
 def all_cases() -> dict:
   """``{id: Case}`` of every class, in table order."""
   import importlib  # pylint: disable=import-outside-toplevel
@@ -107,9 +131,14 @@ def main(argv=None) -> int:
                            "worker and the training scenario)")
   parser.add_argument("--serial", action="store_true",
                       help="one case at a time (the lanes one after another)")
+  parser.add_argument("--markdown", action="store_true",
+                      help="print the README's table from the committed results.json, not run")
   parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   parser.add_argument("--progress", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
+  if args.markdown:
+    print(markdown(json.loads(RESULTS.read_text())))
+    return 0
   cases = all_cases()
   if args.worker:
     root = Path(args.root)

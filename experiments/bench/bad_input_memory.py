@@ -74,7 +74,12 @@ def main(argv=None) -> int:
   parser.add_argument("--cap_mb", type=float, default=8000.0,
                       help="kill a command above this resident memory")
   parser.add_argument("--skip_large_photo", action="store_true")
+  parser.add_argument("--markdown", action="store_true",
+                      help="print the README's table from the committed JSON, not run")
   args = parser.parse_args(argv)
+  if args.markdown:
+    print(markdown(json.loads(OUT.read_text())))
+    return 0
   work = Path(tempfile.mkdtemp(prefix="fxs_bad_input_memory_"))
   try:
     from PIL import Image  # pylint: disable=import-outside-toplevel
@@ -134,6 +139,20 @@ def main(argv=None) -> int:
   finally:
     shutil.rmtree(work, ignore_errors=True)
   return 0
+
+
+def markdown(results: dict) -> str:
+  """The README's table of peak memory at the bounds, from ``results``."""
+  lines = ["| command | peak RSS | s | outcome |", "| --- | --- | --- | --- |"]
+  for row in results["rows"]:
+    outcome = "written" if row["exit"] == 0 else row["killed"] or row["message"].split(": ", 1)[-1]
+    outcome = outcome if len(outcome) <= 110 else outcome[:107] + "..."
+    lines.append(f"| `{row['case']}` | {row['peak_rss_mb']:,} MB | {row['seconds']:.0f} | "
+                 f"{outcome.replace('|', '/')} |")
+  git = results["git"]
+  lines.append(f"\nCommit {git['commit'][:7]}{' (uncommitted changes)' if git['dirty'] else ''}, "
+               f"{results['date'][:10]}.")
+  return "\n".join(lines)
 
 
 def _git_state() -> dict:

@@ -14,6 +14,7 @@ from fxs_jax import facs
 from fxs_jax import run
 from fxs_jax.data import builders
 from tests.datasets.helpers import DATASETS
+from tests.datasets.helpers import set_csv_cell
 from tests.datasets.helpers import read_split
 from tests.fixtures.py2_pickle import dumps_py2
 from tests.fixtures.py2_pickle import dumps_py2_malicious
@@ -141,15 +142,6 @@ def test_build_failures_name_their_cause(tmp_path, monkeypatch, error, instructi
   assert "\n" not in message and ("EmotioNet is requested" in message) == instructions
 
 
-def _set_cell(path, line, column, value):
-  """Writes ``value`` in ``column`` of the CSV's ``line`` (1-based, the header is line 1)."""
-  lines = path.read_text().splitlines()
-  cells = lines[line - 1].split(",")
-  cells[[c.strip() for c in lines[0].split(",")].index(column)] = f" {value}"
-  lines[line - 1] = ",".join(cells)
-  path.write_text("\n".join(lines) + "\n")
-
-
 @pytest.mark.parametrize("layout,csv,line,column,value,problem", [
     ("openface_images", "N_0000000002.csv", 2, "AU04_r", "", "is blank"),
     ("openface_images", "N_0000000002.csv", 2, "AU12_r", "n/a", "holds 'n/a', not a finite number"),
@@ -160,7 +152,7 @@ def _set_cell(path, line, column, value):
 def test_bad_openface_cells_skip_their_photo(tmp_path, dummy_copy, layout, csv, line, column,
                                              value, problem):
   manual = dummy_copy("au_faces") / layout
-  _set_cell(manual / "openface" / csv, line, column, value)
+  set_csv_cell(manual / "openface" / csv, line, column, value)
   builder = builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
   report = json.loads((builder.data_path / "skipped.json").read_text())
   item = next(i for i in report["skipped"] if i.get("line") == line)
