@@ -143,12 +143,11 @@ def main(argv=None) -> int:
 
 def markdown(results: dict) -> str:
   """The README's table of peak memory at the bounds, from ``results``."""
-  lines = ["| command | peak RSS | s | outcome |", "| --- | --- | --- | --- |"]
+  lines = ["| command | peak RSS | outcome |", "| --- | --- | --- |"]
   for row in results["rows"]:
     outcome = "written" if row["exit"] == 0 else row["killed"] or row["message"].split(": ", 1)[-1]
     outcome = outcome if len(outcome) <= 110 else outcome[:107] + "..."
-    lines.append(f"| `{row['case']}` | {row['peak_rss_mb']:,} MB | {row['seconds']:.0f} | "
-                 f"{outcome.replace('|', '/')} |")
+    lines.append(f"| `{row['case']}` | {row['peak_rss_mb']:,} MB | {outcome.replace('|', '/')} |")
   git = results["git"]
   lines.append(f"\nCommit {git['commit'][:7]}{' (uncommitted changes)' if git['dirty'] else ''}, "
                f"{results['date'][:10]}.")
