@@ -44,7 +44,9 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   # face_crop); "synthfaces" frames photos as SynthFaces and the bundled models.
   config.data.framing = ""
   config.data.train_split = "train"
-  config.data.eval_split = "test"
+  # Training's periodic evaluation and every choice read validation; `--mode=eval --split=test`
+  # reports. Datasets built from a download carve validation subjects out of train.
+  config.data.eval_split = "validation"
   config.data.batch_size = 25  # global batch, split over all devices
   config.data.flip = True  # horizontal flip augmentation (mirrors landmarks too)
   config.data.num_threads = 4  # grain reader threads

@@ -20,6 +20,7 @@ from fxs_jax import envtune  # pylint: disable=g-import-not-at-top
 from fxs_jax import run  # pylint: disable=g-import-not-at-top
 from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
 from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
+from fxs_jax.eval import provenance  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -29,6 +30,9 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and sample
 flags.DEFINE_enum("mode", "train", run.MODES, "What to do with the config.")
 flags.DEFINE_integer("step", None, "eval / generate: the checkpoint step to use (default: the "
                      "newest).")
+flags.DEFINE_enum("split", None, list(run.SPLITS),
+                  "eval / generate: the split to read (default config.data.eval_split, i.e. "
+                  "validation, where choices are made); --split=test to report.")
 flags.DEFINE_string("coordinator_address", None,
                     "Several processes: HOST:PORT of process 0 (same on every process).")
 flags.DEFINE_integer("num_processes", None, "Several processes: how many in all.")
@@ -79,7 +83,9 @@ def main(argv):
   try:
     sharding.initialize_processes(FLAGS.coordinator_address, FLAGS.num_processes,
                                   FLAGS.process_id, FLAGS.distributed)
-    run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode, FLAGS.step)
+    record = provenance.record(FLAGS.config, config_flags.get_config_filename(FLAGS["config"]),
+                               config_flags.get_override_values(FLAGS["config"]))
+    run.run(FLAGS.config, FLAGS.workdir, FLAGS.mode, FLAGS.step, FLAGS.split, record)
   except UserError as e:
     sys.exit(f"error: {e}")
 

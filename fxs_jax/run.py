@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
 from fxs_jax.eval import harness
+from fxs_jax.eval import provenance as provenance_lib
 from fxs_jax.eval import suite
 from fxs_jax.nn import fastconv
 from fxs_jax.train import checkpoint
@@ -111,14 +113,32 @@ def _locked_workdir(workdir: str | os.PathLike, mode: str) -> Iterator[Path]:
     raise
 
 
+SPLITS = ("validation", "test")
+
+
 def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
-        step: int | None = None) -> None:
+        step: int | None = None, split: str | None = None,
+        provenance: dict | None = None) -> None:
   """Runs ``mode`` (train / eval / generate) of ``config.model_name`` in ``workdir``; eval and
-  generate use checkpoint ``step`` (default: the newest). Every check that needs no data comes
-  before anything is written; the run holds the workdir's lock (``workdir_lock``), so a second
-  run on the same workdir stops at its start; ``config.json`` is written once the data loaded."""
+  generate use checkpoint ``step`` (default: the newest) on ``split`` (default:
+  ``config.data.eval_split``, i.e. validation: choose on it; report on "test"). Every check that
+  needs no data comes before anything is written; the run holds the workdir's lock
+  (``workdir_lock``), so a second run on the same workdir stops at its start; ``config.json`` is
+  written once the data loaded. ``provenance`` (``eval.provenance.record``; default: the
+  config's seed and the code's commit) goes into ``eval.json`` and a training run's
+  ``provenance.json``."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+  saved_config = config
+  if split is not None:
+    if mode == "train":
+      raise UserError("--split applies to --mode=eval and --mode=generate (training evaluates on "
+                      "config.data.eval_split); drop it or pass --mode=eval.")
+    if split not in SPLITS:
+      raise UserError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}.")
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.data.eval_split = split
+  provenance = provenance or provenance_lib.record(config)
   conv_impl = config.compute.conv_impl if "compute" in config else "auto"
   if conv_impl not in fastconv.CONV_IMPLS:
     raise UserError(f"config.compute.conv_impl must be one of {', '.join(fastconv.CONV_IMPLS)}, "
@@ -133,7 +153,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
     with _locked_workdir(workdir, mode) as path:
       sources = pipeline.load(config.data)
-      checkpoint.write_config(path, config)
+      checkpoint.write_config(path, saved_config)
       supervised.run(config, path, mode, sources)
     return
   if config.model_name not in recipes.RECIPES:
@@ -146,17 +166,19 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
     checkpoint.check_saved(Path(workdir).expanduser() / "checkpoints", step)
   with _locked_workdir(workdir, mode) as path:
     sources = pipeline.load(config.data)
-    checkpoint.write_config(path, config)
-    _run_gan(config, recipe, path, mode, step, sources)
+    checkpoint.write_config(path, saved_config)  # the training config (not --split's)
+    _run_gan(config, recipe, path, mode, step, sources, provenance)
 
 
 def _run_gan(config: ml_collections.ConfigDict, recipe, path: Path, mode: str,
-             step: int | None, sources: dict) -> None:
+             step: int | None, sources: dict, provenance: dict) -> None:
   """``run``'s work for a GAN recipe, in the prepared and locked ``path``."""
   sizes = ", ".join(f"{split}: {len(src)}" for split, src in sources.items())
   if jax.process_index() == 0:
     print(f"Data {config.data.name} ready ({sizes} examples).", flush=True)
   if mode == "train":
+    if jax.process_index() == 0:
+      _append_provenance(path / "provenance.json", provenance)
     trainer_lib.train(recipe, config, path, sources)
     if jax.process_index() == 0:
       print(f"Done: checkpoints in {path / 'checkpoints'}, samples in {path / 'samples'}, "
@@ -185,10 +207,24 @@ def _run_gan(config: ml_collections.ConfigDict, recipe, path: Path, mode: str,
   if mode == "eval":
     ctx = suite.EvalContext(config=config, recipe=recipe, model=model, source=source,
                             critic_metrics=critic_metrics)
-    result = suite.run_evals(ctx, path, step)
+    result = suite.run_evals(ctx, path, step, provenance)
     print(harness.format_table(result))
     pairs = f" on {result['num_pairs']} held-out pairs" if "num_pairs" in result else ""
     print(f"Eval of step {step}{pairs} written to {path / 'eval.json'}.", flush=True)
   else:
     paths = recipe.generate(model, source, path / f"generate_step_{step}")
     print("Wrote " + ", ".join(str(p) for p in paths), flush=True)
+
+
+def _append_provenance(path: Path, record: dict) -> None:
+  """Adds this start (or resume) of training to ``provenance.json``: a list, one entry each, so
+  a run resumed under newer code says so."""
+  runs = []
+  if path.exists():
+    try:
+      runs = json.loads(path.read_text())
+    except (OSError, ValueError):
+      runs = []  # unreadable: start the list again rather than stop the training
+    runs = runs if isinstance(runs, list) else []
+  text = json.dumps(runs + [record], indent=2) + "\n"
+  errors.replace_atomically(path, lambda tmp: Path(tmp).write_text(text))

@@ -9,8 +9,10 @@ very AUs; ``identity`` is B, ``source_identity`` A), plus tiny ``stills_smoke`` 
 ``sequences_smoke`` / ``transfer_smoke`` for tests. Written as array_record and read with
 ``as_data_source``: no TensorFlow.
 
-Train and test identities are disjoint: ids ``[0, num_train)`` for train and
-``[num_train, num_train + num_test)`` for test (transfer partners too); what each id renders is in
+Three splits by identity, disjoint (transfer partners too): ids ``[0, num_train)`` for train,
+``[num_train, num_train + num_test)`` for test and the next ``num_validation`` ids for
+validation. Choices (hyperparameters, lengths, checkpoints) read validation; test is read to
+report. An identity renders the same in any split; what each id renders is in
 ``fxs_jax.data.synth_faces_examples`` (importable, so worker processes and tests can use it).
 """
 
@@ -35,6 +37,7 @@ class SynthFacesConfig(tfds.core.BuilderConfig):
   kind: str = "stills"  # "stills", "sequences" or "transfer"
   num_train_identities: int = 300
   num_test_identities: int = 60
+  num_validation_identities: int = 60
   variants: int = 1  # stills: renders per (identity, emotion)
   num_frames: int = 16  # sequences: frames per clip
 
@@ -48,7 +51,8 @@ def _configs() -> list[SynthFacesConfig]:
   for size in (64, 128):
     configs.append(SynthFacesConfig(
         name=f"sequences_{size}", description=f"{size}px neutral->apex clips, 7 emotions.",
-        image_size=size, kind="sequences", num_train_identities=100, num_test_identities=20))
+        image_size=size, kind="sequences", num_train_identities=100, num_test_identities=20,
+        num_validation_identities=20))
   for size in (64, 128):
     configs.append(SynthFacesConfig(
         name=f"transfer_{size}",
@@ -57,16 +61,28 @@ def _configs() -> list[SynthFacesConfig]:
         image_size=size, kind="transfer"))
   # Tiny sets for tests and `:smoke` configs: build in about a second.
   configs.append(SynthFacesConfig(
-      name="stills_smoke", description="32px stills, 6 train / 2 test identities (tests).",
-      image_size=32, kind="stills", num_train_identities=6, num_test_identities=2))
+      name="stills_smoke", description="32px stills, 6 train / 2 test / 2 validation identities.",
+      image_size=32, kind="stills", num_train_identities=6, num_test_identities=2,
+      num_validation_identities=2))
   configs.append(SynthFacesConfig(
-      name="sequences_smoke", description="32px clips of 8 frames, 3 train / 1 test identities.",
+      name="sequences_smoke",
+      description="32px clips of 8 frames, 3 train / 1 test / 1 validation identities.",
       image_size=32, kind="sequences", num_train_identities=3, num_test_identities=1,
-      num_frames=8))
+      num_validation_identities=1, num_frames=8))
   configs.append(SynthFacesConfig(
-      name="transfer_smoke", description="32px transfer pairs, 6 train / 2 test identities.",
-      image_size=32, kind="transfer", num_train_identities=6, num_test_identities=2))
+      name="transfer_smoke",
+      description="32px transfer pairs, 6 train / 2 test / 2 validation identities.",
+      image_size=32, kind="transfer", num_train_identities=6, num_test_identities=2,
+      num_validation_identities=2))
   return configs
+
+
+def split_identities(cfg: SynthFacesConfig) -> dict[str, range]:
+  """The identity ids of each split: train first, then test, then validation (added later, so
+  that train and test kept their ids)."""
+  train, test = cfg.num_train_identities, cfg.num_test_identities
+  return {"train": range(train), "test": range(train, train + test),
+          "validation": range(train + test, train + test + cfg.num_validation_identities)}
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -75,8 +91,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   # Bump whenever fxs_jax.data.synth_faces renders different pixels or labels (the EMFACS
   # prototypes in fxs_jax.facs are labels too): a dataset built by an older renderer would
   # otherwise be reused silently (TFDS keys the cache on VERSION).
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "A validation split of new identities (train and test unchanged)."}
   BUILDER_CONFIGS = _configs()
   # Keep examples in key order (identity-major), so index arithmetic finds same-identity pairs.
   # Readers shuffle with grain anyway.
@@ -124,9 +141,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: everything is rendered.
     cfg = self.builder_config
-    train_ids = range(cfg.num_train_identities)
-    test_ids = range(cfg.num_train_identities, cfg.num_train_identities + cfg.num_test_identities)
-    return {"train": self._generate_examples(train_ids), "test": self._generate_examples(test_ids)}
+    return {name: self._generate_examples(ids) for name, ids in split_identities(cfg).items()}
 
   def _generate_examples(self, identity_ids: range):
     cfg = self.builder_config

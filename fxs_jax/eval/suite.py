@@ -314,11 +314,13 @@ EVALUATORS: dict[str, Callable[[str, Any, EvalContext], dict]] = {
     "motion": motion_geodesic, "video": video.video_identity, "fer": fer_reads.fer_rows}
 
 
-def run_evals(ctx: EvalContext, workdir: Path, step: int) -> dict:
-  """Runs every enabled evaluator and writes ``workdir/eval.json``; returns its content."""
+def run_evals(ctx: EvalContext, workdir: Path, step: int, provenance: dict | None = None
+              ) -> dict:
+  """Runs every enabled evaluator and writes ``workdir/eval.json``; returns its content, with
+  ``provenance`` (the commit, config, seed and command: ``eval.provenance.record``)."""
   result = {"step": step, "model": ctx.config.model_name, "dataset": ctx.config.data.name,
-            "split": ctx.config.data.eval_split, "rows": [], "evaluators": {}, "skipped": {},
-            "evals": {}}
+            "split": ctx.config.data.eval_split, "seed": int(ctx.config.seed), "rows": [],
+            "evaluators": {}, "skipped": {}, "evals": {}, "provenance": provenance or {}}
   for name, spec in enabled_evals(ctx.config).items():
     out = EVALUATORS[spec.type](name, spec, ctx)
     result["evals"][name] = spec.type

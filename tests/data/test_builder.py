@@ -13,8 +13,10 @@ from fxs_jax.data import synth_faces_examples as sfe
 
 def _expected(builder, split):
   cfg = builder.builder_config
-  ids = (range(cfg.num_train_identities) if split == "train" else
-         range(cfg.num_train_identities, cfg.num_train_identities + cfg.num_test_identities))
+  n_train, n_test = cfg.num_train_identities, cfg.num_test_identities
+  ids = {"train": range(n_train), "test": range(n_train, n_train + n_test),
+         "validation": range(n_train + n_test,
+                             n_train + n_test + cfg.num_validation_identities)}[split]
   out = []
   for i in ids:
     out += sfe.identity_examples(
@@ -28,7 +30,7 @@ def test_tensorflow_is_not_needed(smoke_stills):
   assert "tensorflow" not in sys.modules or not hasattr(sys.modules["tensorflow"], "constant")
 
 
-@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("split", ["train", "test", "validation"])
 def test_stills_round_trip(smoke_stills, split):
   source = smoke_stills.as_data_source(split=split)
   expected = _expected(smoke_stills, split)
@@ -44,7 +46,7 @@ def test_stills_round_trip(smoke_stills, split):
 
 def test_splits_have_disjoint_identities_and_all_emotions(smoke_stills):
   ids = {}
-  for split in ("train", "test"):
+  for split in ("train", "test", "validation"):
     source = smoke_stills.as_data_source(split=split)
     rows = [source[i] for i in range(len(source))]
     ids[split] = {int(r["identity"]) for r in rows}
@@ -52,7 +54,30 @@ def test_splits_have_disjoint_identities_and_all_emotions(smoke_stills):
     for r in rows:
       per_identity.setdefault(int(r["identity"]), set()).add(int(r["emotion"]))
     assert all(v == set(range(8)) for v in per_identity.values())
-  assert ids["train"] and ids["test"] and not ids["train"] & ids["test"]
+  assert ids["train"] and ids["test"] and ids["validation"]
+  assert not ids["train"] & ids["test"] and not ids["train"] & ids["validation"]
+  assert not ids["test"] & ids["validation"]
+
+
+@pytest.mark.parametrize("name,counts", [
+    ("stills_64", (300, 60, 60)), ("transfer_64", (300, 60, 60)),
+    ("sequences_64", (100, 20, 20)), ("stills_smoke", (6, 2, 2))])
+def test_split_identity_counts_and_no_identity_crosses(name, counts):
+  """The published identity counts of each split, and no id (source or transfer partner) in two
+  splits: checked on the job lists the builder renders, without rendering them."""
+  cls = builders.builder_class("synth_faces")
+  cfg = next(c for c in cls.BUILDER_CONFIGS if c.name == name)
+  ranges = sys.modules[cls.__module__].split_identities(cfg)
+  assert tuple(len(ranges[s]) for s in ("train", "test", "validation")) == counts
+  seen = {}
+  for split, ids in ranges.items():
+    for i in ids:
+      assert seen.setdefault(i, split) == split
+    if cfg.kind == "transfer":  # partners are drawn inside the source's split
+      rng = np.random.default_rng(0)
+      for i in list(ids)[:20]:
+        partner = sfe.transfer_partner(i, (ids.start, ids.stop), rng)
+        assert partner in ids and partner != i
 
 
 def test_sequences_round_trip(tfds_dir):
