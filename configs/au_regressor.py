@@ -2,6 +2,8 @@
 
 Trained on SynthFaces with its exact AU labels, validated on held-out identities. The default is
 64 px (GANimation ``:demo``); ``:128`` matches the paper-size GANs; ``:smoke`` is for tests.
+The 64 px default is shipped as a fixed judge (``fxs_jax/pretrained/judges``, made by
+``python experiments/train_judges.py``); for other data and sizes
 ``fxs_jax.eval.evaluators.ensure_trained`` trains this default on first use.
 """
 

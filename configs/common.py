@@ -85,7 +85,13 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.num_examples = 0  # held-out inputs to edit (0 = the whole split)
   config.eval.batch_size = 16
-  config.eval.evaluators = True  # AU regressor + expression classifier (trained on first use)
+  config.eval.evaluators = True  # AU regressor + expression classifier (see config.eval.judges)
+  # Where the AU regressor and classifier come from: "shipped" = the fixed, versioned judges in
+  # fxs_jax/pretrained/judges for SynthFaces at 64 px (stills, transfer, sequences), the same on
+  # every machine; for other data or sizes they are trained on first use, with one printed line.
+  # "train" = always trained on first use into evaluator_dir (the papers' datasets, other sizes).
+  # eval.json records their version and held-out quality either way.
+  config.eval.judges = "shipped"
   config.eval.evaluator_dir = ""  # "" = ~/.cache/fxs_jax/evaluators
   # The still images the evaluators train on: "" = the run's own data.name (a dataset of
   # sequences has no stills: TextureGAN names SynthFaces' stills of its size).

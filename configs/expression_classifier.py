@@ -2,6 +2,7 @@
 
 Same network and schedule as configs/au_regressor.py (a softmax cross-entropy head instead of
 5 * sigmoid); trained on SynthFaces' exact emotion labels, validated on held-out identities.
+Shipped and trained on first use as configs/au_regressor.py says.
 """
 
 import ml_collections

@@ -3,8 +3,10 @@ which differ and exits 1).
 
   python experiments/readme_tables.py [--check]
 
-Each table sits between ``<!-- NAME -->`` and ``<!-- /NAME -->`` in README.md and is the output
-of its script's ``--markdown`` (which reads the script's committed JSON, running nothing).
+Each table sits between ``<!-- NAME -->`` and ``<!-- /NAME -->`` in README.md and is what its
+command prints from committed JSON, running nothing: a script's ``--markdown``, or for each
+headline run ``results-RUN``, ``experiments/result_tables.py RUN`` (mean ± sd over the seeds in
+``experiments/results/RUN/test/``; the README's Results).
 """
 
 from __future__ import annotations
@@ -14,18 +16,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import result_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 TABLES = {  # marker: the command printing it
     "reliability-table": ["experiments/bad_inputs.py", "--markdown"],
     "memory-table": ["experiments/bench/bad_input_memory.py", "--markdown"],
+    **{f"results-{run}": ["experiments/result_tables.py", run, "--split=test"]
+       for run in result_tables.HEADLINE_RUNS},
 }
 
 
 def generated(name: str) -> str:
   script, *flags = TABLES[name]
-  return subprocess.run([sys.executable, str(ROOT / script), *flags], cwd=ROOT, check=True,
-                        capture_output=True, text=True).stdout.strip()
+  run = subprocess.run([sys.executable, str(ROOT / script), *flags], cwd=ROOT, check=False,
+                       capture_output=True, text=True)
+  if run.returncode:
+    last = (run.stderr.strip().splitlines() or ["no message"])[-1]
+    raise SystemExit(f"README.md: the {name} cannot be generated ({script} failed: {last})")
+  return run.stdout.strip()
 
 
 def replaced(text: str, name: str, table: str) -> str:
@@ -43,10 +53,13 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   text = README.read_text()
   new = text
+  stale = []
   for name in TABLES:
-    new = replaced(new, name, generated(name))
+    updated = replaced(new, name, generated(name))
+    if updated != new:
+      stale.append(name)
+    new = updated
   if args.check:
-    stale = [n for n in TABLES if replaced(text, n, generated(n)) != text]
     for name in stale:
       print(f"README.md: the {name} differs from what its script prints; run "
             "python experiments/readme_tables.py")

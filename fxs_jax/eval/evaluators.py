@@ -1,12 +1,16 @@
-"""The default evaluators, trained on first use and cached.
+"""The judges of ``--mode=eval``: shipped, or trained on first use and cached.
 
-``ensure_trained`` trains the default AU regressor / expression classifier
-(``configs/<kind>.py``, networks in ``fxs_jax.models.evaluators``) on first use into a cache
-directory and reuses it afterwards, as datasets are built on first use.
+``judge`` gives the AU regressor / expression classifier an evaluation uses: by default
+(``config.eval.judges = "shipped"``) the fixed, versioned ones shipped for SynthFaces at 64 px
+(``fxs_jax.eval.shipped_judges``); for other data, other sizes or ``judges = "train"``,
+``ensure_trained`` trains the default (``configs/<kind>.py``, networks in
+``fxs_jax.models.evaluators``) on first use into a cache directory and reuses it afterwards, as
+datasets are built on first use. Either way the judge carries a version for ``eval.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -16,10 +20,17 @@ from pathlib import Path
 import ml_collections
 
 from fxs_jax.data import pipeline
+from fxs_jax.errors import UserError
+from fxs_jax.eval import provenance
+from fxs_jax.eval import shipped_judges
 from fxs_jax.models.evaluators import KINDS
 from fxs_jax.train import supervised
 
-__all__ = ["KINDS", "default_cache_dir", "default_config", "ensure_trained"]
+__all__ = ["JUDGE_SOURCES", "KINDS", "default_cache_dir", "default_config", "ensure_trained",
+           "judge", "judge_source", "judged_data", "same_training", "trained_judge",
+           "trained_version"]
+
+JUDGE_SOURCES = ("shipped", "train")  # config.eval.judges
 
 
 def default_cache_dir() -> Path:
@@ -63,8 +74,8 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
   suffix += f"_{framing}" if framing else ""
   workdir = Path(cache_dir or default_cache_dir()).expanduser() / f"{kind}_{image_size}{suffix}"
   saved, done = workdir / "config.json", workdir / "eval.json"
-  if saved.exists() and not _same_training(
-      _comparable(ml_collections.ConfigDict(json.loads(saved.read_text()))), _comparable(config)):
+  if saved.exists() and not same_training(
+      ml_collections.ConfigDict(json.loads(saved.read_text())), config):
     n = 1
     while workdir.with_name(f"{workdir.name}.prev-{n}").exists():
       n += 1
@@ -79,9 +90,77 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
         f"(first use, {config.num_train_steps} steps; a few minutes on a CPU at 64 px; it is "
         "reused afterwards)...", flush=True)
   sources = pipeline.load(config.data)
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / "provenance.json").write_text(json.dumps(
+      provenance.record(config, f"configs/{kind}.py"), indent=2))
   metrics = supervised.run(config, workdir, "train", sources)  # trains, then evaluates
   print(f"Trained the {kind} evaluator in {workdir} ({_summary(metrics)}).", flush=True)
   return workdir
+
+
+def judge_source(config: ml_collections.ConfigDict, image_size: int) -> Path | None:
+  """The folder of the shipped judges an evaluation of ``config`` at ``image_size`` px uses, or
+  None: train them (``config.eval.judges = "train"``, or no shipped judge fits the judged data,
+  which is then said in one printed line)."""
+  choice = config.eval.get("judges", "shipped")
+  if choice not in JUDGE_SOURCES:
+    raise UserError(f"config.eval.judges={choice!r} is not a judge source: choose shipped (the "
+                    "fixed SynthFaces judges) or train (trained on first use).")
+  if choice == "train":
+    return None
+  dataset, _ = judged_data(config)
+  folder, why_not = shipped_judges.find(dataset, image_size)
+  if folder is None:
+    print(f"No shipped judges for this evaluation ({why_not}): training them on first use "
+          "(--config.eval.judges=train does so without this line).", flush=True)
+  return folder
+
+
+def judged_data(config: ml_collections.ConfigDict) -> tuple[str, str]:
+  """``(dataset, framing)`` of the images the judges read and are trained on."""
+  dataset = config.eval.get("evaluator_dataset") or config.data.name
+  # Judges trained on the run's own data see its faces framed as the run does.
+  framing = "" if config.eval.get("evaluator_dataset") else config.data.get("framing", "")
+  return dataset, framing
+
+
+def judge(kind: str, config: ml_collections.ConfigDict, image_size: int,
+          folder: Path | None) -> shipped_judges.Judge:
+  """The ``kind`` judge of an evaluation of ``config``: shipped in ``folder``
+  (:func:`judge_source`), or, with None, trained on the judged data on first use (which may
+  raise ``DatasetError`` when that data cannot train it)."""
+  if folder is not None:
+    return shipped_judges.load(kind, folder)
+  dataset, framing = judged_data(config)
+  workdir = ensure_trained(kind, image_size, config.data.data_dir or None,
+                           config.eval.evaluator_dir or None, dataset=dataset, framing=framing)
+  return trained_judge(kind, workdir)
+
+
+def trained_judge(kind: str, workdir: str | os.PathLike) -> shipped_judges.Judge:
+  """The judge trained in ``workdir`` (by :func:`ensure_trained`), with its version (a hash of
+  the settings that make two trained judges the same), workdir, step and held-out quality."""
+  workdir = Path(workdir)
+  saved = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+  predict, step = supervised.load_evaluator(saved, workdir)
+  features, _ = supervised.load_evaluator(saved, workdir, features=True)
+  quality = json.loads((workdir / "eval.json").read_text())
+  split = quality.get("split") or saved.data.eval_split
+  record = {"version": trained_version(saved), "source": "trained", "workdir": str(workdir),
+            "step": step, "held_out": {split: shipped_judges.headline(quality)}}
+  return shipped_judges.Judge(kind, predict, features, record)
+
+
+def trained_version(config: ml_collections.ConfigDict) -> str:
+  """``trained-<hash>``: two judges of one kind trained with the same model, optimiser, data,
+  batch size, steps and seed (``_comparable``) get the same version, wherever they were trained."""
+  comparable = json.dumps({"kind": config.model_name, **_comparable(config)}, sort_keys=True)
+  return f"trained-{hashlib.sha256(comparable.encode()).hexdigest()[:10]}"
+
+
+def same_training(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> bool:
+  """Whether an evaluator trained with the ``saved`` config is the one ``config`` trains."""
+  return _same_training(_comparable(saved), _comparable(config))
 
 
 def _same_training(saved: dict, current: dict) -> bool:

@@ -89,41 +89,37 @@ def critic_rows(name: str, spec, ctx: EvalContext) -> dict:
 
 def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields: set[str]
                      ) -> harness.Evaluators:
-  """The judges ``config.eval`` asks for, given the data's ``fields``; each one that cannot be
-  had is skipped with a reason."""
+  """The judges ``config.eval`` asks for, given the data's ``fields``: the shipped AU regressor
+  and classifier where they fit the judged data, else trained ones (``evaluators.judge``),
+  each recorded with its version in ``versions``; each one that cannot be had is skipped with a
+  reason."""
   ev = harness.Evaluators()
   wanted = {"au_regressor": "aus", "expression_classifier": "emotion"}
   metric = {"au_regressor": "au_mae", "expression_classifier": "expression_accuracy"}
+  folder = None  # the shipped judges' folder; None: trained on first use
+  if config.eval.evaluators and set(wanted.values()) & fields:
+    from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (JAX nets)
+    folder = evaluators.judge_source(config, image_size)
   for kind, label in wanted.items():
     if not config.eval.evaluators:
       ev.skipped[metric[kind]] = "config.eval.evaluators=False"
     elif label not in fields:
       ev.skipped[metric[kind]] = f"the data have no {label!r} labels to train the {kind} on"
     else:
-      from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (trains JAX nets)
-      from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
-      dataset = config.eval.get("evaluator_dataset") or config.data.name
-      # Judges trained on the run's own data see its faces framed as the run does.
-      framing = "" if config.eval.get("evaluator_dataset") else config.data.get("framing", "")
       try:
-        workdir = evaluators.ensure_trained(kind, image_size, config.data.data_dir or None,
-                                            config.eval.evaluator_dir or None, dataset=dataset,
-                                            framing=framing)
+        judge = evaluators.judge(kind, config, image_size, folder)
       except DatasetError as e:  # e.g. a split smaller than the judge's batch: judge nothing
         cause = str(e).split(":")[0].rstrip(".")  # its own fix names the run's batch, not this
+        dataset, _ = evaluators.judged_data(config)
         ev.skipped[metric[kind]] = (f"the {kind} could not be trained on {dataset} ({cause}); "
                                     "point config.eval.evaluator_dataset at a larger set")
         continue
-      predict, step = supervised.load_evaluator(None, workdir)
-      setattr(ev, kind, predict)
+      setattr(ev, kind, judge.predict)
       if kind == "expression_classifier":
         from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
-        features, _ = supervised.load_evaluator(None, workdir, features=True)
-        ev.offline_distribution = functools.partial(fid.classifier_fd_and_is, features, predict)
-      quality = json.loads((workdir / "eval.json").read_text())
-      ev.versions[kind] = {"workdir": str(workdir), "step": step,
-                           "held_out": {k: v for k, v in quality.items()
-                                        if k in ("accuracy", "au_mae")}}
+        ev.offline_distribution = functools.partial(fid.classifier_fd_and_is, judge.features,
+                                                    judge.predict)
+      ev.versions[kind] = judge.record
   if not config.eval.identity:
     ev.skipped["acd_i"] = "config.eval.identity=False"
   elif "landmarks" not in fields:

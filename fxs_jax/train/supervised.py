@@ -206,10 +206,18 @@ def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path
     if not saved.exists():
       raise UserError(f"No config.json in {workdir}: not an evaluator workdir.")
     config = ml_collections.ConfigDict(json.loads(saved.read_text()))
+  trainer, state, step = restore_state(config, workdir)
+  return trainer.predict_fn(state, features), step
+
+
+def restore_state(config: ml_collections.ConfigDict, workdir: str | Path
+                  ) -> tuple[SupervisedTrainer, SupervisedState, int]:
+  """``(trainer, state, step)`` of the newest checkpoint of the evaluator in ``workdir`` that
+  ``config`` trained (its parameters are what ``fxs_jax.eval.shipped_judges`` ships)."""
   trainer = SupervisedTrainer(config)
-  items, step = Checkpointer.load(workdir / "checkpoints", None,
+  items, step = Checkpointer.load(Path(workdir) / "checkpoints", None,
                                   lambda ckpt, step: {"state": trainer.abstract_state})
-  return trainer.predict_fn(items["state"], features), step
+  return trainer, items["state"], step
 
 
 def evaluate_evaluator(predict_fn: PredictFn, kind: str, source, batch_size: int = 64,

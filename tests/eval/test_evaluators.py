@@ -49,7 +49,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(smoke_stills, smoke_c
   config = smoke_config(CONFIGS["expression_classifier"])
   sources = pipeline.load(config.data)
   state = supervised.train_evaluator(config, tmp_path, sources)
-  images = np.stack([pipeline.stills_preprocess(flip=False)(sources["test"][i], None)["image"]
+  images = np.stack([pipeline.stills_preprocess(flip=False)(sources["validation"][i], None)["image"]
                      for i in range(7)])  # 7: a full chunk of 4 plus a padded chunk of 3
   expected = supervised.SupervisedTrainer(config).predict_fn(state)(images)
   predict_fn, step = supervised.load_evaluator(None, tmp_path)  # config read from the workdir
@@ -108,7 +108,30 @@ def test_ensure_trained_trains_once_then_reuses(smoke_stills, smoke_config, tfds
   again = evaluators.ensure_trained("au_regressor", 32, str(tfds_dir), tmp_path,
                                     dataset="synth_faces/stills_smoke")
   assert again == workdir and "Using the trained au_regressor" in capsys.readouterr().out
-  assert json.loads((workdir / "eval.json").read_text())["num_examples"] == 16  # whole test split
+  quality = json.loads((workdir / "eval.json").read_text())
+  assert quality["num_examples"] == 16  # the whole validation split: 2 identities x 8 emotions
+  trained_by = json.loads((workdir / "provenance.json").read_text())
+  assert trained_by["config"] == "configs/au_regressor.py"
+  # What eval.json keeps of a trained judge: a version naming its settings, where, its quality.
+  judge = evaluators.trained_judge("au_regressor", workdir)
+  assert judge.record == {
+      "version": evaluators.trained_version(smoke_config(CONFIGS["au_regressor"])),
+      "source": "trained", "workdir": str(workdir), "step": 2,
+      "held_out": {"validation": {"au_mae": quality["au_mae"], "num_examples": 16}}}
+  assert judge.predict(np.zeros((3, 32, 32, 3), np.float32)).shape == (3, 17)
+
+
+def test_a_trained_judge_version_names_its_settings_not_where_it_ran(tmp_path):
+  config = evaluators.default_config("expression_classifier", 64)
+  version = evaluators.trained_version(config)
+  assert version.startswith("trained-") and len(version) == len("trained-") + 10
+  elsewhere = evaluators.default_config("expression_classifier", 64, data_dir=str(tmp_path))
+  elsewhere.data.num_threads = 1  # reader threads and data_dir do not make another judge
+  assert evaluators.trained_version(elsewhere) == version
+  other = evaluators.default_config("expression_classifier", 64)
+  other.optim.lr = 2e-3
+  assert evaluators.trained_version(other) != version
+  assert evaluators.trained_version(evaluators.default_config("au_regressor", 64)) != version
 
 
 def test_a_setting_added_later_does_not_invalidate_a_cached_evaluator():

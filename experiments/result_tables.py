@@ -1,0 +1,256 @@
+"""A headline run's table from its committed results: mean ± sd over training seeds.
+
+  python experiments/result_tables.py RUN [--split=test] [--results_dir=experiments/results]
+
+Reads every ``experiments/results/RUN/SPLIT/seed<N>.json`` (written by
+``experiments/collect_result.py``; the schema is at the top of that module) and prints one
+markdown table: a row per method as ``eval.json``'s rows name it (the model, then the references:
+copy the input, copy the target, copy frame 0, real motions, chance; then the ground truth) and
+a column per headline metric the rows hold. A model cell is the mean ± the sample standard
+deviation (ddof 1) over the seeds; the number of seeds is in the row's label. A reference row does
+not depend on the training seed, so it is printed once, after checking that every seed's file
+agrees on it within 1e-6. Below the table, a caption line names the split, the pairs, the step,
+the judges' versions, the seeds and the commits. A run without results prints one line saying
+so. ``experiments/readme_tables.py`` puts these tables into README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "experiments" / "results"
+# The runs the README reports, each with its model row's label.
+HEADLINE_RUNS = {
+    "ganimation_demo": "GANimation `:demo`",
+    "lgpgan_demo": "LGP-GAN `:demo`",
+    "cgan_transfer_demo": "cGAN transfer `:demo`",
+    "motiongan_demo": "MotionGAN `:demo`",
+    "texturegan_demo": "TextureGAN `:demo`",
+}
+# Headline metrics in column order: (name in eval.json, column label, decimals).
+METRICS = (
+    ("ssim_vs_truth", "SSIM vs truth", 3),
+    ("psnr_vs_truth", "PSNR vs truth (dB)", 2),
+    ("ssim_mouth", "SSIM, mouth box", 3),
+    ("expression_accuracy", "expression accuracy", 3),
+    ("au_mae", "AU error (0-5)", 3),
+    ("landmark_nme", "landmark NME", 4),
+    ("motion_class_accuracy", "class accuracy", 3),
+    ("geodesic_nearest_same_class", "nearest real motion, same class (rad)", 3),
+    ("geodesic_nearest_other_class", "nearest real motion, other class (rad)", 3),
+    ("diversity_within_class", "diversity within a class (rad)", 3),
+)
+_HEADLINE = frozenset(name for name, _, _ in METRICS)
+# Methods whose rows come from the trained model, so vary with its seed; every other method is a
+# reference and must be equal in every seed's file.
+MODEL_METHODS = ("model", "generated_motion")
+METHOD_ORDER = ("model", "generated_motion", "copy_input", "source_moved", "real_heldout",
+                "chance", "target_example", "ground_truth")
+METHOD_LABELS = {
+    "generated_motion": "MotionGAN + TextureGAN (generated motion)",
+    "copy_input": "copy the input", "source_moved": "source landmarks moved onto the target",
+    "real_heldout": "real held-out motions", "chance": "chance",
+    "target_example": "the requested example", "ground_truth": "ground truth",
+}
+JUDGE_LABELS = {"au_regressor": "AU regressor", "expression_classifier": "expression classifier",
+                "motion_classifier": "motion classifier"}
+REFERENCE_TOLERANCE = 1e-6
+NOT_MEASURED = "not yet measured with the fixed judges on the test split"
+_SEED_FILE = re.compile(r"seed(\d+)\.json")
+
+
+def seed_files(run: str, split: str = "test", results_dir: Path = RESULTS_DIR) -> dict[int, Path]:
+  """``{seed: path}`` of the run's result files on ``split``, in seed order."""
+  folder = Path(results_dir) / run / split
+  found = {}
+  for path in folder.glob("seed*.json") if folder.is_dir() else ():
+    match = _SEED_FILE.fullmatch(path.name)
+    if match:
+      found[int(match.group(1))] = path
+  return dict(sorted(found.items()))
+
+
+def load(run: str, split: str = "test", results_dir: Path = RESULTS_DIR) -> list[dict]:
+  """The run's results on ``split``, one per seed, checked to be comparable (``check_comparable``)
+  and to match their paths (run folder, split folder, seed)."""
+  results = []
+  for seed, path in seed_files(run, split, results_dir).items():
+    result = json.loads(path.read_text())
+    if result.get("run", run) != run:
+      raise ValueError(f"{path}: holds run {result['run']!r}, not {run!r}: collect it with "
+                       f"experiments/collect_result.py --name={run}.")
+    if result.get("split") != split or result.get("seed") != seed:
+      raise ValueError(f"{path}: holds split {result.get('split')!r}, seed "
+                       f"{result.get('seed')!r}; its path says {split!r}, seed {seed}.")
+    results.append(result)
+  check_comparable(results, run)
+  return results
+
+
+def _first_values(result: dict) -> dict[tuple[str, str], float]:
+  """``{(method, metric): value}``; a pair named twice (one metric from two evaluators, e.g. a
+  video's ``acd_i``) keeps its first row."""
+  values = {}
+  for row in result["rows"]:
+    values.setdefault((row["method"], row["metric"]), float(row["value"]))
+  return values
+
+
+def _same(a: float, b: float) -> bool:
+  return a == b or abs(a - b) <= REFERENCE_TOLERANCE
+
+
+def judges(result: dict) -> dict[str, str]:
+  """``{evaluator: version}`` of the evaluators a result was judged with: a network judge by its
+  version, one fitted during the eval (the motion classifier) as such."""
+  found = {}
+  for name, info in sorted(result.get("evaluators", {}).items()):
+    if isinstance(info, dict) and info.get("version"):
+      found[name] = str(info["version"])
+    elif isinstance(info, dict) and "held_out" in info:
+      found[name] = "fitted at eval time" if "fit_seconds" in info else "unversioned"
+  return found
+
+
+def check_comparable(results: list[dict], run: str) -> None:
+  """Raises ValueError unless the results are one run's seeds on the same data, pairs, config and
+  judges, with the same reference cells in the table (within ``REFERENCE_TOLERANCE``)."""
+  if not results:
+    return
+  first = results[0]
+  seeds = [r.get("seed") for r in results]
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"{run}: seed repeated among {seeds}.")
+  def what(r):
+    return {"split": r.get("split"), "model": r.get("model"), "dataset": r.get("dataset"),
+            "pairs": r.get("num_pairs"), "config": r.get("provenance", {}).get("config"),
+            "judges": judges(r)}
+  for result in results[1:]:
+    for key, value in what(result).items():
+      if value != what(first)[key]:
+        raise ValueError(f"{run}: seed {result['seed']} differs from seed {first['seed']} in its "
+                         f"{key} ({value!r} vs {what(first)[key]!r}): not one run's seeds.")
+  def printed_references(r):  # the reference cells a table shows
+    return {k: v for k, v in _first_values(r).items()
+            if k[0] not in MODEL_METHODS and k[1] in _HEADLINE}
+  reference = printed_references(first)
+  for result in results[1:]:
+    other = printed_references(result)
+    for key in sorted(set(reference) | set(other)):
+      if key not in reference or key not in other or not _same(reference[key], other[key]):
+        raise ValueError(
+            f"{run}: the reference row {key[0]} / {key[1]} differs between seed {first['seed']} "
+            f"({reference.get(key)}) and seed {result['seed']} ({other.get(key)}); references "
+            "do not depend on the training seed, so these were evaluated on other pairs or "
+            "judges.")
+
+
+def cell(values: list[float], decimals: int) -> str:
+  """One value, or ``mean ± sample sd`` (ddof 1) of several, to ``decimals`` places."""
+  def fmt(x):
+    return "inf" if math.isinf(x) else f"{x:.{decimals}f}"
+  if len(values) == 1:
+    return fmt(values[0])
+  mean = sum(values) / len(values)
+  if math.isinf(mean):
+    return fmt(mean)
+  return f"{fmt(mean)} ± {fmt(statistics.stdev(values))}"
+
+
+def _method_label(method: str, result: dict, title: str, num_seeds: int) -> str:
+  if method == "model":
+    return f"{title} ({num_seeds} seed{'s' if num_seeds != 1 else ''})"
+  if method == "copy_input" and "transfer" in result.get("dataset", ""):
+    return "copy the target"
+  if method == "copy_input" and "sequences" in result.get("dataset", ""):
+    return "copy frame 0"
+  return METHOD_LABELS.get(method, method.replace("_", " "))
+
+
+def _commits(entries: list[dict]) -> str:
+  seen = []
+  for entry in entries:
+    commit = entry.get("commit") or "?"
+    commit += " (uncommitted changes)" if entry.get("dirty") else ""
+    if commit not in seen:
+      seen.append(commit)
+  return ", ".join(seen)
+
+
+def caption(results: list[dict], folder: str) -> str:
+  """The line under a table: split, pairs, step, judges, seeds, commits and the source folder."""
+  first = results[0]
+  if "num_pairs" in first:
+    pairs = f"{first['num_pairs']} held-out pairs of "
+  else:  # e.g. the motion evaluator: its examples are the model rows' n
+    sizes = sorted({row.get("n") for row in first["rows"]
+                    if row["method"] == "model" and row["metric"] in _HEADLINE}, key=str)
+    pairs = f"{sizes[0]} held-out examples of " if len(sizes) == 1 else ""
+  steps = ", ".join(str(s) for s in sorted({r.get("step") for r in results}, key=str))
+  judged = ", ".join(f"{JUDGE_LABELS.get(name, name.replace('_', ' '))} {version}"
+                     for name, version in judges(first).items()) or "none"
+  seeds = [r["seed"] for r in results]
+  plural = "s" if len(seeds) != 1 else ""
+  spread = ", mean ± sample sd" if len(seeds) > 1 else ""
+  trained = _commits([e for r in results for e in r.get("training", {}).get("provenance", [])])
+  evaluated = _commits([r.get("provenance", {}) for r in results])
+  return (f"{first['split'].capitalize()} split, {pairs}{first.get('dataset', '?')}; step {steps}; "
+          f"judges: {judged}; {len(seeds)} training seed{plural} "
+          f"({', '.join(str(s) for s in seeds)}){spread}; trained at {trained or '?'}; "
+          f"evaluated at {evaluated}; from `{folder}/`.")
+
+def markdown(run: str, split: str = "test", results_dir: Path = RESULTS_DIR,
+             title: str | None = None) -> str:
+  """The run's table on ``split`` with its caption, or one line when it has no results."""
+  title = title or HEADLINE_RUNS.get(run, run)
+  results = load(run, split, results_dir)
+  if not results:
+    return f"{title}: {NOT_MEASURED}."
+  per_seed = [_first_values(r) for r in results]
+  present = {key for values in per_seed for key in values}
+  metrics = [m for m in METRICS if any(key[1] == m[0] for key in present)]
+  methods = sorted({key[0] for key in present},
+                   key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+  lines = ["| method | " + " | ".join(label for _, label, _ in metrics) + " |",
+           "| --- " * (len(metrics) + 1) + "|"]
+  for method in methods:
+    cells = []
+    for name, _, decimals in metrics:
+      values = [v[method, name] for v in per_seed if (method, name) in v]
+      if method not in MODEL_METHODS:
+        values = values[:1]  # checked equal across seeds by load()
+      cells.append(cell(values, decimals) if values else "-")
+    if any(c != "-" for c in cells):
+      label = _method_label(method, results[0], title, len(results))
+      lines.append(f"| {label} | " + " | ".join(cells) + " |")
+  folder = Path(results_dir) / run / split
+  try:
+    folder = folder.resolve().relative_to(ROOT)
+  except ValueError:
+    pass
+  return "\n".join(lines + ["", caption(results, folder.as_posix())])
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+  parser.add_argument("run", help="a folder of --results_dir, e.g. ganimation_demo")
+  parser.add_argument("--split", default="test", help="validation or test (default test)")
+  parser.add_argument("--results_dir", type=Path, default=RESULTS_DIR)
+  args = parser.parse_args(argv)
+  try:
+    print(markdown(args.run, args.split, args.results_dir))
+  except (ValueError, KeyError, OSError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
