@@ -4,8 +4,9 @@
       texturegan=W5 [--out=fxs_jax/pretrained/synthfaces]
 
 Each ``name=WORKDIR`` is exported with float16 storage (``fxs_jax.export(..., dtype="float16")``),
-with the run's ``eval.json`` copied beside it and the command that trains and evaluates it
-(:data:`COMMANDS`) in the manifest. A TextureGAN bundle names the bundled MotionGAN as its motion
+with the run's ``eval.json`` copied beside it, the command that trains it (:data:`COMMANDS`) and
+the one that evaluates the bundle (``experiments/eval_bundle.py``: run it after bundling so that
+the bundle's ``eval.json`` is the one its command writes) in the manifest. A TextureGAN bundle names the bundled MotionGAN as its motion
 model (``config.video.motion = "synthfaces/motiongan"``). Existing bundles of the named models are
 replaced; the others are left alone. Prints each bundle's size and the total.
 """
@@ -21,16 +22,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import eval_bundle  # pylint: disable=g-import-not-at-top,wrong-import-position
 from fxs_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _TRAIN = "python -m fxs_jax.main --config=configs/{config} --workdir=W"
-_EVAL = _TRAIN + " --mode=eval"
+_RESULTS = "experiments/results/bundle_{name}/ (README, Results, 'The bundled models')"
 COMMANDS = {
-    "ganimation": ("ganimation.py:demo_long", "the README's Results, 'Clean edits'"),
-    "lgpgan": ("lgpgan.py:demo_long", "the README's Results, 'Clean edits'"),
-    "cgan_transfer": ("cgan_transfer.py:demo", "experiments/results.md, cGAN expression transfer"),
-    "motiongan": ("motiongan.py:demo", "experiments/results.md, MotionGAN"),
-    "texturegan": ("texturegan.py:demo", "experiments/results.md, TextureGAN"),
+    "ganimation": "ganimation.py:demo_long",
+    "lgpgan": "lgpgan.py:demo_long",
+    "cgan_transfer": "cgan_transfer.py:demo",
+    "motiongan": "motiongan.py:demo",
+    "texturegan": "texturegan.py:demo",
 }
 
 
@@ -38,12 +40,13 @@ def bundle(name: str, workdir: Path, out_root: Path) -> int:
   """Exports one bundle; returns its size in bytes."""
   if name not in COMMANDS:
     raise SystemExit(f"unknown model {name!r}: choose from {sorted(COMMANDS)}")
-  config, where = COMMANDS[name]
+  config = COMMANDS[name]
   out = out_root / name
   shutil.rmtree(out, ignore_errors=True)
-  inference.export(workdir, out, dtype="float16",
-                   command=_TRAIN.format(config=config), eval_command=_EVAL.format(config=config),
-                   results=where, trained_on="SynthFaces (synthetic faces: not for real photos)")
+  inference.export(workdir, out, dtype="float16", command=_TRAIN.format(config=config),
+                   eval_command=eval_bundle.command(f"synthfaces/{name}", "test", 0),
+                   results=_RESULTS.format(name=name),
+                   trained_on="SynthFaces (synthetic faces: not for real photos)")
   manifest = json.loads((out / inference.MANIFEST).read_text())
   manifest["exported_from"] = Path(workdir).name  # no machine paths in the repository
   (out / inference.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

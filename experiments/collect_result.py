@@ -2,6 +2,8 @@
 
   python experiments/collect_result.py --workdir=W --name=ganimation_demo [--split=test]
       [--train_seconds=S] [--allow_dirty] [--replace]
+  python experiments/collect_result.py --workdir=fxs_jax/pretrained/synthfaces/ganimation \
+      --name=bundle_ganimation       # a bundle: its eval.json from experiments/eval_bundle.py
 
 Writes ``experiments/results/<name>/<split>/seed<N>.json``, one file per (run, split, training
 seed), with N the eval's seed. Its content is ``W/eval.json`` as ``--mode=eval`` wrote it, plus
@@ -24,6 +26,10 @@ the training run's record and the run's name::
       "train_seconds": 712.0              # --train_seconds, or null when not known
     }
   }
+
+A bundled model (a folder with ``fxs_jax_export.json`` and no ``provenance.json``) stands in its
+manifest for the training record: ``{"bundle": true, "command", "eval_command", "step",
+"exported_from", "exported_at", "seed"}``.
 
 Refused, in one line, with nothing written: an ``eval.json`` without its split, seed, rows or
 provenance (commit), a network judge (``JUDGES``) without a version, a ``W/provenance.json``
@@ -66,6 +72,16 @@ def _dirty(record: dict) -> bool:
   return bool(record.get("dirty"))
 
 
+def _bundle_training(manifest_path: Path, seed: int) -> dict:
+  """A bundle's training record: its manifest's command, step and source run (a bundle keeps no
+  provenance.json; its config's seed is the training seed)."""
+  manifest = _read_json(manifest_path, "an exported model's manifest")
+  return {"bundle": True, "command": manifest.get("command", ""),
+          "eval_command": manifest.get("eval_command", ""), "step": manifest.get("step"),
+          "exported_from": manifest.get("exported_from", ""),
+          "exported_at": manifest.get("exported_at", ""), "seed": seed}
+
+
 def checked(workdir: Path, split: str, allow_dirty: bool) -> tuple[dict, list]:
   """``W/eval.json`` and ``W/provenance.json``, or a UserError naming what is missing."""
   path = workdir / "eval.json"
@@ -90,8 +106,12 @@ def checked(workdir: Path, split: str, allow_dirty: bool) -> tuple[dict, list]:
     if info is not None and not (isinstance(info, dict) and info.get("version")):
       raise UserError(f"{path}: the {name} judge has no version (judged before judges were "
                       f"versioned): {rerun}.")
-  training = _read_json(workdir / "provenance.json",
-                        "the training run's record (written by --mode=train) is needed")
+  manifest = workdir / "fxs_jax_export.json"
+  if manifest.is_file() and not (workdir / "provenance.json").exists():
+    training = [_bundle_training(manifest, result["seed"])]  # an exported (bundled) model
+  else:
+    training = _read_json(workdir / "provenance.json",
+                          "the training run's record (written by --mode=train) is needed")
   if not isinstance(training, list) or not training:
     raise UserError(f"{workdir / 'provenance.json'} holds no training record: train the run "
                     "with the current code.")

@@ -33,6 +33,13 @@ HEADLINE_RUNS = {
     "cgan_transfer_demo": "cGAN transfer `:demo`",
     "motiongan_demo": "MotionGAN `:demo`",
     "texturegan_demo": "TextureGAN `:demo`",
+    # The bundled models (fxs_jax/pretrained/synthfaces), each one run, evaluated by the
+    # eval_command in its manifest (experiments/eval_bundle.py).
+    "bundle_ganimation": "bundled GANimation (`:demo_long`)",
+    "bundle_lgpgan": "bundled LGP-GAN (`:demo_long`)",
+    "bundle_cgan_transfer": "bundled cGAN transfer (`:demo`)",
+    "bundle_motiongan": "bundled MotionGAN (`:demo`)",
+    "bundle_texturegan": "bundled TextureGAN (`:demo`)",
 }
 # Headline metrics in column order: (name in eval.json, column label, decimals).
 METRICS = (
@@ -199,11 +206,17 @@ def caption(results: list[dict], folder: str) -> str:
   seeds = [r["seed"] for r in results]
   plural = "s" if len(seeds) != 1 else ""
   spread = ", mean ± sample sd" if len(seeds) > 1 else ""
-  trained = _commits([e for r in results for e in r.get("training", {}).get("provenance", [])])
+  entries = [e for r in results for e in r.get("training", {}).get("provenance", [])]
+  trained = _commits([e for e in entries if not e.get("bundle")])
+  bundled = sorted({e.get("exported_at", "")[:10] for e in entries if e.get("bundle")})
+  trained = f"trained at {trained or '?'}"
+  if bundled:  # a bundle's run kept no commit: say what its manifest says
+    trained = (f"a bundled model, exported {', '.join(bundled)} (its training run recorded no "
+               "commit)")
   evaluated = _commits([r.get("provenance", {}) for r in results])
   return (f"{first['split'].capitalize()} split, {pairs}{first.get('dataset', '?')}; step {steps}; "
           f"judges: {judged}; {len(seeds)} training seed{plural} "
-          f"({', '.join(str(s) for s in seeds)}){spread}; trained at {trained or '?'}; "
+          f"({', '.join(str(s) for s in seeds)}){spread}; {trained}; "
           f"evaluated at {evaluated}; from `{folder}/`.")
 
 def markdown(run: str, split: str = "test", results_dir: Path = RESULTS_DIR,

@@ -200,3 +200,24 @@ def test_readme_snippet_runs_as_written(tmp_path, monkeypatch):
     assert not changed[300:].any() and not changed[:, 360:].any()
   for name in ("astronaut_happy.jpg", "astronaut_surprised.gif", "astronaut_surprised.mp4"):
     assert (tmp_path / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_bundle_eval_json_is_what_its_recorded_command_writes(name):
+  """Each bundle's eval.json was written by the eval_command its manifest records, on the test
+  split, with the judges shipped in the package: the manifest, the eval and the judges agree."""
+  folder = inference.resolve(name)
+  manifest = json.loads((folder / "fxs_jax_export.json").read_text())
+  result = json.loads((folder / "eval.json").read_text())
+  command = manifest["eval_command"].split()
+  assert command[:2] == ["python", "experiments/eval_bundle.py"] and command[-1] == name
+  ran = [a for a in result["provenance"]["argv"][1:] if a != "--update_manifest"]
+  assert ran == command[2:]
+  assert result["split"] == "test" and f"--split={result['split']}" in command
+  assert result["step"] == manifest["step"] and result["provenance"]["commit"]
+  judges = {kind: json.loads((Path(fxs_jax.__file__).parent / "pretrained" / "judges" /
+                              "synthfaces_64" / kind / "judge.json").read_text())["version"]
+            for kind in ("au_regressor", "expression_classifier")}
+  for kind, info in result["evaluators"].items():
+    if kind in judges:
+      assert info["source"] == "shipped" and info["version"] == judges[kind]

@@ -30,8 +30,10 @@ def source_commit() -> dict:
   commit = git("rev-parse", "--short", "HEAD")
   if not commit:
     return {"commit": ""}
+  # The code and configs; a bundle's eval.json and manifest are what evaluating it writes, not code.
   changed = git("status", "--porcelain", "--untracked-files=no", "--", "fxs_jax", "configs",
-                "datasets")
+                "datasets", ":(exclude,glob)fxs_jax/pretrained/**/eval.json",
+                ":(exclude,glob)fxs_jax/pretrained/**/fxs_jax_export.json")
   return {"commit": commit, "dirty": bool(changed)}
 
 
