@@ -2,8 +2,10 @@
 
 ``python datasets/make_dummy_data.py [rafd ck_plus ...]`` (default: all). Faces are drawn by the
 SynthFaces renderer (:func:`fxs_jax.data.synth_faces.render`) on a larger background, so the
-builders really detect (RaFD) or crop with shipped landmarks (CK+). Every tree has 3-5 subjects
-(both splits non-empty) and one corrupt image, to exercise the skip report. Deterministic: the
+builders really detect (RaFD) or crop with shipped landmarks (CK+). Every tree has 3-7 subjects
+(train, validation and test non-empty; RaFD's and CK+'s are too few for three transfer groups of
+two, so their ``transfer_smoke`` has train and test only) and one corrupt image, to exercise the
+skip report. Deterministic: the
 identity seeds are the first ones dlib finds a face in at every expression used.
 """
 
@@ -26,6 +28,8 @@ FACE_SIZE = 144  # dlib's HOG detector finds most SynthFaces faces from ~128 px
 CANVAS = (176, 208)  # (width, height), portrait like RaFD
 CK_EMOTIONS = ("neutral", "angry", "contemptuous", "disgusted", "fearful", "happy", "sad",
                "surprised")  # the builder's codes 0-7
+# N_0 ... N_5 of the au_faces tree
+AU_FACES_EMOTIONS = ("happy", "sad", "surprised", "angry", "happy", "surprised")
 CORRUPT_BYTES = b"\xff\xd8\xff\xe0 this is not a JPEG, the build must skip it"
 
 
@@ -142,13 +146,15 @@ def _openface_header(leading: list) -> str:
 
 
 def make_au_faces() -> None:
-  """The three AU sources, each beside its own imgs/ (one corrupt photo each): ganimation/
-  (aus_openface.pkl + id files), openface_images/ (FaceLandmarkImg CSV per photo, one with two
-  faces) and openface_video/ (one FeatureExtraction CSV, one failed frame)."""
+  """The three AU sources, each beside its own imgs/ (one corrupt photo and six good ones):
+  ganimation/ (aus_openface.pkl + id files, N_2 and N_3 in test), openface_images/
+  (FaceLandmarkImg CSV per photo, one with two faces) and openface_video/ (one FeatureExtraction
+  CSV, one failed frame). Six good photos leave train, validation and test a usable face each
+  with a bad label or two planted."""
   root = _fresh("au_faces")
   rng = np.random.default_rng(0)
   photos, seed = [], 0
-  for emotion in ("happy", "sad", "surprised", "angry"):
+  for emotion in AU_FACES_EMOTIONS:
     while True:  # the pickle layout has no landmarks: dlib must find every face
       aus = synth_faces.sample_emotion_aus(emotion, rng)
       image, landmarks = _on_canvas(*synth_faces.render(synth_faces.sample_identity(seed), aus,
@@ -171,8 +177,10 @@ def make_au_faces() -> None:
   # GANimation: the pickle and its id files (with the .jpg suffix, as GANimation writes them).
   with open(root / "ganimation" / "aus_openface.pkl", "wb") as f:
     pickle.dump({name: aus for name, _, _, aus in photos}, f)
-  (root / "ganimation" / "train_ids.csv").write_text("\n".join(f"{n}.jpg" for n in names[:3]))
-  (root / "ganimation" / "test_ids.csv").write_text("\n".join(f"{n}.jpg" for n in names[3:]))
+  test_names = names[3:5]
+  (root / "ganimation" / "train_ids.csv").write_text(
+      "\n".join(f"{n}.jpg" for n in names if n not in test_names))
+  (root / "ganimation" / "test_ids.csv").write_text("\n".join(f"{n}.jpg" for n in test_names))
   # FaceLandmarkImg: one CSV per photo; N_0000000001's lists two faces.
   folder = root / "openface_images" / "openface"
   folder.mkdir()

@@ -13,8 +13,9 @@ Nothing is downloaded at run time; the photos come with packages the tests insta
 insightface is installed without its dependencies (``pip install --no-deps "insightface==2.1"``)
 and its images found without importing it. A missing package skips the calling test, naming the
 command that installs it. Each ``*_layout(folder)`` writes one dataset's manual layout (seven
-subjects, one real person each, so both splits are non-empty) and returns a :class:`Layout`: what
-its builder must keep, with labels and split, and the files planted for it to skip.
+subjects, one real person each, so train, validation and test are non-empty) and returns a
+:class:`Layout`: what its builder must keep, with labels and split, and the files planted for it
+to skip.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ TEST_EXTRA = 'pip install -e ".[test,faces]"'
 SUBJECTS = ("astronaut", "grace_hopper") + tuple(f"t1_face{i}" for i in range(5))
 EMOTIONS = ("happy", "surprised", "sad", "angry", "fearful", "disgusted")  # one per subject, cycled
 TEST_FRACTION = 0.15  # the builders' subject split (their stills and sequences smoke configs too)
+VALIDATION_FRACTION = TEST_FRACTION  # their default: validation carved out of train
 CUT_WIDTHS = 2.2  # a group-photo face's cut-out photo spans this many face widths
 TIGHT_WIDTHS = 1.3  # an EmotioNet-like crop's side in face widths (Tom Hanks' crop: 112 / 86 px)
 
@@ -199,11 +201,16 @@ class Layout:
 
 def _with_splits(manual_dir, stills, clips=(), planted=None, planted_clips=None) -> Layout:
   """The Layout, each item's split (unless set) by the builders' documented rule: the last
-  ``ceil(0.15 n)`` of the n sorted subject ids are test."""
+  ``ceil(0.15 n)`` of the n sorted subject ids are test, the ``ceil(0.15 n)`` before them
+  validation (7 subjects: 3 train, 2 validation, 2 test)."""
   ids = sorted({item.identity for item in [*stills, *clips]})
-  test_ids = set(ids[len(ids) - max(1, math.ceil(TEST_FRACTION * len(ids))):])
+  num_test = max(1, math.ceil(TEST_FRACTION * len(ids)))
+  num_validation = max(1, math.ceil(VALIDATION_FRACTION * len(ids)))
+  test_ids = set(ids[len(ids) - num_test:])
+  validation_ids = set(ids[len(ids) - num_test - num_validation:len(ids) - num_test])
   for item in [*stills, *clips]:
-    item.split = item.split or ("test" if item.identity in test_ids else "train")
+    item.split = item.split or ("test" if item.identity in test_ids else
+                                "validation" if item.identity in validation_ids else "train")
   planted = dict(planted or {})
   return Layout(Path(manual_dir), list(stills), list(clips), planted,
                 planted if planted_clips is None else dict(planted_clips))
@@ -361,7 +368,8 @@ def au_faces_layout(folder: Path) -> Layout:
   """GANimation's EmotioNet layout: ``imgs/<name>.jpg``, 128 px tight face crops of Tom Hanks and
   the subjects but t1_face1, each with AUs near one emotion's EMFACS prototype in a Python 2
   ``aus_openface.pkl``; ``train_ids.csv`` / ``test_ids.csv`` put t1_face4 and tom_hanks in test.
-  Planted: the cat, labelled and in train_ids.csv.
+  Planted: the cat, labelled and in test_ids.csv. Validation: the last ``ceil(0.15 x 8)`` = 2
+  of the sorted train photos, t1_face2 and t1_face3 (two real faces: an eval batch of two).
 
   t1_face1 is left out: its face is tilted ~30 degrees, and dlib misses it in a crop this tight
   (score ~0.1 < 0.3); the builder's second search with a border finds it in some JPEG encodings
@@ -369,7 +377,8 @@ def au_faces_layout(folder: Path) -> Layout:
   """
   from tests.fixtures.py2_pickle import dumps_py2  # pylint: disable=import-outside-toplevel
   names = sorted(tuple(n for n in SUBJECTS if n != "t1_face1") + ("tom_hanks", "the_cat"))
-  test_names = ("t1_face4", "tom_hanks")
+  test_names = ("t1_face4", "the_cat", "tom_hanks")
+  validation_names = ("t1_face2", "t1_face3")
   rng = np.random.default_rng(31)
   stills, table = [], {}
   for identity, name in enumerate(names):  # the builder's identity: the index in sorted imgs/
@@ -380,7 +389,8 @@ def au_faces_layout(folder: Path) -> Layout:
       image = np.asarray(Image.fromarray(cat()).resize((128, 128), Image.BICUBIC))
     else:
       image = tight_crop(name)
-      split = "test" if name in test_names else "train"
+      split = ("test" if name in test_names else "validation" if name in validation_names
+               else "train")
       stills.append(Item([f"imgs/{name}.jpg"], identity, emotion, table[name], split))
     _save(image, folder / "imgs" / f"{name}.jpg")
   (folder / "aus_openface.pkl").write_bytes(dumps_py2(table))  # GANimation's file is Python 2's

@@ -86,7 +86,7 @@ def face(runs):
   """A held-out neutral face of the smoke sequences (frame 0) and its landmarks."""
   from fxs_jax.data import pipeline  # pylint: disable=import-outside-toplevel
   config, _ = runs
-  example = pipeline.load(config.data)["test"][0]
+  example = pipeline.load(config.data, ["test"])["test"][0]
   return np.asarray(example["frames"][0]), np.asarray(example["landmarks"][0], np.float32)
 
 

@@ -33,7 +33,8 @@ Labels: ``aus`` as given (0-5, clipped). EmotioNet has no emotion label here, so
 (Euclidean) to the photo's AUs: derived, not annotated; do not score an emotion classifier on it.
 There are no subject ids either: ``identity`` is the photo's index in the sorted ``imgs/`` list,
 and without id files the last 15% of the sorted photos are the test split (photos of one person
-may then fall in both splits).
+may then fall in both splits). Validation is carved out of train, test unchanged: the last train
+photos, 15% of all photos (with id files, out of ``train_ids.csv``'s).
 """
 
 from __future__ import annotations
@@ -216,8 +217,9 @@ def _read_ids(path: Path) -> set[str]:
 class Builder(manual_datasets.ManualDatasetBuilder):
   """Face photos + OpenFace AU intensities (EmotioNet as GANimation uses it)."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "A validation split of photos carved out of train (test unchanged)."}
   HOMEPAGE = "https://github.com/albertpumarola/GANimation"
   REQUIRED_PATHS = ("imgs",)
   MANUAL_LAYOUT = ("imgs/ (the photos) and aus_openface.pkl, or openface/<image stem>.csv per "

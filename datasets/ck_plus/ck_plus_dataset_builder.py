@@ -38,7 +38,8 @@ Labels:
   Clips ramp the AUs linearly from 0 at the first frame to the peak's at the last; the neutral
   still has zeros.
 * ``identity``: the subject number (``S005`` -> 5). The last 15% of the sorted subjects form the
-  test split (subject-disjoint).
+  test split, the 15% before them validation (carved out of train, test unchanged); the splits
+  are subject-disjoint, and a transfer config holds two subjects or more in each.
 
 Landmarks: a frame's landmark file that is not 68 lines of two finite numbers is noted in the
 report (``kept:``, with the line and what is wrong) and dlib finds that frame's face instead.
@@ -149,12 +150,13 @@ def to_grey(photo_HxWx3: np.ndarray) -> np.ndarray:
 class Builder(manual_datasets.ManualDatasetBuilder):
   """CK+ neutral -> peak sequences with emotion, FACS and landmarks; see the module docstring."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "Colour frames converted to grey; unlabelled sequences kept in sequences_* "
                "(emotion -1); a missing or malformed FACS file skips its sequence (no EMFACS "
                "prototype).",
+      "1.2.0": "A validation split of subjects carved out of train (test unchanged).",
   }
   HOMEPAGE = "https://www.jeffcohn.net/resources/"
   REQUIRED_PATHS = TREES

@@ -14,7 +14,7 @@ and both are listed in ``skipped.txt``.
 Labels: ``emotion`` from the folder name (anger, disgust, fear, happiness, sadness, surprise); no
 AU annotations, so ``aus`` ramps linearly from 0 to the emotion's EMFACS prototype;
 ``identity`` is the subject number (``001`` -> 1); the last 15% of the sorted subjects are the
-test split.
+test split and the 15% before them validation (carved out of train, test unchanged).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ EMOTION_FOLDERS = {"anger": "angry", "disgust": "disgusted", "fear": "fearful",
 class Builder(manual_datasets.ManualDatasetBuilder):
   """MUG takes of 6 emotions, their neutral -> apex halves; see the module docstring."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "A validation split of subjects carved out of train (test unchanged)."}
   HOMEPAGE = "https://mug.ee.auth.gr/fed/"
   REQUIRED_PATHS = ("subjects3",)
   MANUAL_LAYOUT = "subjects3/<subject 001...>/<emotion anger...>/take000/img_0001.jpg and so on"

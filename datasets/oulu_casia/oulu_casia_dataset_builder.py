@@ -13,8 +13,9 @@ without a usable face is dropped, and the frame and the clip are listed in ``ski
 
 Labels: ``emotion`` from the folder name (Anger, Disgust, Fear, Happiness, Sadness, Surprise);
 no AU annotations, so ``aus`` ramps linearly from 0 to the emotion's EMFACS prototype
-(:func:`fxs_jax.facs.emotion_aus`); ``identity`` is the subject number (``P001`` -> 1), and the
-last 15% of the sorted subjects are the test split.
+(:func:`fxs_jax.facs.emotion_aus`); ``identity`` is the subject number (``P001`` -> 1), the
+last 15% of the sorted subjects are the test split and the 15% before them validation (carved
+out of train, test unchanged).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class OuluConfig(manual_datasets.ManualConfig):
 class Builder(manual_datasets.ManualDatasetBuilder):
   """Oulu-CASIA neutral -> apex clips of 6 emotions; see the module docstring."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "A validation split of subjects carved out of train (test unchanged)."}
   HOMEPAGE = "https://www.oulu.fi/en/research-groups/center-machine-vision-and-signal-analysis"
   MANUAL_LAYOUT = ("OriginalImg/VL/Strong/<subject P001...>/<emotion Anger...>/000.jpeg and so "
                    "on")

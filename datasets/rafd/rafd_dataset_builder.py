@@ -17,7 +17,8 @@ axis-aligned box around the face; ``config.data.framing`` picks another).
 Labels: ``emotion`` is the file name's emotion word; RaFD has no AU annotations, so ``aus`` is
 the EMFACS prototype of that emotion (:func:`fxs_jax.facs.emotion_aus`), the same for every photo
 of one emotion; ``identity`` is the model id (``01`` -> 1). The last 15% of the sorted ids form
-the test split (subject-disjoint).
+the test split, the 15% before them validation (carved out of train, test unchanged); the splits
+are subject-disjoint, and a transfer config holds two subjects or more in each.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ class RafdConfig(manual_datasets.ManualConfig):
 class Builder(manual_datasets.ManualDatasetBuilder):
   """RaFD stills: 8 posed emotions, 3 gazes, 5 camera angles; see the module docstring."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release.",
+                   "1.1.0": "A validation split of subjects carved out of train (test unchanged)."}
   HOMEPAGE = "https://rafd.socsci.ru.nl"
   MANUAL_LAYOUT = "RaFD's JPEGs, Rafd090_01_Caucasian_female_angry_frontal.jpg and so on"
   MANUAL_DOWNLOAD_INSTRUCTIONS = """

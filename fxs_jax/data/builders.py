@@ -245,6 +245,8 @@ def data_sources(full_name: str, splits: tuple[str, ...], data_dir: str | None =
       source = builder.as_data_source(split=split)
       if len(source):
         source[0], source[len(source) - 1]  # pylint: disable=pointless-statement
+    except UserError:
+      raise  # the builder's own one-line reason (e.g. too few subjects for a validation split)
     except Exception as e:  # pylint: disable=broad-except
       if isinstance(e, (KeyError, ValueError)) and split not in builder.info.splits:
         raise DatasetError(

@@ -7,6 +7,11 @@ this module checks the folder, crops every face with :func:`fxs_jax.faces.prepro
 landmarks when the dataset has them, else dlib), writes the SynthFaces feature layout, splits by
 subject and reports every skipped image.
 
+Splits, subject-disjoint (:func:`fxs_jax.data.manual_folders.split_by_subject`): test the last
+subjects (or the download's own test split); validation carved out of the train subjects, test
+untouched. A download too small for three subject groups is built with train and test only;
+asking it for validation is a one-line :class:`MissingSplitError` with the counts and the fix.
+
 Every file of the download is read and converted inside a per-file guard (:meth:`read_label`,
 :meth:`_crop`): a bad label file or photo is skipped, never the build. Beside the built dataset
 (``builder.data_dir``) it writes ``skipped.json`` / ``skipped.txt`` (every skipped file, relative to
@@ -52,7 +57,7 @@ from fxs_jax.data.manual_folders import fingerprint
 from fxs_jax.data.manual_folders import require_layout
 from fxs_jax.data.manual_folders import resample_indices
 from fxs_jax.data.manual_folders import subject_number  # pylint: disable=unused-import
-from fxs_jax.data.manual_folders import subject_split
+from fxs_jax.data.manual_folders import split_by_subject
 from fxs_jax.data.synth_faces_examples import png_bytes
 from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
@@ -66,6 +71,14 @@ CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError, IndexError, KeyErro
 NUM_LANDMARKS = 68
 
 
+class MissingSplitError(DatasetError, KeyError):
+  """A split the dataset was built without, with why and the fix; a KeyError too, as TFDS
+  raises for a split it does not know."""
+
+  def __str__(self) -> str:
+    return Exception.__str__(self)  # KeyError's would quote the message
+
+
 @dataclasses.dataclass
 class ManualConfig(tfds.core.BuilderConfig):
   """What to build from the manual download: crop size, stills or sequences, frames per clip."""
@@ -74,6 +87,8 @@ class ManualConfig(tfds.core.BuilderConfig):
   kind: str = "stills"  # "stills", "sequences" or "transfer"
   num_frames: int = 16  # sequences: neutral -> apex resampled to this many frames
   test_fraction: float = 0.15  # of the sorted subjects, the last ones form the test split
+  # of all subjects, carved out of the end of the sorted train ones; None: test_fraction
+  validation_fraction: float | None = None
   partners: int = 1  # transfer: target subjects drawn per source image
   framing: str = ""  # fxs_jax.faces.framing preset; "" = the builder's FRAMING
 
@@ -199,7 +214,8 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
     return tfds.core.DatasetInfo(
         builder=self, description=self.__doc__,
         features=tfds.features.FeaturesDict(features), disable_shuffling=True,
-        homepage=getattr(self, "HOMEPAGE", None))
+        homepage=getattr(self, "HOMEPAGE", None),
+        metadata=tfds.core.MetadataDict())  # "subjects": per split, written by subject_splits
 
   def _download_and_prepare(self, dl_manager, download_config=None, **kwargs):
     self.report, self._manual_dir = build_report.BuildReport(), None
@@ -219,14 +235,44 @@ class ManualDatasetBuilder(tfds.core.GeneratorBasedBuilder):
           f"no usable examples in {self._manual_dir}",
           f"fix or replace the skipped files; the folder must hold {self.MANUAL_LAYOUT}"
           if self.report.skipped else f"it must hold {self.MANUAL_LAYOUT}")
-    if all(e.split for e in examples):
-      splits = {name: [e for e in examples if e.split == name] for name in ("train", "test")}
-    else:
-      train_ids, test_ids = subject_split((e.identity for e in examples),
-                                          self.builder_config.test_fraction)
-      splits = {"train": [e for e in examples if e.identity in train_ids],
-                "test": [e for e in examples if e.identity in test_ids]}
+    splits = self.subject_splits(examples)
     return {name: self._generate_examples(chosen, name) for name, chosen in splits.items()}
+
+  def subject_splits(self, examples: list[Example]) -> dict[str, list[Example]]:
+    """The examples of each split; validation left out, with a warning, when the subjects are
+    too few. Records the subject counts in ``info.metadata["subjects"]``."""
+    cfg = self.builder_config
+    fraction = cfg.test_fraction if cfg.validation_fraction is None else cfg.validation_fraction
+    splits, counts = split_by_subject(examples, cfg.test_fraction, fraction,
+                                      self._subjects_per_split())
+    self.info.metadata["subjects"] = counts
+    if "validation" not in splits:
+      logging.warning("%s", self._missing_validation())
+    return splits
+
+  def _subjects_per_split(self) -> int:
+    """The fewest subjects a split can hold: a transfer triple pairs two subjects."""
+    return 2 if self.builder_config.kind == "transfer" else 1
+
+  def _missing_validation(self) -> str:
+    """Why this build has no validation split (its subject counts), and the fix; one line."""
+    cfg, counts = self.builder_config, self.info.metadata.get("subjects", {})
+    train, test = counts.get("train", 0), counts.get("test", 0)
+    if cfg.validation_fraction == 0:
+      why = "its config carves no validation subjects (validation_fraction 0)"
+    else:
+      why = (f"its {train + test} subjects ({train} train, {test} test) are too few to carve "
+             f"validation subjects out of train (each split needs {self._subjects_per_split()})")
+    return (f"{self.name}/{cfg.name} has no validation split: {why}; evaluate on test with "
+            "--config.data.eval_split=test, or add subjects to the download.")
+
+  def as_data_source(self, split=None, **kwargs):
+    """TFDS's, but the validation split of a build without one (too few subjects) is a
+    one-line :class:`MissingSplitError` naming the counts and the fix."""
+    if (split == "validation" and "validation" not in self.info.splits
+        and (self.info.metadata or {}).get("subjects")):
+      raise MissingSplitError(self._missing_validation())
+    return super().as_data_source(split, **kwargs)
 
   @property
   def framing(self) -> str:

@@ -12,25 +12,39 @@ from fxs_jax.data import builders
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
+SPLITS = ("train", "validation", "test")
+
+
 def read_split(builder, split):
   """Every example of a split, as a list of dicts."""
   source = builder.as_data_source(split=split)
   return [source[i] for i in range(len(source))]
 
 
+def read_splits(builder, splits=SPLITS):
+  """{split: every example of it}."""
+  return {split: read_split(builder, split) for split in splits}
+
+
+def subjects(rows):
+  """The set of identities of ``rows``."""
+  return {int(r["identity"]) for r in rows}
+
+
 def check_clip_dataset(tmp_path, name, corrupt_frame, dropped_clip, added_clip):
   """The shared checks of the dlib-cropped clip datasets (Oulu-CASIA, MUG) on their dummy trees:
-  3 subjects x 2 emotions with one clip whose ``corrupt_frame`` drops it from the sequences; the
-  splits, shapes, skip report and a rebuild after ``added_clip`` (a copy of subject 1's first
-  clip under subject 3) is added."""
+  3 subjects x 2 emotions with one clip whose ``corrupt_frame`` (subject 2's) drops it from the
+  sequences; the splits (one subject each: the last test, with or without validation, the one
+  before it validation), shapes, skip report and a rebuild after
+  ``added_clip`` (a copy of subject 1's first clip under subject 3) is added."""
   manual = tmp_path / "manual"
   shutil.copytree(DATASETS / name / "dummy_data", manual)
   data_dir = str(tmp_path / "tfds")
   sequences = builders.prepare(f"{name}/sequences_smoke", data_dir, manual_dir=str(manual))
-  train, test = read_split(sequences, "train"), read_split(sequences, "test")
-  assert len(train) == 3 and len(test) == 2  # 6 clips, one dropped
-  assert {int(r["identity"]) for r in train} == {1, 2} and {int(r["identity"]) for r in test} == {3}
-  for row in train + test:
+  rows = read_splits(sequences)
+  assert [len(rows[s]) for s in SPLITS] == [2, 1, 2]  # 6 clips, one dropped
+  assert [subjects(rows[s]) for s in SPLITS] == [{1}, {2}, {3}]
+  for row in sum(rows.values(), []):
     assert np.asarray(row["frames"]).shape == (8, 32, 32, 3)
     assert row["landmarks"].shape == (8, 68, 2)
     apex = facs.emotion_aus(int(row["emotion"]))
@@ -41,7 +55,9 @@ def check_clip_dataset(tmp_path, name, corrupt_frame, dropped_clip, added_clip):
   assert reasons[corrupt_frame].startswith("unreadable")
   assert reasons[dropped_clip].startswith("clip ")
   stills = builders.prepare(f"{name}/stills_smoke", data_dir, manual_dir=str(manual))
-  rows = read_split(stills, "train") + read_split(stills, "test")
+  by_split = read_splits(stills)
+  assert [subjects(by_split[s]) for s in SPLITS] == [{1}, {2}, {3}]
+  rows = sum(by_split.values(), [])
   assert len(rows) == 12 and sum(int(r["emotion"]) == 0 for r in rows) == 6
   # Rebuild after adding a clip.
   source, target = added_clip

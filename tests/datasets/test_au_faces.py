@@ -14,8 +14,10 @@ from fxs_jax import facs
 from fxs_jax import run
 from fxs_jax.data import builders
 from tests.datasets.helpers import DATASETS
+from tests.datasets.helpers import SPLITS
 from tests.datasets.helpers import set_csv_cell
 from tests.datasets.helpers import read_split
+from tests.datasets.helpers import read_splits
 from tests.fixtures.py2_pickle import dumps_py2
 from tests.fixtures.py2_pickle import dumps_py2_malicious
 
@@ -39,16 +41,18 @@ def _pickled_aus():
 
 def test_ganimation_pickle_with_id_files(tmp_path):
   builder = _build(tmp_path, "ganimation")
-  train, test = read_split(builder, "train"), read_split(builder, "test")
-  # C_0000000000 (corrupt, in train_ids) is skipped; N_..0-1 train, N_..2-3 test (the id files).
-  assert [int(r["identity"]) for r in train] == [1, 2]
-  assert [int(r["identity"]) for r in test] == [3, 4]
+  rows = read_splits(builder)
+  # The id files: N_..2-3 test (with or without validation); train C_0000000000 (corrupt,
+  # skipped), N_..0, N_..1, N_..4 and N_..5, whose last two (ceil(0.15 x 7 photos)) are carved
+  # out as validation.
+  assert [[int(r["identity"]) for r in rows[s]] for s in SPLITS] == [[1, 2], [5, 6], [3, 4]]
   table = _pickled_aus()
-  for row, name in zip(train + test, sorted(table)[1:]):
+  for row in sum(rows.values(), []):
+    name = sorted(table)[int(row["identity"])]  # identity: the index in the sorted imgs/
     np.testing.assert_allclose(row["aus"], table[name], rtol=1e-6)
     # The emotion convention: the nearest EMFACS prototype (SynthFaces drew these emotions).
-    assert facs.EMOTIONS[int(row["emotion"])] == ("happy", "sad", "surprised", "angry")[
-        int(row["identity"]) - 1]
+    assert facs.EMOTIONS[int(row["emotion"])] == (
+        "happy", "sad", "surprised", "angry", "happy", "surprised")[int(row["identity"]) - 1]
     assert row["image"].shape == (32, 32, 3) and row["landmarks"].shape == (68, 2)
   assert _skipped(builder)["imgs/C_0000000000.jpg"].startswith("unreadable")
 
@@ -59,10 +63,11 @@ def test_ganimation_pickle_with_id_files(tmp_path):
 ])
 def test_openface_csvs_read_by_header(tmp_path, layout, reason):
   builder = _build(tmp_path, layout)
-  train, test = read_split(builder, "train"), read_split(builder, "test")
-  assert [int(r["identity"]) for r in train] == [1, 3] and [int(r["identity"]) for r in test] == [4]
+  rows = read_splits(builder)
+  # 6 labelled photos (N_..1's label is bad): the last test, the one before it validation.
+  assert [[int(r["identity"]) for r in rows[s]] for s in SPLITS] == [[1, 3, 4], [5], [6]]
   table = _pickled_aus()  # the same AUs as the pickle, written as "AU01_r, ..." columns
-  np.testing.assert_allclose(test[0]["aus"], table["N_0000000003"], atol=0.006)
+  np.testing.assert_allclose(rows["test"][0]["aus"], table["N_0000000005"], atol=0.006)
   skipped = _skipped(builder)
   assert skipped["imgs/C_0000000000.jpg"].startswith("unreadable")
   assert skipped[reason[0]].startswith(reason[1]) and len(skipped) == 2
@@ -99,9 +104,10 @@ def test_ganimation_python2_pickle(tmp_path, dummy_copy):
   aus64["Ñ_0000000003"] = aus64.pop("N_0000000003")
   (manual / "aus_openface.pkl").write_bytes(dumps_py2(aus64))
   builder = builders.prepare(NAME, str(tmp_path / "tfds"), manual_dir=str(manual))
-  rows = read_split(builder, "train") + read_split(builder, "test")
-  assert [int(r["identity"]) for r in rows] == [1, 2, 3, 4]
-  for row, name in zip(rows, sorted(aus64)[1:]):
+  rows = sum(read_splits(builder).values(), [])
+  assert sorted(int(r["identity"]) for r in rows) == [1, 2, 3, 4, 5, 6]
+  for row in rows:
+    name = sorted(aus64)[int(row["identity"])]  # "Ñ" sorts after "N": the last photo
     expected = np.clip(aus64[name].astype(np.float32), 0.0, facs.AU_MAX)
     np.testing.assert_array_equal(row["aus"], expected)
 
@@ -165,12 +171,14 @@ def test_bad_openface_cells_skip_their_photo(tmp_path, dummy_copy, layout, csv, 
 def test_rebuild_picks_up_an_added_photo(tmp_path, dummy_copy):
   manual = dummy_copy("au_faces") / "openface_images"
   data_dir = str(tmp_path / "tfds")
-  assert len(builders.prepare(NAME, data_dir, manual_dir=str(manual))
-             .as_data_source(split="train")) == 2
-  # N_0000000001's CSV is fixed to one face: the photo joins the train split.
+  train = read_split(builders.prepare(NAME, data_dir, manual_dir=str(manual)), "train")
+  assert [int(r["identity"]) for r in train] == [1, 3, 4]
+  # N_0000000001's CSV is fixed to one face: the photo joins the train split (7 labelled photos:
+  # 2 test, 2 validation: N_..3 and N_..4).
   csv = manual / "openface" / "N_0000000001.csv"
   csv.write_text("\n".join(csv.read_text().splitlines()[:2]) + "\n")
-  assert len(builders.prepare(NAME, data_dir).as_data_source(split="train")) == 3
+  train = read_split(builders.prepare(NAME, data_dir), "train")
+  assert [int(r["identity"]) for r in train] == [1, 2]
 
 
 def test_ganimation_smoke_step_trains_on_au_faces(tmp_path):

@@ -17,7 +17,7 @@ from fxs_jax import run
 from fxs_jax.data import builders
 from fxs_jax.faces import framing
 from tests import real_photos
-from tests.datasets.helpers import read_split
+from tests.datasets.helpers import read_splits
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "au_faces/smoke"
@@ -36,7 +36,7 @@ def test_face_crops_keep_filling_the_frame(real_au_faces):
   layout, builder, _ = real_au_faces
   report = json.loads((builder.data_path / "skipped.json").read_text())
   assert report["framing"] == "face_crop"
-  rows = read_split(builder, "train") + read_split(builder, "test")
+  rows = sum(read_splits(builder).values(), [])
   assert len(rows) == len(layout.stills)
   for row in rows:
     # The face box fills the crop as it filled the photo (a tight crop: about half its area),

@@ -24,7 +24,10 @@ from fxs_jax.data import safe_pickle
 from fxs_jax.errors import UserError
 from tests.datasets.helpers import DATASETS
 from tests.datasets.helpers import copy_ck_sequence
+from tests.datasets.helpers import SPLITS
 from tests.datasets.helpers import read_split
+from tests.datasets.helpers import read_splits
+from tests.datasets.helpers import subjects
 from tests.datasets.helpers import report
 from tests.datasets.helpers import set_csv_cell
 from tests.datasets.helpers import tree_bytes
@@ -88,13 +91,15 @@ def ck_built(ck_manual, tmp_path_factory):
 
 
 def test_ck_plus_keeps_the_good_sequences(ck_built):
-  train, test = read_split(ck_built, "train"), read_split(ck_built, "test")
-  rows = sorted((int(r["identity"]), int(r["emotion"])) for r in train + test)
+  by_split = read_splits(ck_built)
+  rows = sorted((int(r["identity"]), int(r["emotion"])) for r in sum(by_split.values(), []))
   # S006/001 (Windows-saved labels), S010/001 (one landmark file malformed), S011/002's first
   # frame (its peak is corrupt), S012/002; every other sequence has a bad label file.
   assert rows == sorted([(6, 0), (6, EMOTION("surprised")), (10, 0), (10, EMOTION("happy")),
                          (11, 0), (12, 0), (12, EMOTION("happy"))])
-  assert {int(r["identity"]) for r in test} == {12}
+  # S012 test (the last subject, whether or not validation is carved); S011, the last train
+  # subject, validation.
+  assert [subjects(by_split[split]) for split in SPLITS] == [{6, 10}, {11}, {12}]
 
 
 def test_ck_plus_report_names_each_bad_file_and_line(ck_built):
@@ -193,7 +198,7 @@ def au_built(tmp_path_factory):
     write(images / "openface" / f"{name}.csv")
   set_csv_cell(images / "openface" / "N_0000000002.csv", 2, "AU12_r", "abc")
   windows_text(images / "openface" / "N_0000000000.csv")
-  # FeatureExtraction: one CSV, frame k = k-th photo (C, N_0, N_1, N_2, N_3); Windows-saved.
+  # FeatureExtraction: one CSV, frame k = k-th photo (C, N_0, ..., N_5); Windows-saved.
   video = manual / "openface_video" / "openface" / "imgs.csv"
   set_csv_cell(video, 5, "AU45_r", "abc")  # frame 4, N_2
   lines = video.read_text().splitlines()
@@ -204,7 +209,7 @@ def au_built(tmp_path_factory):
     cells[frame] = value
     return ",".join(cells)
 
-  lines += [row("abc"), row("9"), row("1")]  # lines 7, 8, 9; line 9: a second face in C
+  lines += [row("abc"), row("9"), row("1")]  # lines 9, 10, 11; line 11: a second face in C
   video.write_text("\n".join(lines) + "\n")
   windows_text(video)
   # GANimation pickle: three bad entries; Windows-saved id files (N_0 first, after the mark).
@@ -216,7 +221,8 @@ def au_built(tmp_path_factory):
   with open(pkl / "aus_openface.pkl", "wb") as f:
     pickle.dump(table, f)
   (pkl / "train_ids.csv").write_bytes(
-      b"\xef\xbb\xbfN_0000000000.jpg\r\nC_0000000000.jpg\r\nN_0000000001.jpg\r\n")
+      b"\xef\xbb\xbfN_0000000000.jpg\r\nC_0000000000.jpg\r\nN_0000000001.jpg\r\n"
+      b"N_0000000004.jpg\r\nN_0000000005.jpg\r\n")
   (pkl / "test_ids.csv").write_bytes(b"N_0000000002.jpg\r\nN_0000000003.jpg\r\n")
   built = {}
   for layout in ("openface_images", "openface_video", "ganimation"):
@@ -241,9 +247,9 @@ AU_BAD = {  # layout: {file: (line, column, words of the reason)}
     "openface_video": {
         "openface/imgs.csv:5": (5, "AU45_r", "holds 'abc', not a finite number; re-run OpenFace "
                                              "on that photo or fix the cell (photo imgs/N_0000000002"),
-        "openface/imgs.csv:7": (7, "frame", "holds 'abc', not a finite number"),
-        "openface/imgs.csv:8": (8, "frame", "frame 9 has no photo (imgs/ holds 5)"),
-        "imgs/C_0000000000.jpg": (None, None, "several faces in imgs.csv (lines 2 and 9"),
+        "openface/imgs.csv:9": (9, "frame", "holds 'abc', not a finite number"),
+        "openface/imgs.csv:10": (10, "frame", "frame 9 has no photo (imgs/ holds 7)"),
+        "imgs/C_0000000000.jpg": (None, None, "several faces in imgs.csv (lines 2 and 11"),
         "imgs/N_0000000001.jpg": (None, None, "OpenFace found no face (success 0)"),
     },
     "ganimation": {
@@ -259,13 +265,20 @@ AU_BAD = {  # layout: {file: (line, column, words of the reason)}
 @pytest.mark.parametrize("layout", AU_BAD)
 def test_au_faces_keeps_the_good_photos_and_lists_each_bad_label(au_built, layout):
   manual, builder = au_built[layout]
-  train, test = read_split(builder, "train"), read_split(builder, "test")
   with open(DATASETS / "au_faces" / "dummy_data" / "ganimation" / "aus_openface.pkl", "rb") as f:
     table = pickle.load(f)
-  # N_0 (its labels Windows-saved) in train, N_3 in test; every other photo has a bad label.
-  assert len(train) == len(test) == 1
-  for row, name in ((train[0], "N_0000000000"), (test[0], "N_0000000003")):
-    np.testing.assert_allclose(row["aus"], np.clip(table[name], 0, 5), atol=0.006)
+  # N_0 (its labels Windows-saved), N_3, N_4 and N_5 kept; every other photo has a bad label.
+  # Test: the last labelled photo (the id files': N_3), validation the last train one.
+  kept = {"train": ["N_0000000000", "N_0000000003"], "validation": ["N_0000000004"],
+          "test": ["N_0000000005"]}
+  if layout == "ganimation":
+    kept = {"train": ["N_0000000000", "N_0000000004"], "validation": ["N_0000000005"],
+            "test": ["N_0000000003"]}
+  for split, names in kept.items():
+    rows = read_split(builder, split)
+    assert len(rows) == len(names), split
+    for row, name in zip(rows, names):
+      np.testing.assert_allclose(row["aus"], np.clip(table[name], 0, 5), atol=0.006)
   got, lines = report(builder)
   entries = {}
   for item in got["skipped"]:
@@ -281,7 +294,7 @@ def test_au_faces_keeps_the_good_photos_and_lists_each_bad_label(au_built, layou
     assert (item.get("line"), item.get("column")) == (line, column), item
     assert words in item["reason"] and "\n" not in item["reason"], item
     assert any(text.startswith(f"{item['file']}\t") and words in text for text in lines)
-  assert got["kept"] == 2
+  assert got["kept"] == 4
 
 
 def test_au_faces_with_nothing_usable_is_one_line(tmp_path, tmp_path_factory):
@@ -294,14 +307,14 @@ def test_au_faces_with_nothing_usable_is_one_line(tmp_path, tmp_path_factory):
   message = str(info.value)
   report_txt = data_dir / "au_faces" / "smoke" / "failed_build_skipped.txt"
   assert message.startswith(
-      f"{AU}: no usable examples in {manual}; 5 files skipped (e.g. openface/C_0000000000.csv: "
+      f"{AU}: no usable examples in {manual}; 7 files skipped (e.g. openface/C_0000000000.csv: "
       "line 2 (data row 1), column AU01_r holds 'abc', not a finite number;")
   assert message.endswith(f"Each skipped file, line and reason: {report_txt}")
   assert "\n" not in message
   report_json = json.loads(report_txt.with_suffix(".json").read_text())
   assert {item["file"] for item in report_json["skipped"]} == {
-      f"openface/{stem}.csv" for stem in ("C_0000000000", "N_0000000000", "N_0000000001",
-                                          "N_0000000002", "N_0000000003")}
+      f"openface/{stem}.csv"
+      for stem in ("C_0000000000", *(f"N_000000000{i}" for i in range(6)))}
 
 
 def test_a_fingerprint_of_the_wrong_shape_counts_as_none(ck_built, monkeypatch):

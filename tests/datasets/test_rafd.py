@@ -1,5 +1,5 @@
-"""RaFD's builder on its dummy tree: labels, subject-disjoint splits, skip report, rebuilds, and a
-GANimation / LGP-GAN `:smoke` train step on it."""
+"""RaFD's builder on its dummy tree: labels, subject-disjoint splits (train, validation, test),
+skip report, rebuilds, and a GANimation / LGP-GAN `:smoke` train step on it."""
 
 import json
 import shutil
@@ -12,8 +12,12 @@ from configs import lgpgan as lgpgan_config
 from fxs_jax import facs
 from fxs_jax import run
 from fxs_jax.data import builders
+from fxs_jax.errors import DatasetError
 from tests.datasets.helpers import DATASETS
+from tests.datasets.helpers import SPLITS
 from tests.datasets.helpers import read_split
+from tests.datasets.helpers import read_splits
+from tests.datasets.helpers import subjects
 
 DUMMY = DATASETS / "rafd" / "dummy_data"
 
@@ -27,20 +31,20 @@ def built(tmp_path_factory):
 
 def test_counts_labels_and_shapes(built):
   builder, _ = built
-  rows = {split: read_split(builder, split) for split in ("train", "test")}
+  rows = read_splits(builder)
   # 4 models x 3 emotions at angle 090; the 045 photo belongs to another config, the corrupt
-  # angry photo is skipped.
-  assert len(rows["train"]) + len(rows["test"]) == 12
-  for row in rows["train"] + rows["test"]:
+  # angry photo (model 2's) is skipped.
+  assert [len(rows[split]) for split in SPLITS] == [6, 3, 3]
+  for row in sum(rows.values(), []):
     assert row["image"].shape == (32, 32, 3) and row["image"].dtype == np.uint8
     assert row["landmarks"].shape == (68, 2) and row["landmarks"].dtype == np.float32
     assert np.all((row["landmarks"] > -0.5) & (row["landmarks"] < 31.5))
     emotion = facs.EMOTIONS[int(row["emotion"])]
     assert emotion in ("neutral", "happy", "sad")
     np.testing.assert_array_equal(row["aus"], facs.emotion_aus(emotion))  # EMFACS prototype
-  train_ids = {int(r["identity"]) for r in rows["train"]}
-  test_ids = {int(r["identity"]) for r in rows["test"]}
-  assert train_ids == {1, 2, 3} and test_ids == {4}  # sorted ids, the last 15% (>= 1) test
+  # Sorted ids: the last 15% (>= 1) test, with or without validation; the 15% before them
+  # (>= 1) validation, carved out of train.
+  assert [subjects(rows[split]) for split in SPLITS] == [{1, 2}, {3}, {4}]
 
 
 def test_corrupt_photo_is_in_the_skip_report(built):
@@ -81,14 +85,14 @@ def test_rebuild_picks_up_added_files(tmp_path, dummy_copy):
   manual = dummy_copy("rafd")
   data_dir = str(tmp_path / "tfds")
   builder = builders.prepare("rafd/smoke", data_dir, manual_dir=str(manual))
-  assert len(builder.as_data_source(split="train")) == 9
+  assert len(builder.as_data_source(split="train")) == 6
   # Unchanged download: the build is reused (no manual_dir needed: the build remembers it).
   assert builders.prepare("rafd/smoke", data_dir).data_path == builder.data_path
   shutil.copy(manual / "Rafd090_01_Caucasian_female_happy_frontal.jpg",
               manual / "Rafd090_01_Caucasian_female_surprised_frontal.jpg")
   before = sorted(p.name for p in manual.iterdir())
   rebuilt = builders.prepare("rafd/smoke", data_dir)
-  assert len(rebuilt.as_data_source(split="train")) == 10
+  assert len(rebuilt.as_data_source(split="train")) == 7
   assert sorted(p.name for p in manual.iterdir()) == before  # the download is never written
 
 
@@ -104,7 +108,7 @@ def test_lgpgan_smoke_step_trains_on_rafd(built, tmp_path):
 
 def _stills_by_subject_and_emotion(builder):
   return {(int(r["identity"]), facs.EMOTIONS[int(r["emotion"])]): r
-          for split in ("train", "test") for r in read_split(builder, split)}
+          for split in SPLITS for r in read_split(builder, split)}
 
 
 def test_transfer_triples_pair_subjects_within_a_split(built, tmp_path):
@@ -141,11 +145,18 @@ def test_transfer_split_without_pairs_is_one_line(tmp_path):
 
 
 def test_cgan_transfer_smoke_step_trains_on_rafd_triples(tmp_path):
-  """cGAN-P1's paper data: RaFD (and CK+, test_ck_plus.py) expression-transfer triples."""
+  """cGAN-P1's paper data: RaFD (and CK+, test_ck_plus.py) expression-transfer triples. The
+  dummy tree's 4 models are too few for three transfer groups of two: validation is a one-line
+  error with the counts and the fix, which the run then takes."""
   config = cgan_transfer_config.get_config("smoke")
   config.data.name = "rafd/transfer_smoke"
   config.data.data_dir = str(tmp_path / "tfds")
   config.data.manual_dir = str(DUMMY)
+  assert config.data.eval_split == "validation"
+  with pytest.raises(DatasetError, match="validation") as info:
+    run.run(config, str(tmp_path / "workdir"), "train")
+  assert "\n" not in str(info.value)
+  config.data.eval_split = "test"
   run.run(config, str(tmp_path / "workdir"), "train")
   assert (tmp_path / "workdir" / "metrics.jsonl").is_file()
 
@@ -168,3 +179,42 @@ def test_framing_is_stargans_by_default_and_a_config_picks_another(built):
     assert 0.45 * 32 < jaw < 0.65 * 32
   with pytest.raises(builders.UserError, match="Unknown face framing 'tight'"):
     builders.prepare("rafd/smoke", str(data_dir), framing="tight")
+
+
+def test_too_few_models_for_a_validation_group_is_one_line(tmp_path):
+  """transfer_smoke on 4 models: test the last half (2), train the other 2, and no room for a
+  validation group of two: built with train and test only; asking for validation names the
+  dataset, the counts and the fix."""
+  builder = builders.prepare("rafd/transfer_smoke", str(tmp_path / "tfds"), manual_dir=str(DUMMY))
+  assert sorted(builder.info.splits) == ["test", "train"]
+  with pytest.raises(DatasetError) as info:
+    builder.as_data_source(split="validation")
+  assert str(info.value) == (
+      "rafd/transfer_smoke has no validation split: its 4 subjects (2 train, 2 test) are too few "
+      "to carve validation subjects out of train (each split needs 2); evaluate on test with "
+      "--config.data.eval_split=test, or add subjects to the download.")
+  with pytest.raises(DatasetError) as through_sources:
+    builders.data_sources("rafd/transfer_smoke", ("train", "validation"), str(tmp_path / "tfds"))
+  assert str(through_sources.value) == str(info.value)
+
+
+def test_transfer_validation_triples_pair_its_own_models(tmp_path):
+  """8 models (the dummy's 4, and copies of them as 5-8): test the last half (5-8, with or
+  without validation), validation 3-4 carved out of train, train 1-2; every triple's two models
+  in its own split."""
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  for path in DUMMY.glob("Rafd090_0[1234]_*.jpg"):
+    shutil.copy(path, manual)
+    number = int(path.name[8:10])
+    shutil.copy(path, manual / path.name.replace(f"_{number:02d}_", f"_{number + 4:02d}_"))
+  transfer = builders.prepare("rafd/transfer_smoke", str(tmp_path / "tfds"), manual_dir=str(manual))
+  rows = read_splits(transfer)
+  expected = {"train": {1, 2}, "validation": {3, 4}, "test": {5, 6, 7, 8}}
+  for split in SPLITS:
+    assert rows[split], split
+    for row in rows[split]:
+      assert {int(row["source_identity"]), int(row["identity"])} <= expected[split]
+  # models 3-4, emotions happy / sad each way (no corrupt photo among them)
+  assert sorted((int(r["source_identity"]), int(r["identity"])) for r in rows["validation"]) == [
+      (3, 4), (3, 4), (4, 3), (4, 3)]

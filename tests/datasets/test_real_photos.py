@@ -75,7 +75,7 @@ def _matched(layout, kind, builder) -> list:
   want = {(item.split, item.identity, item.emotion): item for item in items}
   assert len(want) == len(items)
   rows = [((split, int(row["identity"]), _emotion(row)), row)
-          for split in ("train", "test") for row in read_split(builder, split)]
+          for split in ("train", "validation", "test") for row in read_split(builder, split)]
   # The counts per split, the subjects and the labels, as the files say.
   assert sorted((key for key, _ in rows), key=str) == sorted(want, key=str)
   return [(want[key], row) for key, row in rows]
@@ -144,7 +144,7 @@ def test_keeps_every_real_face_with_its_labels(build, case):
   name, kind, _, _ = CASES[case]
   layout, builder = build(case, name)
   pairs = _matched(layout, kind, builder)
-  assert {item.split for item, _ in pairs} == {"train", "test"}
+  assert {item.split for item, _ in pairs} == {"train", "validation", "test"}
   for item, row in pairs:
     if kind == "sequences":  # the peak's AUs, ramping up from none
       aus = np.asarray(row["aus"])

@@ -184,7 +184,7 @@ def test_smoke_trains_evaluates_and_generates(smoke_run):
   result = json.loads((workdir / "eval.json").read_text())
   value = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
   assert 0.0 <= value["model", "geodesic_paired"] <= np.pi
-  for method in ("model", "real_heldout"):  # (one test motion per class: no paired reals)
+  for method in ("model", "real_heldout"):  # (one validation motion per class: no paired reals)
     for metric in ("geodesic_nearest_same_class", "geodesic_nearest_other_class"):
       assert 0.0 <= value[method, metric] <= np.pi
     assert 0.0 <= value[method, "motion_class_accuracy"] <= 1.0

@@ -161,7 +161,7 @@ def test_nan_guard_names_step_and_loss_and_keeps_last_good_checkpoint(
     return batch
 
   monkeypatch.setattr(trainer_lib, "_host_batch", poisoned)
-  sources = {s: smoke_stills.as_data_source(s) for s in ("train", "test")}
+  sources = {s: smoke_stills.as_data_source(s) for s in ("train", config.data.eval_split)}
   with pytest.raises(trainer_lib.TrainingDiverged, match=r"step 5: critic/.* = nan.*step 4"):
     trainer_lib.train(GANimation(config), config, tmp_path, sources)
   steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
