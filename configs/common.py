@@ -85,6 +85,7 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.num_examples = 0  # held-out inputs to edit (0 = the whole split)
   config.eval.batch_size = 16
+  config.eval.pairs_seed = 0  # which held-out pairs are judged: the same for every training seed
   config.eval.evaluators = True  # AU regressor + expression classifier (see config.eval.judges)
   # Where the AU regressor and classifier come from: "shipped" = the fixed, versioned judges in
   # fxs_jax/pretrained/judges for SynthFaces at 64 px (stills, transfer, sequences), the same on
