@@ -37,9 +37,8 @@ def fer_rows(name: str, spec, ctx) -> dict:
     return {"skipped": {name: f"{ctx.config.model_name} has no prediction {spec.predict!r}"}}
   edit = getattr(ctx.model, spec.predict)
   config = ctx.config
-  # The pairs evaluator's pairs (config.eval.pairs_seed; configs saved without it: their seed).
   inputs, targets, truth = harness.eval_pairs(ctx.source, config.eval.num_examples or None,
-                                              int(config.eval.get("pairs_seed", config.seed)))
+                                              harness.pairs_seed(config))  # the pairs evaluator's
   methods = harness.METHODS if truth else harness.UNPAIRED_METHODS
   judge = fer_judge.FerJudge(margin=spec.get("margin", fer_judge.MARGIN))
   reads = {m: [] for m in methods}

@@ -93,6 +93,13 @@ def unpaired_targets(source, limit: int | None = None, seed: int = 0
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
+def pairs_seed(config) -> int:
+  """Which held-out pairs are judged: ``config.eval.pairs_seed``, not the training seed, so that
+  every seed of a run is judged on the same pairs (configs saved without the key used their
+  training seed, 0 for every published run)."""
+  return int(config.eval.get("pairs_seed", config.seed))
+
+
 def eval_pairs(source, limit: int | None = None, seed: int = 0
                ) -> tuple[np.ndarray, np.ndarray, bool]:
   """(input indices, target indices, truth): the same-identity pairs when the split has them

@@ -46,13 +46,6 @@ class EvalContext:
   critic_metrics: dict | None = None
 
 
-def _pairs_seed(config: ml_collections.ConfigDict) -> int:
-  """Which held-out pairs are judged: fixed by ``config.eval.pairs_seed``, not the training
-  seed, so that every seed of a run is judged on the same pairs (configs saved without the key
-  used their training seed, which was 0 for every published run)."""
-  return int(config.eval.get("pairs_seed", config.seed))
-
-
 def enabled_evals(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
   """The enabled specs of ``config.evals``, each checked to name a known evaluator."""
   specs = {}
@@ -176,7 +169,7 @@ def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
   return harness.evaluate_editor(edit_fn, ctx.source, evaluators,
                                  batch_size=config.eval.batch_size,
                                  limit=config.eval.num_examples or None,
-                                 seed=_pairs_seed(config),
+                                 seed=harness.pairs_seed(config),
                                  preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes)
 
 
