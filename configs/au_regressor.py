@@ -4,7 +4,7 @@ Trained on SynthFaces with its exact AU labels, validated on held-out identities
 64 px (GANimation ``:demo``); ``:128`` matches the paper-size GANs; ``:smoke`` is for tests.
 The 64 px default is shipped as a fixed judge (``fxs_jax/pretrained/judges``, made by
 ``python experiments/train_judges.py``); for other data and sizes
-``fxs_jax.eval.evaluators.ensure_trained`` trains this default on first use.
+``fxs_jax.judges.ensure_trained`` trains this default on first use.
 """
 
 import ml_collections
@@ -27,7 +27,7 @@ def evaluator_sections(config: ml_collections.ConfigDict) -> None:
   config.optim.lr = 1e-3
   config.optim.b1, config.optim.b2 = 0.9, 0.999
   config.optim.decay_start_step = 1200
-  # Augmentation in the train step, on top of the pipeline's flips (see supervised._augment).
+  # Augmentation in the train step, on top of the pipeline's flips (see training._augment).
   config.data.max_shift = 2  # pixels, at any image size
   config.data.color_jitter = 0.1  # +-10% colour gain and contrast, a +-0.1 offset in [-1, 1]
 

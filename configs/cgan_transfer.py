@@ -72,7 +72,8 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.critic_base_channels = 32
   m.fusion_base_channels = 16
   # The U-Net draws a change of the target, starting as copy-the-target: with pix2pix's absolute
-  # output (no full-resolution skip) 3,000 CPU steps stay far from the target's pixels (README).
+  # output (no full-resolution skip) 3,000 CPU steps stay far from the target's pixels
+  # (docs/papers/cgan_transfer.md).
   m.output = "residual"
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000

@@ -72,8 +72,8 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   # other value stops the trainer with a one-line error (fxs_jax/train/precision.py).
   config.compute.dtype = "float32"
   # glibc malloc of `python -m fxs_jax.main` on CPU (fxs_jax/envtune.py): "reuse" keeps freed
-  # memory in the process (no per-step page faults; measured 9-20% faster at 128 px, 12% slower
-  # at 64 px), "glibc" leaves glibc's default, "auto" = reuse from 128 px up.
+  # memory in the process (no per-step page faults; faster at 128 px, slower at 64 px:
+  # docs/performance.md), "glibc" leaves glibc's default, "auto" = reuse from 128 px up.
   config.compute.malloc = "auto"
 
   config.checkpoint = ml_collections.ConfigDict()
@@ -99,7 +99,7 @@ def base_config(model: str, dataset: str) -> ml_collections.ConfigDict:
   config.eval.evaluator_dataset = ""
   config.eval.identity = True  # ACD-I with dlib's face embedding (needs the `faces` extra)
   config.eval.use_ema = True  # False: judge the live generator weights, not their average
-  config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (see README)
+  config.eval.inception_weights = ""  # FID / IS: path to the Inception weights (docs/evaluation.md)
   # Which evaluators --mode=eval runs, on which of the recipe's predictions: name -> spec
   # (eval_spec below; fxs_jax/eval/suite.py). config.eval holds the settings they share.
   config.evals = ml_collections.ConfigDict()

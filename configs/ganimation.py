@@ -74,25 +74,19 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.optim.decay_start_step = 2000
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 500
-  # Clean edits in a short run (experiments/results.md, issue 12): resize-conv up-sampling (no
-  # checkerboard in the colour mask; SSIM to the truth 0.859 -> 0.879) and a weaker attention
-  # penalty (0.1 -> 0.03: expression accuracy 0.52 -> 0.70, AU error 0.46 -> 0.38). A weight
-  # average (optim.ema_decay) measured slightly worse here: the rate already decays to 0.
+  # Clean edits in a short run: resize-conv up-sampling (no checkerboard in the colour mask) and
+  # a weaker attention penalty (the expression shows sooner). No weight average: the rate
+  # already decays to 0. Evidence for every :demo setting: docs/papers/ganimation.md.
   config.model.upsample = "resize"
   config.model.lambda_mask = 0.03
   # SynthFaces' exact truth as a supervised term (the paper trains unpaired): the train split read
-  # as same-identity pairs, + lambda_truth * L1(edit, true target). Weight 100 (pix2pix's) left
-  # the AU term in charge (train L1 to the truth flat at 2x copy-the-input's from step 750):
-  # SSIM 0.911 / PSNR 30.0, below copy (0.928 / 31.3). Weight 1000 beats copy on every pixel
-  # row: SSIM 0.932, PSNR 31.7, eye box 0.842 (copy 0.831), mouth box 0.431 (0.376); accuracy
-  # 0.56, AU error 0.43 (experiments/results.md).
+  # as same-identity pairs, + lambda_truth * L1(edit, true target). 1000, not pix2pix's 100: at
+  # 100 the AU term stays in charge and the edits do not beat copying the input.
   config.model.lambda_truth = 1000.0
-  # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face): SSIM
-  # 0.932 -> 0.946, mouth box 0.431 -> 0.575, accuracy 0.56 -> 0.69, AU error 0.43 -> 0.32. And
-  # one critic update per generator update (official: 5) for 1,100 iterations, the wall time of
-  # 3,000 at 5 (1,100 generator updates in place of 600): SSIM 0.956, mouth box 0.634, colour
-  # shift 0.0058 -> 0.0046 (the input's 0.0038), accuracy 0.60, AU error 0.36
-  # (experiments/results.md). Twice as long (:demo_long) removes the tint.
+  # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face, which
+  # the image mean dilutes). One critic update per generator update (official: 5) for 1,100
+  # iterations, the wall time of 3,000 at 5: more generator updates in a short run. Twice as
+  # long (:demo_long) removes the remaining tint.
   config.model.changed_truth_weight = 0.5
   config.optim.critic_steps = 1
   config.num_train_steps = 1100
@@ -101,8 +95,8 @@ def _demo(config: ml_collections.ConfigDict) -> None:
 
 def _demo_long(config: ml_collections.ConfigDict) -> None:
   """``:demo`` trained twice as long (2,200 iterations, the last third decaying), every 550th
-  checkpoint kept for the learning curve (experiments/truth_curve.py): SSIM 0.966, mouth box
-  0.744, accuracy 0.83, AU error 0.23, colour shift 0.0037 (the input's 0.0038)."""
+  checkpoint kept for the learning curve (experiments/analysis/truth_curve.py): the bundled
+  ``synthfaces/ganimation``, measured in docs/papers/ganimation.md."""
   _demo(config)
   config.num_train_steps = 2200
   config.optim.decay_start_step = 1467

@@ -85,59 +85,48 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.critic_num_layers = 5
   m.local_critic_base_channels = 32
   m.local_critic_num_layers = 3
-  # A short unpaired CPU run needs a stronger classification signal than StarGAN's (lambda_cls 1:
-  # the critic's class head was still near chance after 600 iterations, the generator then
-  # learned to copy, attention -> 0.95) and a critic that learns its class heads faster (critic lr
-  # 3x: mouth-head accuracy on real crops 0.72 vs 0.20 at the same step). The local class terms
-  # are weakened (0.1): at full weight the eye and mouth generators learned striped textures that
-  # fooled the local class heads (local fake accuracy 1.0, above real) in place of expressions.
-  # With the truth terms below, 10 paid in tint (pink cheeks and lips the independent classifier
-  # read; colour shift 0.0071, copy 0.0038); with the larger local generators 5 is clean (0.0032)
-  # and beats 3 on accuracy (0.82 vs 0.78) and AU error (experiments/results.md).
+  # A short unpaired CPU run needs a stronger classification signal than StarGAN's (at 1 the
+  # critic's class head stays near chance and the generator learns to copy) and a critic that
+  # learns its class heads faster (critic lr 3x). The local class terms are weakened (0.1): at
+  # full weight the eye and mouth generators learn striped textures that fool the local class
+  # heads in place of expressions. 5: 10 paints a tint, 3 a weaker expression. Evidence for every
+  # :demo setting: docs/papers/lgpgan.md.
   m.lambda_cls = 5.0
   m.local_cls_weight = 0.1
   config.optim.critic_lr_scale = 3.0
   config.data.batch_size = 16
   # One critic update per generator update (StarGAN: 5): 1,250 iterations in the time of 3,000 at
   # 5 (1,250 generator updates in place of 600). With the truth terms carrying the pixels,
-  # generator updates are what a short run lacks. Same wall time, every row better: SSIM 0.964 ->
-  # 0.972, mouth box 0.779 -> 0.843, AU error 0.324 -> 0.273, accuracy 0.810 -> 0.850, colour
-  # shift 0.0031 -> 0.0024 (experiments/results.md).
+  # generator updates are what a short run lacks.
   config.optim.critic_steps = 1
   config.num_train_steps = 1250
   config.optim.decay_start_step = 833
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 250
   config.logging.eval_examples = 128
-  # Clean edits in a short run (experiments/results.md, issue 12): resize-conv up-sampling and
-  # the crops blended in over 3 border pixels (SSIM to the truth 0.840 -> 0.883).
+  # Clean edits in a short run: resize-conv up-sampling (no checkerboards) and the crops blended
+  # in over 3 border pixels (no seams).
   m.upsample = "resize"
   m.paste_feather = 3
   # SynthFaces' exact truth as a supervised term (not in the paper): same-identity pairs, +
-  # lambda_truth * L1(edit, true target). Weight 100: SSIM 0.907 / PSNR 29.1, below copy-the-input
-  # (0.928 / 31.3). Weight 1000: every pixel row above copy (SSIM 0.937, PSNR 31.6, eye box 0.858
-  # vs 0.831, mouth box 0.534 vs 0.376), AU error 0.47, accuracy 0.865 (experiments/results.md).
+  # lambda_truth * L1(edit, true target). 1000: at 100 the edits do not beat copying the input.
   m.lambda_truth = 1000.0
-  # The same truth on each Stage I crop (its own pixel target): on one AMD EPYC, same seed, every
-  # row improves (SSIM 0.935 -> 0.947, PSNR 31.5 -> 33.2, mouth box 0.501 -> 0.646, accuracy
-  # 0.823 -> 0.873, colour shift 0.0106 -> 0.0071, seams 0.0081 -> 0.0062; experiments/results.md).
+  # The same truth on each Stage I crop: the local generators' own pixel target.
   m.local_truth_weight = 1.0
-  # Local generators large enough to draw the target's mouth and eyes (16 channels / 2 blocks drew
-  # soft blobs; the paper's are 64 / 6): +5% per trainer step, accuracy 0.64 -> 0.78 at
-  # lambda_cls 3, SSIM 0.950 -> 0.960, colour shift and seams at the input's level. 48 / 4 ran at
-  # about 0.6 s per step (2x): stopped, over the 30-minute budget.
+  # Local generators large enough to draw the target's mouth and eyes (16 channels / 2 blocks draw
+  # soft blobs; the paper's are 64 / 6), small enough for a 30-minute run (48 / 4 doubles the
+  # step time).
   m.local_gen_base_channels = 32
   m.local_gen_num_res_blocks = 3
   # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face, so
-  # those pixels weigh about 11x more): pixel rows up (SSIM 0.959 -> 0.964, mouth box 0.757 ->
-  # 0.779, AU error 0.356 -> 0.324), accuracy level (0.823 / 0.810).
+  # those pixels weigh about 11x more).
   m.changed_truth_weight = 0.5
 
 
 def _demo_long(config: ml_collections.ConfigDict) -> None:
   """``:demo`` trained 2.4x as long (3,000 iterations, the last third decaying), every 500th
-  checkpoint kept for the learning curve (experiments/truth_curve.py): SSIM 0.978, mouth box
-  0.887, accuracy 0.915 (truth 0.923), AU error 0.24, colour shift 0.0021 (the input's 0.0038)."""
+  checkpoint kept for the learning curve (experiments/analysis/truth_curve.py): the bundled
+  ``synthfaces/lgpgan``, measured in docs/papers/lgpgan.md."""
   _demo(config)
   config.num_train_steps = 3000
   config.optim.decay_start_step = 2000

@@ -31,7 +31,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.gen_base_channels = 64  # pix2pix ngf
   m.unet_num_down = 0  # 0 = down to 1 x 1 (log2 of the size)
   # The U-Net draws a change of the neutral face (clip(neutral + 2 tanh)), its last kernel zero:
-  # the generator starts as copy-the-neutral-face (the cGAN demo's lesson, README).
+  # the generator starts as copy-the-neutral-face, as the cGAN transfer's :demo
+  # (docs/papers/cgan_transfer.md).
   m.output = "residual"
   m.upsample = "resize"  # resize-convs (no checkerboards); "transpose": pix2pix's
   m.keypoint_kind = "heatmaps"  # J: per-landmark Gaussians, one channel per facial part
@@ -91,8 +92,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.keypoint_sigma = 1.0
   m.identity_sigma = 4.0
   config.eval.evaluator_dataset = "synth_faces/stills_64"
-  # 5,000 steps: at 3,000 (decay from 2,000) the expression was faint (mouth-box SSIM 0.814,
-  # accuracy 0.16); resumed to 5,000 it reached 0.851 / 0.28 (experiments/results.md).
+  # 5,000 steps: at 3,000 the expression is faint (docs/papers/motiongan_texturegan.md).
   config.num_train_steps = 5000
   config.optim.decay_start_step = 3500
   config.checkpoint.every_steps = 500

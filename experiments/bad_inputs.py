@@ -60,7 +60,7 @@ WHAT = {"main": "`python -m fxs_jax.main`: config keys and values, workdirs, the
 
 
 def markdown(results: dict) -> str:
-  """The README's reliability table: the cases of each class by outcome, from ``results``."""
+  """The reliability table (docs/reliability.md): the cases of each class by outcome."""
   lines = ["| class | tried | one-line error | worked (controls; bad label files skipped and listed) | bad |", "| --- | --- | --- | --- | --- |"]
   for name, c in list(results["by_class"].items()) + [("all", results["counts"])]:
     label = "**all**" if name == "all" else f"{name}: {WHAT.get(name, '')}"
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
   parser.add_argument("--serial", action="store_true",
                       help="one case at a time (the lanes one after another)")
   parser.add_argument("--markdown", action="store_true",
-                      help="print the README's table from the committed results.json, not run")
+                      help="print the docs' table from the committed results.json, not run")
   parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
   parser.add_argument("--progress", help=argparse.SUPPRESS)
   args = parser.parse_args(argv)

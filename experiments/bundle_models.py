@@ -26,7 +26,7 @@ import eval_bundle  # pylint: disable=g-import-not-at-top,wrong-import-position
 from fxs_jax import inference  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _TRAIN = "python -m fxs_jax.main --config=configs/{config} --workdir=W"
-_RESULTS = "experiments/results/bundle_{name}/ (README, Results, 'The bundled models')"
+_RESULTS = "experiments/results/bundle_{name}/ (docs: each paper's page, 'The bundled model')"
 COMMANDS = {
     "ganimation": "ganimation.py:demo_long",
     "lgpgan": "lgpgan.py:demo_long",

@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     shown = path.relative_to(result_tables.ROOT)
   except ValueError:
     shown = path
-  print(f"{shown}: {status}; python experiments/readme_tables.py regenerates the README tables.")
+  print(f"{shown}: {status}; python experiments/doc_tables.py regenerates the published tables.")
   return 0
 
 

@@ -23,10 +23,11 @@ from absl import logging
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(1, str(ROOT))
 
+from fxs_jax import animation  # pylint: disable=g-import-not-at-top
 from fxs_jax import inference  # pylint: disable=g-import-not-at-top
 from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
 from fxs_jax.eval import harness  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import provenance  # pylint: disable=g-import-not-at-top
+from fxs_jax import provenance  # pylint: disable=g-import-not-at-top
 from fxs_jax.eval import suite  # pylint: disable=g-import-not-at-top
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "", "TFDS data dir (as config.data.data_dir).")
@@ -58,7 +59,7 @@ def main(argv):
     config.evals.critic.enabled = False
   source = pipeline.load(config.data, [config.data.eval_split])[config.data.eval_split]
   ctx = suite.EvalContext(config=config, recipe=inference.recipe_for(config), model=model,
-                          source=source, critic_metrics=None)
+                          source=source, critic_metrics=None, animate=animation.animate)
   folder = Path(inference.resolve(argv[1]))
   out = Path(_OUT.value) if _OUT.value else folder
   out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """A headline run's table from its committed results: mean ± sd over training seeds.
 
   python experiments/result_tables.py RUN [--split=test] [--results_dir=experiments/results]
+  python experiments/result_tables.py --headline   # README.md's model table
 
 Reads every ``experiments/results/RUN/SPLIT/seed<N>.json`` (written by
 ``experiments/collect_result.py``; the schema is at the top of that module) and prints one
@@ -11,7 +12,9 @@ deviation (ddof 1) over the seeds; the number of seeds is in the row's label. A 
 not depend on the training seed, so it is printed once, after checking that every seed's file
 agrees on it within 1e-6. Below the table, a caption line names the split, the pairs, the step,
 the judges' versions, the seeds and the commits. A run without results prints one line saying
-so. ``experiments/readme_tables.py`` puts these tables into README.md.
+so. ``--headline`` prints one table of every paper's headline numbers (README.md's model table),
+taken from the same files. ``experiments/doc_tables.py`` puts these tables into README.md and the
+docs pages.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "experiments" / "results"
-# The runs the README reports, each with its model row's label.
+# The runs the docs report, each with its model row's label.
 HEADLINE_RUNS = {
     "ganimation_demo": "GANimation `:demo`",
     "lgpgan_demo": "LGP-GAN `:demo`",
@@ -251,14 +254,85 @@ def markdown(run: str, split: str = "test", results_dir: Path = RESULTS_DIR,
   return "\n".join(lines + ["", caption(results, folder.as_posix())])
 
 
+# README.md's model table: (model, its docs page, the `:demo` run, the bundled run, the metrics).
+HEADLINE = (
+    ("GANimation", "docs/papers/ganimation.md", "ganimation_demo", "bundle_ganimation",
+     ("expression_accuracy", "ssim_vs_truth")),
+    ("LGP-GAN", "docs/papers/lgpgan.md", "lgpgan_demo", "bundle_lgpgan",
+     ("expression_accuracy", "ssim_vs_truth")),
+    ("cGAN transfer", "docs/papers/cgan_transfer.md", "cgan_transfer_demo", "bundle_cgan_transfer",
+     ("expression_accuracy", "ssim_vs_truth")),
+    ("MotionGAN", "docs/papers/motiongan_texturegan.md", "motiongan_demo", "bundle_motiongan",
+     ("geodesic_nearest_same_class", "diversity_within_class")),
+    ("TextureGAN", "docs/papers/motiongan_texturegan.md", "texturegan_demo", "bundle_texturegan",
+     ("expression_accuracy", "ssim_vs_truth")),
+)
+# The reference columns: a model that does nothing, and the best achievable (first found).
+BASELINES = ("copy_input", "chance")
+CEILINGS = ("ground_truth", "real_heldout")
+
+
+def _reference(found: dict[str, list[dict]], methods: tuple[str, ...], metric: str,
+               model: str, default: str) -> str:
+  """The first of ``methods`` that the runs hold for ``metric``, checked equal across the runs
+  (the same pairs and judges), labelled when it is not ``default``; "-" when none holds it."""
+  decimals = next(d for name, _, d in METRICS if name == metric)
+  for method in methods:
+    values = {run: _first_values(results[0])[method, metric] for run, results in found.items()
+              if (method, metric) in _first_values(results[0])}
+    if not values:
+      continue
+    first_run, value = next(iter(values.items()))
+    for run, other in values.items():
+      if not _same(value, other):
+        raise ValueError(f"{model}: the reference {method} / {metric} differs between {first_run} "
+                         f"({value}) and {run} ({other}): not the same pairs or judges.")
+    some = next(iter(found.values()))[0]
+    label = _method_label(method, some, model, 1)
+    return cell([value], decimals) + ("" if label == default else f" ({label})")
+  return "-"
+
+
+def headline(results_dir: Path = RESULTS_DIR) -> str:
+  """README.md's model table: per model and headline metric, the `:demo` run (mean ± sd over its
+  seeds), the bundled model, a model that does nothing and the best achievable, all on the test
+  split, from the same committed files as the per-run tables."""
+  lines = ["| model | metric | `:demo`, trained from scratch | bundled model | copy the input | "
+           "ground truth |", "| --- " * 6 + "|"]
+  for model, page, demo, bundle, metrics in HEADLINE:
+    found = {run: load(run, "test", results_dir) for run in (demo, bundle)}
+    found = {run: results for run, results in found.items() if results}
+    for i, metric in enumerate(metrics):
+      label, decimals = next((l, d) for name, l, d in METRICS if name == metric)
+      cells = []
+      for run in (demo, bundle):
+        values = [_first_values(r)[MODEL_METHODS[0], metric] for r in found.get(run, ())
+                  if (MODEL_METHODS[0], metric) in _first_values(r)]
+        seeds = f" ({len(values)} seeds)" if len(values) > 1 else ""
+        cells.append(cell(values, decimals) + seeds if values else "not yet measured")
+      cells.append(_reference(found, BASELINES, metric, model, "copy the input"))
+      cells.append(_reference(found, CEILINGS, metric, model, "ground truth"))
+      name = f"[{model}]({page})" if i == 0 else ""
+      lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+  return "\n".join(lines + [
+      "",
+      "Test split of SynthFaces (identities no training saw), the judges shipped in the package;",
+      "`:demo`: mean ± sample sd over training seeds; bundled: one run, stored as float16.",
+      "Full tables with their captions: each model's page."])
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
-  parser.add_argument("run", help="a folder of --results_dir, e.g. ganimation_demo")
+  parser.add_argument("run", nargs="?", help="a folder of --results_dir, e.g. ganimation_demo")
   parser.add_argument("--split", default="test", help="validation or test (default test)")
   parser.add_argument("--results_dir", type=Path, default=RESULTS_DIR)
+  parser.add_argument("--headline", action="store_true", help="README.md's table of every model")
   args = parser.parse_args(argv)
+  if bool(args.run) == args.headline:
+    parser.error("give either a RUN or --headline")
   try:
-    print(markdown(args.run, args.split, args.results_dir))
+    print(headline(args.results_dir) if args.headline else
+          markdown(args.run, args.split, args.results_dir))
   except (ValueError, KeyError, OSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

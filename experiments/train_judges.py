@@ -5,9 +5,9 @@
 
 Trains the AU regressor and the expression classifier with their default configs
 (``configs/au_regressor.py``, ``configs/expression_classifier.py``) on SynthFaces ``stills_64``
-train, as ``fxs_jax.eval.evaluators.ensure_trained`` does, into ``--workdir/<kind>_64`` (or takes
+train, as ``fxs_jax.judges.ensure_trained`` does, into ``--workdir/<kind>_64`` (or takes
 them from ``--from_dir``, checked to be those defaults, fully trained). Each is written with
-``fxs_jax.eval.shipped_judges.write``, read back as eval reads it, and measured on validation
+``fxs_jax.judges.shipped.write``, read back as eval reads it, and measured on validation
 and test (``judge.json``'s ``held_out``) and on freshly rendered test-identity transfer pairs and
 sequence frames (``also_read``: the other 64 px data the shipped judges read). The package folder
 ``--out`` is replaced whole: written beside it, then renamed.
@@ -31,18 +31,18 @@ from fxs_jax.data import builders  # pylint: disable=g-import-not-at-top
 from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
 from fxs_jax.data import synth_faces_examples  # pylint: disable=g-import-not-at-top
 from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import evaluator_metrics  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import provenance  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import shipped_judges  # pylint: disable=g-import-not-at-top
-from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
+from fxs_jax.judges import metrics as judge_metrics  # pylint: disable=g-import-not-at-top
+from fxs_jax import judges  # pylint: disable=g-import-not-at-top
+from fxs_jax import provenance  # pylint: disable=g-import-not-at-top
+from fxs_jax.judges import shipped as shipped_judges  # pylint: disable=g-import-not-at-top
+from fxs_jax.judges import training  # pylint: disable=g-import-not-at-top
 
 SIZE, FOLDER = 64, "synthfaces_64"
 COMMAND = "python experiments/train_judges.py"
 _DATA_DIR = flags.DEFINE_string("data_dir", "", "TFDS data dir ('' = TFDS' default).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/judges", "Where the judges train (<kind>_64).")
 _FROM_DIR = flags.DEFINE_string("from_dir", "", "Export the judges trained in DIR/<kind>_64 by "
-                                "evaluators.ensure_trained (read only) instead of training.")
+                                "judges.ensure_trained (read only) instead of training.")
 _OUT = flags.DEFINE_string("out", str(shipped_judges.JUDGES_DIR / FOLDER), "The folder written.")
 _VERSION = flags.DEFINE_integer("version", 0, "n of synthfaces64-n (0 = one above --out's).")
 
@@ -50,14 +50,14 @@ _VERSION = flags.DEFINE_integer("version", 0, "n of synthfaces64-n (0 = one abov
 def trained_workdir(kind: str) -> Path:
   """``kind``'s workdir: trained here on first use, or ``--from_dir``'s, checked."""
   if not _FROM_DIR.value:
-    return evaluators.ensure_trained(kind, SIZE, _DATA_DIR.value or None, _WORKDIR.value)
+    return judges.ensure_trained(kind, SIZE, _DATA_DIR.value or None, _WORKDIR.value)
   workdir = Path(_FROM_DIR.value).expanduser() / f"{kind}_{SIZE}"
-  default = evaluators.default_config(kind, SIZE)
+  default = judges.default_config(kind, SIZE)
   if not (workdir / "eval.json").is_file():
     raise UserError(f"{workdir} holds no finished {kind} (no eval.json): wait for its training, "
                     f"or run {COMMAND} without --from_dir.")
   saved = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-  if not evaluators.same_training(saved, default):
+  if not judges.same_training(saved, default):
     raise UserError(f"{workdir} was trained with another config than configs/{kind}.py's "
                     "default: the shipped judges are the defaults.")
   return workdir
@@ -67,7 +67,7 @@ def next_version(out: Path) -> str:
   prefix = shipped_judges.VERSION_PREFIX[FOLDER]
   if _VERSION.value:
     return f"{prefix}-{_VERSION.value}"
-  shipped = out / evaluators.KINDS[0] / shipped_judges.JUDGE_FILE
+  shipped = out / judges.KINDS[0] / shipped_judges.JUDGE_FILE
   n = int(json.loads(shipped.read_text())["version"].rpartition("-")[2]) if shipped.exists() else 0
   return f"{prefix}-{n + 1}"
 
@@ -109,10 +109,10 @@ def also_read(judge, rendered: dict) -> dict:
   for name, data in rendered.items():
     if judge.kind == "expression_classifier":
       logits = judge.predict(data["image"][data["apex"]])
-      metrics = evaluator_metrics.classification_metrics(logits, data["emotion"][data["apex"]])
+      metrics = judge_metrics.classification_metrics(logits, data["emotion"][data["apex"]])
       out[name] = {"accuracy": metrics["accuracy"], "num_examples": int(data["apex"].sum())}
     else:
-      metrics = evaluator_metrics.au_errors(judge.predict(data["image"]), data["aus"])
+      metrics = judge_metrics.au_errors(judge.predict(data["image"]), data["aus"])
       out[name] = {"au_mae": metrics["au_mae"], "au_mae_active": metrics["au_mae_active"],
                    "num_examples": len(data["image"])}
   return out
@@ -125,8 +125,8 @@ def main(argv):
     logging.set_verbosity(logging.ERROR)
   out = Path(_OUT.value).expanduser().absolute()
   version = next_version(out)
-  workdirs = {kind: trained_workdir(kind) for kind in evaluators.KINDS}
-  data_config = evaluators.default_config(evaluators.KINDS[0], SIZE, data_dir=_DATA_DIR.value).data
+  workdirs = {kind: trained_workdir(kind) for kind in judges.KINDS}
+  data_config = judges.default_config(judges.KINDS[0], SIZE, data_dir=_DATA_DIR.value).data
   sources = pipeline.load(data_config, ["validation", "test"])
   tfds_version = str(builders.get_builder(data_config.name, _DATA_DIR.value or None).version)
   rendered = rendered_test_data()
@@ -134,8 +134,8 @@ def main(argv):
   shutil.rmtree(tmp, ignore_errors=True)
   try:
     for kind, workdir in workdirs.items():
-      config = evaluators.default_config(kind, SIZE)  # what trained it, without a local data_dir
-      _, state, step = supervised.restore_state(config, workdir)
+      config = judges.default_config(kind, SIZE)  # what trained it, without a local data_dir
+      _, state, step = training.restore_state(config, workdir)
       trained_provenance = workdir / "provenance.json"
       commit = (json.loads(trained_provenance.read_text()) if trained_provenance.exists()
                 else provenance.source_commit())
@@ -147,7 +147,7 @@ def main(argv):
               "command": COMMAND, "exported_by": " ".join(["python", *sys.argv])}
       directory = shipped_judges.write(tmp / kind, config, state.params, info)
       judge = shipped_judges.load.__wrapped__(kind, tmp)  # read back as eval reads it
-      info["held_out"] = {split: supervised.evaluate_evaluator(judge.predict, kind, sources[split])
+      info["held_out"] = {split: training.evaluate_evaluator(judge.predict, kind, sources[split])
                           for split in ("validation", "test")}
       info["also_read"] = also_read(judge, rendered)
       written = json.loads((directory / shipped_judges.JUDGE_FILE).read_text())

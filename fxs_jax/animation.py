@@ -20,18 +20,19 @@ resampled in time to ``frames`` and handed with the neutral face to ``render_fra
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 
 import numpy as np
 
 from fxs_jax import errors
 from fxs_jax import facs
+from fxs_jax import geometry
+from fxs_jax import inference
+from fxs_jax import inputs
 from fxs_jax import viz
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
-from fxs_jax.recipes import editing
-from fxs_jax.recipes import motiongan as motion_lib
+from fxs_jax.faces import detect
 
 NEUTRAL_GREY = (90, 90, 90)
 VIDEO_FORMATS = ("gif", "mp4")
@@ -120,7 +121,6 @@ def motion_model(texture_model, motion=None):
   else:
     cache = texture_model.__dict__.setdefault("_motion_models", {})
     if str(motion) not in cache:
-      from fxs_jax import inference  # pylint: disable=import-outside-toplevel  (imports us)
       cache[str(motion)] = inference.load(motion)
     loaded = cache[str(motion)]
   if "sample_motion" not in getattr(loaded, "predictions", ()):
@@ -132,9 +132,9 @@ def motion_model(texture_model, motion=None):
 def find_landmarks(image_HxWx3: np.ndarray, what: str = "neutral_landmarks") -> np.ndarray:
   """(68, 2) pixel landmarks of the largest face dlib finds in a uint8 image, else a UserError
   that names the argument (``what``) to pass instead."""
-  from fxs_jax.eval import identity  # pylint: disable=import-outside-toplevel  (dlib, optional)
   try:
-    found = identity.FaceEmbedder().detect(image_HxWx3)
+    # As the identity evaluator finds faces: 64 px crops upscaled to 256 px, dlib's own threshold.
+    found = detect.FaceDetector(min_side=256, threshold=0.0).detect(image_HxWx3)
   except UserError as e:
     raise UserError(f"Without {what} the face's 68 landmarks are found with dlib, which "
                     f"is not usable here ({e}); or pass {what}=(68, 2) pixel (x, y).") from e
@@ -165,14 +165,14 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
     scale = errors.check_number(scale, "scale", low=0.0, high=1.0,
                                 meaning="the motion's amplitude (normalised units)",
                                 fix="the runs use 0.05-0.14; omit it for the motion run's own")
-  image = editing.check_images(neutral_image, size, "neutral_image")
+  image = inputs.check_images(neutral_image, size, "neutral_image")
   if len(image) != 1:
     raise UserError(f"animate takes one neutral face (H, W, 3); got {len(image)} images: call it "
                     "once per face.")
   # From [-1, 1] exactly (viz.to_uint8 would read a bright face, all >= 0, as [0, 1]).
   image_uint8 = augment.to_uint8(image[0])
   lms = find_landmarks(image_uint8) if neutral_landmarks is None else neutral_landmarks
-  lms = motion_lib.check_neutral_landmarks(lms)
+  lms = inputs.check_neutral_landmarks(lms)
   if len(lms) != 1:
     raise UserError(f"neutral_landmarks must be one face's 68 points (68, 2), got {len(lms)} "
                     "faces.")
@@ -180,10 +180,10 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
     raise UserError(f"neutral_landmarks lie outside the {size}x{size} image (range "
                     f"{lms.min():.2f} .. {lms.max():.2f}): pass them in the image's pixels.")
   motion = motion_model(texture_model, motion)
-  label = motion_lib.motion_labels(emotion, 1)
+  label = inputs.motion_labels(emotion, 1)
   out = motion.predict("sample_motion", motion.recipe.sample_motion_inputs(label, 1, seed=seed))
   scale = motion.config.model.motion_scale if scale is None else scale
-  landmarks = np.asarray(motion_lib.animate(lms, out["curve"], scale))[0]
+  landmarks = np.asarray(geometry.motion_on_face(lms, out["curve"], scale))[0]
   landmarks = resample_in_time(landmarks, frames or len(landmarks))
   rendered = texture_model.render_frames(image_uint8, landmarks)
   video = texture_model.config.get("video", {})
@@ -193,8 +193,8 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
 
 def video_emotions(names: str) -> list[str]:
   """The ``config.video.emotions`` list ("" = all seven), each checked (one-line errors)."""
-  wanted = [n.strip() for n in names.split(",") if n.strip()] or list(motion_lib.MOTION_EMOTIONS)
-  return [facs.EMOTIONS[int(label)] for label in motion_lib.motion_labels(wanted, len(wanted))]
+  wanted = [n.strip() for n in names.split(",") if n.strip()] or list(inputs.MOTION_EMOTIONS)
+  return [facs.EMOTIONS[int(label)] for label in inputs.motion_labels(wanted, len(wanted))]
 
 
 def generate_videos(model, config, faces: list[tuple[str, np.ndarray, np.ndarray | None]],
@@ -328,7 +328,7 @@ def target_arguments(model, **given) -> dict:
   if "edit" not in model.predictions:
     raise UserError(f"{model.config.model_name} does not edit faces (its predictions: "
                     f"{', '.join(model.predictions) or 'none'}).")
-  accepted = inspect.signature(model.recipe.predictors()["edit"].inputs).parameters
+  accepted = set(model.declaration("edit").conditions) | {"start"}
   arguments = {k: v for k, v in given.items() if v is not None}
   for key in arguments:
     if key not in accepted:
@@ -355,12 +355,12 @@ def interpolate(model, face, emotion=None, aus=None, frames: int = INTERPOLATION
   intensity = check_intensity(intensity)
   fps = check_fps(fps)
   size = model.config.model.image_size
-  image = editing.check_images(face, size, "face")
+  image = inputs.check_images(face, size, "face")
   if len(image) != 1:
     raise UserError(f"interpolate takes one face (H, W, 3); got {len(image)} images: call it "
                     "once per face.")
   face_uint8 = augment.to_uint8(image[0])
-  if landmarks is None and model.recipe.needs_landmarks:
+  if landmarks is None and model.declaration("edit").needs_landmarks:
     landmarks = find_landmarks(face_uint8, "landmarks")
   if landmarks is not None:
     landmarks = np.broadcast_to(np.asarray(landmarks, np.float32).reshape(1, 68, 2),

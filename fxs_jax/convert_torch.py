@@ -25,14 +25,16 @@ read, and the export is written into a temporary folder beside it, then renamed:
 or absent.
 
 Both codebases' topology is ``fxs_jax.models.ganimation`` with ``model.upsample="transpose"`` and
-``model.colour="absolute"``; the sizes come from the config and are checked against the file.
+``model.colour="absolute"``; the sizes come from the config and are checked against the file. The
+config is ``configs/ganimation.py``'s paper setting as shipped in the package
+(``fxs_jax.config_upgrade.shipped_config``), so a plain install converts; ``--config=FILE`` reads
+another config file (its folder's parent is importable, for ``from configs import common``).
 Kernels: conv ``(out, in, kh, kw)`` -> ``(kh, kw, in, out)``; transposed conv ``(in, out, kh,
 kw)`` -> ``(kh, kw, in, out)`` (no flip: ``fxs_jax.nn.layers.ConvTranspose2d``).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import sys
@@ -44,18 +46,18 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
-from fxs_jax import errors
+from fxs_jax import config_upgrade
 from fxs_jax import convert_torch_layouts as layouts
+from fxs_jax import errors
 from fxs_jax import inference
-from fxs_jax.errors import UserError
 from fxs_jax.errors import check_output_path
+from fxs_jax.errors import UserError
 from fxs_jax.eval import torch_checkpoint
 from fxs_jax.train import state as state_lib
 from fxs_jax.train.checkpoint import path_name
 
 LAYOUTS = ("auto", "official", "replicate")
 CRITIC_FILE = "critic_params.npz"
-_REPO = Path(__file__).resolve().parents[1]
 
 
 class Converted(NamedTuple):
@@ -70,12 +72,16 @@ class Converted(NamedTuple):
 
 def default_config(image_size: int = 128) -> ml_collections.ConfigDict:
   """``configs/ganimation.py``'s paper setting (the sizes both PyTorch codebases use) at
-  ``image_size``."""
-  if str(_REPO) not in sys.path:  # the model configs import `configs.common`
-    sys.path.insert(1, str(_REPO))
-  config = importlib.import_module("configs.ganimation").get_config()
+  ``image_size``, as shipped in the package."""
+  config = config_upgrade.shipped_config("ganimation")
   config.model.image_size = check_image_size(image_size, "image_size")
+  config.lock()
   return config
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """The default of ``--config``: :func:`default_config` (this file is its config file)."""
+  return default_config()
 
 
 def read_state_dict(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
@@ -244,10 +250,13 @@ if __name__ == "__main__":
   from absl import app  # pylint: disable=g-import-not-at-top
   from absl import flags as absl_flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  sys.path.insert(1, str(_REPO))
-  config_flags.DEFINE_config_file("config", str(_REPO / "configs" / "ganimation.py"),
-                                  "GANimation config whose sizes the checkpoint has (default: "
-                                  "the paper's, as both PyTorch codebases).", lock_config=True)
+  # A config file given (configs/ganimation.py) imports `configs.common` from beside it.
+  for root in config_upgrade.config_roots(sys.argv):
+    if str(root) not in sys.path:
+      sys.path.insert(1, str(root))
+  config_flags.DEFINE_config_file("config", __file__, "GANimation config file whose sizes the "
+                                  "checkpoint has (default: the paper's, as both PyTorch "
+                                  "codebases, shipped in the package).", lock_config=True)
   absl_flags.DEFINE_string("generator", None, "The generator's .pth (net_epoch_N_id_G.pth or "
                            "N_net_gen.pth).")
   absl_flags.DEFINE_string("critic", None, "Optional: the critic's .pth (..._id_D.pth or "

@@ -46,10 +46,12 @@ from tqdm import tqdm
 
 from fxs_jax import animation
 from fxs_jax import errors
+from fxs_jax import face_model
+from fxs_jax import inputs
 from fxs_jax import photo_io
 from fxs_jax import photos
-from fxs_jax.errors import UserError
 from fxs_jax.errors import check_output_path
+from fxs_jax.errors import UserError
 from fxs_jax.errors import write_error
 from fxs_jax.faces import prepare
 
@@ -257,7 +259,7 @@ def editor(model, args, aus):
   if args.source:
     if args.animate is not None:
       raise UserError("--source (expression transfer) makes a still photo; drop --animate.")
-    if "transfer_photo" not in model.recipe.methods():
+    if "transfer_photo" not in model.uses:
       raise UserError(f"--source needs a cGAN transfer model; {args.model} is "
                       f"{model.config.model_name}.")
     source, name = photos.read_photo(args.source)
@@ -268,10 +270,9 @@ def editor(model, args, aus):
   if args.emotion is None and aus is None:
     raise UserError("Say what to do: --emotion=NAME, --aus=AU12=3,... (GANimation) or "
                     "--source=PHOTO (cGAN transfer).")
-  methods = model.recipe.methods()
   wanted = "animate_photo" if args.animate is not None else "edit_photo"
-  if wanted not in methods:
-    hint = (" it makes videos: add --animate=K" if "animate_photo" in methods
+  if wanted not in model.uses:
+    hint = (" it makes videos: add --animate=K" if "animate_photo" in model.uses
             else " pass a GANimation, LGP-GAN, cGAN transfer or TextureGAN model")
     raise UserError(f"{args.model} ({model.config.model_name}) does not "
                     f"{'animate' if args.animate is not None else 'edit'} photos;{hint}.")
@@ -282,7 +283,7 @@ def editor(model, args, aus):
     target["intensity"] = args.intensity
   if "edit" in model.predictions:  # the target, checked by the model's own input builder
     size = model.config.model.image_size
-    model.recipe.predictors()["edit"].inputs(
+    model.declaration("edit").inputs(
         np.zeros((1, size, size, 3), np.uint8), landmarks=np.zeros((1, 68, 2), np.float32),
         intensity=args.intensity, **animation.target_arguments(
             model, emotion=args.emotion, aus=aus, start=args.start))
@@ -316,11 +317,10 @@ def save(result, out: Path, formats) -> list[Path]:
 
 def _load(args):
   """The model, once the flags that need no model are checked."""
-  from fxs_jax import inference  # pylint: disable=import-outside-toplevel
-  aus = photos.parse_aus(args.aus) if args.aus else None
+  aus = inputs.parse_aus(args.aus) if args.aus else None
   if args.source:  # a bad source fails before the model loads
     photos.read_photo(args.source)
-  return inference.load(args.model), aus
+  return face_model.load(args.model), aus
 
 
 def run(args) -> tuple[list[Path], str]:

@@ -3,7 +3,8 @@
 ``load`` reads a training workdir (the config saved with the checkpoint, then only the generator's
 checkpoint item: no critic, no optimiser state) or an exported directory, and returns a
 ``TrainedModel``: the config, the step, the Flax generator and its params, and the recipe's
-predictions (``edit``, later ``transfer``, ``sample_motion``) as jitted, batched methods.
+declared predictions (``edit``, ``transfer``, ``sample_motion``, ``render_frames``) as jitted,
+batched methods. ``fxs_jax.load`` adds the uses on photos and videos (``fxs_jax.face_model``).
 
 An export is a portable directory: ``params.npz`` (the generator's arrays by parameter path,
 float32 or float16), ``config.json`` and ``fxs_jax_export.json`` (format name and version, model,
@@ -35,13 +36,14 @@ from fxs_jax import recipes
 from fxs_jax import sharding
 from fxs_jax.errors import UserError
 from fxs_jax.recipes.base import GANRecipe
+from fxs_jax.recipes.base import Predictor
 from fxs_jax.train import saved_files
 from fxs_jax.train import state as state_lib
-from fxs_jax.train.checkpoint import CONFIG_SCHEMA
-from fxs_jax.train.checkpoint import Checkpointer
-from fxs_jax.train.checkpoint import UnreadableCheckpoint
 from fxs_jax.train.checkpoint import check_same_shapes
+from fxs_jax.train.checkpoint import Checkpointer
+from fxs_jax.train.checkpoint import CONFIG_SCHEMA
 from fxs_jax.train.checkpoint import path_name
+from fxs_jax.train.checkpoint import UnreadableCheckpoint
 
 EXPORT_FORMAT = "fxs_jax.export"
 EXPORT_VERSION = 1
@@ -71,12 +73,14 @@ def resolve(path: str | Path) -> Path:
 
 
 class TrainedModel:
-  """A trained generator and the recipe's named predictions as methods.
+  """A trained generator and the recipe's declared predictions as methods.
 
   ``model.edit(images, emotion="happy")`` (say) builds the batch from the arguments
   (``Predictor.inputs``), runs the jitted prediction in chunks of ``config.eval.batch_size`` and
   returns its ``"image"`` output (uint8 if the input images were uint8, else float32 in [-1, 1]);
   ``model.predict("edit", batch)`` returns every output. ``model.generator`` is the Flax module.
+  A task the model does not declare (``model.predictions``) raises a one-line error naming the
+  ones it has; ``model.declaration(name)`` says what a prediction is conditioned on.
   """
 
   def __init__(self, recipe: GANRecipe, graphdef: nnx.GraphDef, params: nnx.State,
@@ -101,6 +105,14 @@ class TrainedModel:
   def num_params(self) -> int:
     return int(sum(np.size(x) for x in jax.tree.leaves(self.params)))
 
+  def declaration(self, name: str) -> Predictor:
+    """The declaration of prediction ``name`` (what it is conditioned on, what it returns);
+    a one-line error if the model has no such prediction."""
+    if name not in self._predictors:
+      raise UserError(f"{self.config.model_name} has no prediction {name!r}; it has "
+                      f"{', '.join(self._predictors) or 'none'}.")
+    return self._predictors[name]
+
   def predict(self, name: str, batch: dict) -> Any:
     """Prediction ``name`` on ``batch`` (arrays with the batch first); every output as numpy.
 
@@ -113,11 +125,8 @@ class TrainedModel:
     4+ by up to 4e-6 (of [-1, 1]; AMD EPYC, AVX2), so a padded call matches an unpadded one to
     ~1e-5, not bit for bit (tests/test_edit_cli.py).
     """
-    if name not in self._predictors:
-      raise UserError(f"{self.config.model_name} has no prediction {name!r}; it has "
-                      f"{', '.join(self._predictors) or 'none'}.")
+    compute, graphdef = self.declaration(name).compute, self.graphdef
     if name not in self._jitted:
-      compute, graphdef = self._predictors[name].compute, self.graphdef
       traced = self.traced_batch_sizes.setdefault(name, [])
 
       def prediction(params, rest, b):
@@ -128,10 +137,11 @@ class TrainedModel:
     fn = lambda part: self._jitted[name](self.params, self.rest, part)
     return sharding.apply_in_chunks(fn, batch, self.config.eval.batch_size)
 
-  def _call(self, name: str, *args, **kwargs) -> Any:
-    predictor = self._predictors[name]
-    batch = predictor.inputs(*args, **kwargs)
-    result = self.predict(name, batch)
+  def run(self, name: str, *args, **kwargs) -> Any:
+    """Prediction ``name`` from a user's arguments (its ``Predictor.inputs``): the ``"image"``
+    output typed and shaped as the images given, or every output (a dict) of other predictions."""
+    predictor = self.declaration(name)
+    result = self.predict(name, predictor.inputs(*args, **kwargs))
     if isinstance(result, dict) and "image" in result:
       result = result["image"]
     if not isinstance(result, dict):  # images: typed and shaped as the images given
@@ -143,22 +153,27 @@ class TrainedModel:
         result = result[0]
     return result
 
-  def __getattr__(self, name: str):
-    predictors = self.__dict__.get("_predictors", {})
-    if name in predictors:
-      method = lambda *args, **kwargs: self._call(name, *args, **kwargs)
-      method.__doc__ = predictors[name].doc or predictors[name].inputs.__doc__
-      return method
-    methods = self.__dict__["recipe"].methods() if "recipe" in self.__dict__ else {}
-    if name in methods:
-      method = lambda *args, **kwargs: methods[name](self, *args, **kwargs)
-      method.__doc__ = methods[name].__doc__
-      return method
-    raise AttributeError(f"{type(self).__name__} of {self.config.model_name!r} has no attribute "
-                         f"{name!r} (predictions: {', '.join(predictors) or 'none'}).")
+  # ---- the tasks (``fxs_jax.recipes.base.TASKS``); the arguments are the recipe's ------------
+  def edit(self, images, **target) -> np.ndarray:
+    """``images`` (B, H, W, 3) or one face, edited towards ``target`` (e.g. ``emotion="happy"``,
+    ``aus=``, ``intensity=``, ``start=``, ``landmarks=``: what ``declaration("edit")`` is
+    conditioned on; the recipe's ``edit_inputs`` documents them)."""
+    return self.run("edit", images, **target)
 
-  def __dir__(self):
-    return sorted(set(super().__dir__()) | set(self._predictors) | set(self.recipe.methods()))
+  def transfer(self, source_images, target_images, source_landmarks=None,
+               target_landmarks=None) -> np.ndarray:
+    """The source faces' expressions put on the target faces (landmarks where
+    ``declaration("transfer").needs_landmarks``)."""
+    return self.run("transfer", source_images, target_images, source_landmarks, target_landmarks)
+
+  def sample_motion(self, emotion, **options) -> dict:
+    """Landmark motions of ``emotion`` (``srvf``, ``curve`` and, with ``neutral_landmarks=``,
+    ``landmarks``); ``options``: ``num_samples``, ``neutral_landmarks``, ``seed``, ``noise``."""
+    return self.run("sample_motion", emotion, **options)
+
+  def render_frames(self, neutral_images, landmarks) -> np.ndarray:
+    """Frames (T, H, W, 3) of a neutral face wearing a landmark sequence (T, 68, 2)."""
+    return self.run("render_frames", neutral_images, landmarks)
 
   def __repr__(self) -> str:
     return (f"TrainedModel({self.config.model_name}, step {self.step}, "
@@ -222,8 +237,7 @@ def _load_workdir(workdir: Path, step: int | None) -> TrainedModel:
         "it was edited, or written by another fxs_jax version", UnreadableCheckpoint)
     built.update(recipe=recipe, graphdef=graphdef)
     if state_lib.LEGACY_ITEM in ckpt.items(at):  # one-item checkpoint of an earlier version
-      from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-      return trainer_lib.GANTrainer(recipe, recipe.config).abstract_items(ckpt.items(at))
+      return {state_lib.LEGACY_ITEM: state_lib.abstract_state(recipe, recipe.config)}
     return {state_lib.GENERATOR_ITEM: item}
 
   items, step = Checkpointer.load(workdir / "checkpoints", step, abstract_items_for)

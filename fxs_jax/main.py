@@ -1,26 +1,25 @@
 """Command line: ``python -m fxs_jax.main --config=configs/ganimation.py:demo --workdir=runs/demo``.
 
-Flags only; the work is done by ``fxs_jax.run.run`` (importable, e.g. from a notebook). Several
-hosts: the same command on each, plus ``--coordinator_address=HOST0:PORT --num_processes=N
---process_id=I`` (or nothing extra under SLURM / Open MPI / a TPU pod), one shared ``--workdir``.
+Flags only; the work is done by ``fxs_jax.run.run`` (importable, e.g. from a notebook). The config
+file is loaded by path from any directory; the folder holding its ``configs/`` goes on
+``sys.path`` (model configs import ``configs.common``). Several hosts: the same command on each,
+plus ``--coordinator_address=HOST0:PORT --num_processes=N --process_id=I`` (or nothing extra under
+SLURM / Open MPI / a TPU pod), one shared ``--workdir``.
 """
 
 import sys
-from pathlib import Path
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-# Model configs import `configs.common`: make the repository's configs/ importable from anywhere.
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
-
-from fxs_jax import envtune  # pylint: disable=g-import-not-at-top
-from fxs_jax import run  # pylint: disable=g-import-not-at-top
-from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
-from fxs_jax.errors import UserError  # pylint: disable=g-import-not-at-top
-from fxs_jax.eval import provenance  # pylint: disable=g-import-not-at-top
+from fxs_jax import config_upgrade
+from fxs_jax import envtune
+from fxs_jax import provenance
+from fxs_jax import run
+from fxs_jax import sharding
+from fxs_jax.errors import UserError
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
@@ -58,6 +57,9 @@ def _one_line(error: BaseException) -> str:
 def parse_flags(argv: list[str]) -> list[str]:
   """absl's flag parsing, with config errors (typo in a key, bad value, unknown variant, missing
   file) reported in one line instead of a traceback."""
+  for root in config_upgrade.config_roots(argv):
+    if str(root) not in sys.path:
+      sys.path.insert(1, str(root))
   try:
     rest = FLAGS(argv)
     FLAGS.config.keys()  # a config file that failed to load raises on first access

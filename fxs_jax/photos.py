@@ -8,10 +8,11 @@ full-resolution photo through a soft face mask.
     video = model.animate_photo("me.jpg", emotion="surprised", frames=12)  # an Animation
     video.save("me_surprised")                                             # .gif and .mp4
 
-``fxs_jax.load`` exposes these as methods (``GANRecipe.methods`` -> :func:`methods_for`): an
-editor (GANimation, LGP-GAN) gets ``edit_photo``, ``interpolate`` (one crop) and
-``animate_photo``; the cGAN transfer gets ``transfer_photo``; TextureGAN gets ``animate_photo``
-(its MotionGAN + TextureGAN video of each face, pasted back).
+``fxs_jax.load`` exposes these as methods where the model's predictions declare what they need
+(``fxs_jax.face_model``): an editor (an ``edit``: GANimation, LGP-GAN) gets ``edit_photo``,
+``interpolate`` (one crop) and ``animate_photo``; a ``transfer`` (the cGAN transfer) gets
+``transfer_photo``; ``render_frames`` (TextureGAN) gets ``animate_photo`` (its MotionGAN +
+TextureGAN video of each face, pasted back).
 
 * **Faces**: dlib's frontal detector and 68 landmarks, the Umeyama eye alignment at the model's
   ``config.model.image_size``; ``faces="all"`` edits every face found, ``"largest"`` the largest.
@@ -327,47 +328,3 @@ def animate_photo(model, photo, emotion=None, aus=None,
   return animation.Animation(frames=video, landmarks=None,
                              emotion=animation.target_name(emotion, aus), fps=float(fps),
                              skipped=tuple(search.skipped))
-
-
-def parse_aus(text: str) -> np.ndarray:
-  """17 AU intensities (0-5) from ``"AU12=3,AU06=2"`` (names as in ``facs.AU_NAMES``, the rest
-  0; ``AU6`` = ``AU06``) or from 17 comma-separated numbers."""
-  from fxs_jax import facs  # pylint: disable=import-outside-toplevel
-  from fxs_jax.recipes import ganimation  # pylint: disable=import-outside-toplevel
-  if "=" not in text:
-    return ganimation.parse_aus(text, "--aus")
-  aus = np.zeros(facs.NUM_AUS, np.float32)
-  given = set()
-  for item in filter(None, (part.strip() for part in text.split(","))):
-    key, _, value = item.partition("=")
-    digits = key.strip().upper().removeprefix("AU")
-    # ASCII digits only: "¹²".isdigit() is true, and int() refuses it.
-    au_name = f"AU{int(digits):02d}" if digits.isascii() and digits.isdecimal() else key
-    if au_name not in facs.AU_NAMES:
-      raise UserError(f"--aus: unknown action unit {key.strip()!r}; the models know "
-                      f"{', '.join(facs.AU_NAMES)}.")
-    if au_name in given:
-      raise UserError(f"--aus: {au_name} is given twice; give each action unit once.")
-    given.add(au_name)
-    try:
-      aus[facs.AU_NAMES.index(au_name)] = float(value)
-    except ValueError as e:
-      raise UserError(f"--aus: {item!r} is not AU=number (e.g. AU12=3).") from e
-  ganimation.check_au_range(aus, "--aus")
-  return aus
-
-
-def methods_for(recipe) -> dict:
-  """The photo methods a recipe's predictions allow, as ``{name: fn(model, ...)}`` for
-  ``GANRecipe.methods``: ``edit`` -> ``edit_photo``, ``interpolate``, ``animate_photo``;
-  ``transfer`` -> ``transfer_photo``; ``render_frames`` (TextureGAN) -> ``animate_photo``."""
-  predictions = recipe.predictors()
-  methods = {}
-  if "edit" in predictions:
-    methods.update(edit_photo=edit_photo, interpolate=animation.interpolate,
-                   animate_photo=animate_photo)
-  if "transfer" in predictions:
-    methods["transfer_photo"] = transfer_photo
-  if "render_frames" in predictions:
-    methods["animate_photo"] = animate_photo
-  return methods

@@ -11,16 +11,20 @@ from pathlib import Path
 import jax
 import ml_collections
 
+from fxs_jax import animation
+from fxs_jax import config_upgrade
 from fxs_jax import errors
+from fxs_jax import generate
 from fxs_jax import inference
+from fxs_jax import provenance as provenance_lib
 from fxs_jax import recipes
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
 from fxs_jax.errors import WorkdirError
 from fxs_jax.eval import harness
-from fxs_jax.eval import provenance as provenance_lib
 from fxs_jax.eval import suite
+from fxs_jax.judges import training as judge_training
 from fxs_jax.nn import fastconv
 from fxs_jax.train import checkpoint
 from fxs_jax.train import precision
@@ -29,7 +33,7 @@ from fxs_jax.train import trainer as trainer_lib
 from fxs_jax.train import workdir_lock
 
 MODES = ("train", "eval", "generate")
-# Not GANs: the independent evaluator networks, trained by fxs_jax.train.supervised.
+# Not GANs: the independent evaluator networks, trained by fxs_jax.judges.training.
 SUPERVISED = ("au_regressor", "expression_classifier")
 
 
@@ -129,32 +133,31 @@ def run(config: ml_collections.ConfigDict, workdir: str, mode: str = "train",
   ``provenance.json``."""
   if mode not in MODES:
     raise UserError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
-  saved_config = config
+  saved_config = config  # config.json: the config as given
+  # A config saved by earlier code (a run's config.json) gets the keys added since.
+  config = config_upgrade.upgrade(config)
+  if saved_config.is_locked:
+    config.lock()
   if split is not None:
     if mode == "train":
       raise UserError("--split applies to --mode=eval and --mode=generate (training evaluates on "
                       "config.data.eval_split); drop it or pass --mode=eval.")
     if split not in SPLITS:
       raise UserError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}.")
-    config = ml_collections.ConfigDict(config.to_dict())
     config.data.eval_split = split
   provenance = provenance or provenance_lib.record(config)
-  conv_impl = config.compute.conv_impl if "compute" in config else "auto"
-  if conv_impl not in fastconv.CONV_IMPLS:
+  if config.compute.conv_impl not in fastconv.CONV_IMPLS:
     raise UserError(f"config.compute.conv_impl must be one of {', '.join(fastconv.CONV_IMPLS)}, "
-                    f"got {conv_impl!r}.")
-  fastconv.set_conv_impl(conv_impl)  # read when the steps are traced: set before building them
-  if "compute" in config:
-    precision.compute_dtype(config.compute.dtype)  # a bad name fails before anything is written
+                    f"got {config.compute.conv_impl!r}.")
+  precision.compute_dtype(config.compute.dtype)  # a bad name fails before anything is written
   check_config_numbers(config)
   if config.model_name in SUPERVISED:
     if mode == "generate":
       raise UserError(f"{config.model_name} is an evaluator: it has train and eval modes.")
-    from fxs_jax.train import supervised  # pylint: disable=g-import-not-at-top
     with _locked_workdir(workdir, mode) as path:
       sources = pipeline.load(config.data)
       checkpoint.write_config(path, saved_config)
-      supervised.run(config, path, mode, sources)
+      judge_training.run(config, path, mode, sources)
     return
   if config.model_name not in recipes.RECIPES:
     raise UserError(f"Model {config.model_name!r} is not implemented yet; implemented models: "
@@ -206,13 +209,14 @@ def _run_gan(config: ml_collections.ConfigDict, recipe, path: Path, mode: str,
     return
   if mode == "eval":
     ctx = suite.EvalContext(config=config, recipe=recipe, model=model, source=source,
+                            animate=animation.animate,
                             critic_metrics=critic_metrics)
     result = suite.run_evals(ctx, path, step, provenance)
     print(harness.format_table(result))
     pairs = f" on {result['num_pairs']} held-out pairs" if "num_pairs" in result else ""
     print(f"Eval of step {step}{pairs} written to {path / 'eval.json'}.", flush=True)
   else:
-    paths = recipe.generate(model, source, path / f"generate_step_{step}")
+    paths = generate.generate(model, recipe, source, path / f"generate_step_{step}")
     print("Wrote " + ", ".join(str(p) for p in paths), flush=True)
 
 

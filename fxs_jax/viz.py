@@ -153,3 +153,45 @@ def save_mp4(path, frames, fps: float = 15.0, crf: int = 18) -> Path:
       container.mux(stream.encode(None))  # flush
 
   return _replace_atomically(path, write)
+
+
+def tile_grid(tiles) -> np.ndarray:
+  """Tiles (rows, cols, H, W, 3) in [-1, 1] as one uint8 grid image (a row of tiles per row)."""
+  tiles = np.asarray(tiles, np.float32)
+  rows, cols = tiles.shape[:2]
+  # From [-1, 1] exactly (to_uint8 would read a bright tile, all >= 0, as [0, 1]).
+  uint8 = np.clip(np.round((tiles + 1.0) * 127.5), 0, 255).astype(np.uint8)
+  return make_grid(uint8.reshape(rows * cols, *tiles.shape[2:]), cols)
+
+
+# Landmark-sequence grids: tile size (px), frames shown per sequence, the first frame's colour.
+SEQUENCE_TILE, SEQUENCE_FRAMES, NEUTRAL_GREY = 96, 6, (90, 90, 90)
+
+
+def landmark_sequences_grid(rows) -> np.ndarray:
+  """One uint8 grid: a row per entry of ``rows``, ``SEQUENCE_FRAMES`` tiles of ``SEQUENCE_TILE`` px.
+
+  Each entry is a list of sequences ``(T, 68, 2)`` (normalised coordinates) or
+  ``(sequence, colour)`` pairs drawn over each other (iBUG group colours without one), above
+  the first frame in grey (so the motion shows as the offset from it). A row is scaled and
+  centred on its first sequence's first frame, so the motions keep their relative size.
+  """
+  tiles = []
+  for layers in rows:
+    layers = [layer if isinstance(layer, tuple) else (layer, None) for layer in layers]
+    first = np.asarray(layers[0][0])[0]
+    centre = first.mean(axis=0)
+    scale = 0.38 * SEQUENCE_TILE / max(float(np.abs(first - centre).max()), 1e-6)
+    frames = np.linspace(0, len(layers[0][0]) - 1, SEQUENCE_FRAMES).round().astype(int)
+    for t in frames:
+      tile = draw_landmarks(np.zeros((SEQUENCE_TILE, SEQUENCE_TILE, 3), np.uint8),
+                                (first - centre) * scale + (SEQUENCE_TILE - 1) / 2.0, radius=1,
+                                color=NEUTRAL_GREY)
+      for i, (sequence, colour) in enumerate(layers):
+        points = (np.asarray(sequence)[t] - centre) * scale + (SEQUENCE_TILE - 1) / 2.0
+        # Overlaid sequences: the first drawn larger, so it shows around the others' dots.
+        radius = 1.5 if len(layers) == 1 else (2.0 if i == 0 else 1.2)
+        tile = draw_landmarks(tile, points, radius=radius, color=colour)
+      tiles.append(tile)
+  return make_grid(tiles, SEQUENCE_FRAMES)
+

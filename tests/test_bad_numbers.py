@@ -24,7 +24,7 @@ from fxs_jax import animation
 from fxs_jax import convert_torch
 from fxs_jax import edit
 from fxs_jax import errors
-from fxs_jax import photos
+from fxs_jax import inputs
 from fxs_jax.errors import UserError
 from fxs_jax.faces import prepare
 
@@ -186,12 +186,12 @@ def test_float_images_with_nan_are_refused(ganimation):
 ])
 def test_parse_aus_refuses_bad_names_and_values(text, phrase):
   with pytest.raises(UserError) as info:
-    photos.parse_aus(text)
+    inputs.parse_aus(text)
   one_line(info, phrase)
 
 
 def test_parse_aus_reads_good_names():
-  aus = photos.parse_aus("AU6=2, AU12=3.5")
+  aus = inputs.parse_aus("AU6=2, AU12=3.5")
   expected = np.zeros(17)
   expected[[4, 8]] = 2.0, 3.5  # AU06 and AU12: the 5th and 9th of facs.AU_NAMES
   np.testing.assert_array_equal(aus, expected)

@@ -45,9 +45,16 @@ def tiny_config(**model):
 
 
 def cli_overrides() -> list[str]:
-  return ["--config=configs/ganimation.py:smoke"] + [
-      f"--config.model.{k}={v}" for k, v in fixtures.SIZES.items() if k != "image_size"] + [
-          f"--image_size={fixtures.SIZES['image_size']}"]
+  """The fixtures' sizes as overrides of ``--config`` (default: the shipped paper setting)."""
+  return [f"--config.model.{k}={v}" for k, v in fixtures.SIZES.items() if k != "image_size"] + [
+      f"--image_size={fixtures.SIZES['image_size']}"]
+
+
+def test_default_config_is_the_papers_as_shipped():
+  shipped = convert_torch.default_config(96)
+  paper = ganimation_config.get_config()
+  paper.unlock().model.image_size = 96
+  assert shipped.to_dict() == paper.to_dict()
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -216,12 +223,14 @@ def test_errors_name_the_problem_and_the_fix(tmp_path):
 
 
 def test_cli_writes_a_loadable_export(tmp_path):
+  """From a folder without the repository's configs/ (and a config file given by its path)."""
   out = tmp_path / "export"
-  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": ""}  # fxs_jax as installed
   command = [sys.executable, "-m", "fxs_jax.convert_torch",
              f"--generator={DATA / 'official_G.pth'}", f"--critic={DATA / 'official_D.pth'}",
              *cli_overrides(), f"--out={out}"]
-  done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+  done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                        check=False)
   assert done.returncode == 0, done.stderr[-2000:]
   assert (out / convert_torch.CRITIC_FILE).is_file()
 
@@ -235,7 +244,8 @@ def test_cli_writes_a_loadable_export(tmp_path):
   edited = model.edit(faces, emotion="happy")  # the batch shape above: no second compile
   assert edited.shape == faces.shape and edited.dtype == np.uint8
 
-  bad = subprocess.run([*command[:3], "--generator=/no/such.pth", f"--out={tmp_path / 'x'}"],
-                       cwd=REPO, env=env, capture_output=True, text=True, check=False)
+  bad = subprocess.run([*command[:3], f"--config={REPO / 'configs' / 'ganimation.py'}:smoke",
+                        "--generator=/no/such.pth", f"--out={tmp_path / 'x'}"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
   assert bad.returncode != 0
   assert bad.stderr.strip().splitlines()[-1].startswith("error: The generator file /no/such.pth")

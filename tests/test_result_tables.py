@@ -90,6 +90,42 @@ def test_transfer_and_frame_references_are_named_for_what_they_copy(tmp_path):
     assert f"| {label} | 0.928 |" in result_tables.markdown("toy_run", "test", tmp_path)
 
 
+def _as_run(tmp_path, run, seeds, change=None):
+  """The hand-written fixtures' seeds as run ``run``'s files under tmp_path (``change`` edits
+  each file's text)."""
+  folder = tmp_path / run / "test"
+  folder.mkdir(parents=True)
+  for seed in seeds:
+    text = (FIXTURES / "toy_run" / "test" / f"seed{seed}.json").read_text()
+    text = text.replace('"run": "toy_run"', f'"run": "{run}"')
+    (folder / f"seed{seed}.json").write_text(change(text) if change else text)
+
+
+def test_headline_table_puts_demo_bundle_and_references_side_by_side(tmp_path, monkeypatch):
+  # `:demo` = the three fixtures (SSIM 0.9 ± 0.1, accuracy 0.5 ± 0, as in the first test);
+  # bundle = seed 2 alone (SSIM 1.0, accuracy 0.5); references from the fixtures' rows.
+  _as_run(tmp_path, "toy_demo", (0, 1, 2))
+  _as_run(tmp_path, "toy_bundle", (2,))
+  monkeypatch.setattr(result_tables, "HEADLINE", (
+      ("Toy", "docs/toy.md", "toy_demo", "toy_bundle", ("ssim_vs_truth", "expression_accuracy")),
+      ("Other", "docs/other.md", "other_demo", "other_bundle", ("ssim_vs_truth",))))
+  lines = result_tables.headline(tmp_path).split("\n")
+  assert lines[2:5] == [
+      "| [Toy](docs/toy.md) | SSIM vs truth | 0.900 ± 0.100 (3 seeds) | 1.000 | 0.928 | 1.000 |",
+      "|  | expression accuracy | 0.500 ± 0.000 (3 seeds) | 0.500 | 0.000 | 1.000 |",
+      "| [Other](docs/other.md) | SSIM vs truth | not yet measured | not yet measured | - | - |"]
+
+
+def test_headline_refuses_references_that_differ_between_demo_and_bundle(tmp_path, monkeypatch):
+  _as_run(tmp_path, "toy_demo", (0,))
+  _as_run(tmp_path, "toy_bundle", (0,),
+          change=lambda text: text.replace('"value": 0.928}', '"value": 0.93}'))
+  monkeypatch.setattr(result_tables, "HEADLINE", (
+      ("Toy", "docs/toy.md", "toy_demo", "toy_bundle", ("ssim_vs_truth",)),))
+  with pytest.raises(ValueError, match="copy_input / ssim_vs_truth differs between toy_demo"):
+    result_tables.headline(tmp_path)
+
+
 # collect_result.py: a workdir's eval.json + provenance.json -> results/<name>/<split>/seedN.json
 
 

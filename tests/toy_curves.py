@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw
 
 from configs import common
 from fxs_jax import losses
+from fxs_jax import viz
 from fxs_jax.data import augment
-from fxs_jax.recipes import editing
 from fxs_jax.recipes.base import GANRecipe
 from fxs_jax.recipes.base import Predictor
 
@@ -143,7 +143,7 @@ class ToyCurves(GANRecipe):
         points = [(48 + 40 * x, 48 + 40 * y) for x, y in np.clip(curve, -1, 1)]
         draw.line(points, fill=colour, width=2)
       panels.append(np.asarray(img))
-    return {"curves": editing.tile_grid(np.stack(panels)[None].astype(np.float32) / 127.5 - 1.0)}
+    return {"curves": viz.tile_grid(np.stack(panels)[None].astype(np.float32) / 127.5 - 1.0)}
 
   def predictors(self):
     return {"sample_motion": Predictor(compute=self._sample_motion, inputs=self.motion_inputs)}

@@ -1,7 +1,7 @@
 """Time of ``model.animate_photo`` on a ~25 MP photo, by stage: frames pasted at the output size.
 
   python experiments/bench/animate_photo.py [--model=synthfaces/ganimation] [--frames=8]
-      [--max_side=720] [--scale=4.7] [--old] [--old_frames=2]
+      [--max_side=720] [--scale=4.7] [--full_res_paste] [--full_res_frames=2]
 
 The photo: insightface's group photo (``tests/real_photos.group_photo()``, 1280 x 886, five
 faces) upscaled ``--scale`` times (bicubic; 4.7 gives 6016 x 4164, 25 MP) and saved as a JPEG
@@ -9,10 +9,11 @@ faces) upscaled ``--scale`` times (bicubic; 4.7 gives 6016 x 4164, 25 MP) and sa
 generator compiled for the batch, dlib's model files loaded): read (``read_photo``), detect
 (``search_faces``: dlib on a box-downscaled copy, then the crops at full resolution), model
 (``model.edit`` of every face's ``--frames`` frames in one batch), paste+downscale, and the
-whole ``animate_photo`` call timed on its own. Paste+downscale is the new path (the photo
-downscaled once, every frame pasted into it) and, with ``--old``, the path before it (each frame
-pasted into the full photo, then downscaled), run on ``--old_frames`` frames and extrapolated
-to ``--frames``. One run, no medians: on a shared machine the figures are indicative.
+whole ``animate_photo`` call timed on its own. Paste+downscale is ``animate_photo``'s path (the
+photo downscaled once, every frame pasted into it) and, with ``--full_res_paste``, the
+alternative (each frame pasted into the full photo, then downscaled), run on
+``--full_res_frames`` frames and extrapolated to ``--frames``. One run, no medians: on a shared
+machine the figures are indicative.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def main() -> None:
   parser.add_argument("--frames", type=int, default=8)
   parser.add_argument("--max_side", type=int, default=720)
   parser.add_argument("--scale", type=float, default=4.7)
-  parser.add_argument("--old", action="store_true",
-                      help="also time the old paste (full resolution, then downscale)")
-  parser.add_argument("--old_frames", type=int, default=2)
+  parser.add_argument("--full_res_paste", action="store_true",
+                      help="also time pasting at full resolution, then downscaling")
+  parser.add_argument("--full_res_frames", type=int, default=2)
   args = parser.parse_args()
 
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -101,20 +102,21 @@ def main() -> None:
         f"compile the edit {compile_s:.2f} s")
   print("| path | read | detect | model | paste+downscale | total |")
   print("| --- | --- | --- | --- | --- | --- |")
-  print(f"| new: paste at {args.max_side} px | {read_s:.2f} | {detect_s:.2f} | {model_s:.2f} | "
+  print(f"| paste at {args.max_side} px | {read_s:.2f} | {detect_s:.2f} | {model_s:.2f} | "
         f"{paste_s:.2f} | {total_s:.2f} (animate_photo, timed whole) |")
-  if args.old:
-    def old_paste():
+  if args.full_res_paste:
+    def full_res_paste():
       return [photos.fit_within(photos.paste_faces(image, found, edited[:, t],
                                                    references=references), args.max_side)
-              for t in range(args.old_frames)]
-    old_frames, old_s = _timed(old_paste)
-    old_s *= args.frames / args.old_frames
-    difference = np.abs(np.stack(old_frames).astype(float) - video.frames[:args.old_frames])
-    print(f"| old: full-res paste, then downscale ({args.old_frames} frames timed, x "
-          f"{args.frames / args.old_frames:g}) | {read_s:.2f} | {detect_s:.2f} | {model_s:.2f} | "
-          f"{old_s:.2f} | {read_s + detect_s + model_s + old_s:.2f} (sum of stages) |")
-    print(f"new vs old frames {list(range(args.old_frames))}: mean |difference| "
+              for t in range(args.full_res_frames)]
+    full_frames, full_s = _timed(full_res_paste)
+    full_s *= args.frames / args.full_res_frames
+    count = args.full_res_frames
+    difference = np.abs(np.stack(full_frames).astype(float) - video.frames[:count])
+    print(f"| full-res paste, then downscale ({args.full_res_frames} frames timed, x "
+          f"{args.frames / count:g}) | {read_s:.2f} | {detect_s:.2f} | {model_s:.2f} | "
+          f"{full_s:.2f} | {read_s + detect_s + model_s + full_s:.2f} (sum of stages) |")
+    print(f"output-size vs full-res frames {list(range(args.full_res_frames))}: mean |difference| "
           f"{difference.mean():.3f} grey levels, max {difference.max():.0f}")
 
 

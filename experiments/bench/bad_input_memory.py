@@ -75,7 +75,7 @@ def main(argv=None) -> int:
                       help="kill a command above this resident memory")
   parser.add_argument("--skip_large_photo", action="store_true")
   parser.add_argument("--markdown", action="store_true",
-                      help="print the README's table from the committed JSON, not run")
+                      help="print the docs' table from the committed JSON, not run")
   args = parser.parse_args(argv)
   if args.markdown:
     print(markdown(json.loads(OUT.read_text())))
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
 
 
 def markdown(results: dict) -> str:
-  """The README's table of peak memory at the bounds, from ``results``."""
+  """The docs' table of peak memory at the bounds, from ``results``."""
   lines = ["| command | peak RSS | outcome |", "| --- | --- | --- |"]
   for row in results["rows"]:
     outcome = "written" if row["exit"] == 0 else row["killed"] or row["message"].split(": ", 1)[-1]

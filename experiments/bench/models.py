@@ -80,16 +80,18 @@ def make_config(model: str, shape: str, conv_impl: str = "auto", data_dir: str =
 
 
 def set_conv_impl(impl: str) -> str:
-  """Sets the process-wide convolution implementation (read when the steps are traced, as
-  ``fxs_jax.run`` does from ``config.compute.conv_impl``); returns what "auto" resolves to."""
+  """What ``impl`` resolves to ("fast" or "plain"). The trainer's steps trace under
+  ``config.compute.conv_impl`` (``make_config`` sets it); a tree whose ``fastconv`` holds a
+  process-wide setting instead (``set_conv_impl``) gets it set here."""
   try:
     from fxs_jax.nn import fastconv  # pylint: disable=g-import-not-at-top
   except ImportError:  # a tree from before the switch: one implementation
     if impl != "auto":
       raise SystemExit(f"conv_impl={impl!r}: this fxs_jax has no fxs_jax.nn.fastconv switch")
     return "builtin"
-  fastconv.set_conv_impl(impl)
-  return fastconv.resolve_conv_impl()
+  if hasattr(fastconv, "set_conv_impl"):
+    fastconv.set_conv_impl(impl)
+  return fastconv.resolve_conv_impl(impl)
 
 
 class TrainerIteration:

@@ -84,6 +84,11 @@ def preprocess(example: dict, fields: Fields = Fields(), flip: bool = False) -> 
   return example
 
 
+# A pixel whose value moved by more than this (in [-1, 1] units: 5 of 255 levels) was changed: the
+# rule by which the losses and the evaluators find the region an edit has to change.
+CHANGE_THRESHOLD = 0.04
+
+
 def to_signed_unit(img_uint8: np.ndarray) -> np.ndarray:
   """uint8 [0, 255] -> float32 [-1, 1] (the papers' tanh range)."""
   return np.asarray(img_uint8, np.float32) * (2.0 / 255.0) - 1.0

@@ -1,8 +1,9 @@
 """Finding, building and opening the project's TFDS datasets (array_record, no TensorFlow).
 
 Builders live in the repository's ``datasets/<name>/<name>_dataset_builder.py`` (the ``tfds new``
-layout). They are imported by path under the package name ``fxs_jax_datasets`` so that the PyPI
-package called ``datasets`` (Hugging Face) is never shadowed, whether or not it is installed.
+layout), which a wheel installs as the package ``fxs_jax_datasets`` (``pyproject.toml``). They are
+imported by path under that name, so that the PyPI package called ``datasets`` (Hugging Face) is
+never shadowed, whether or not it is installed.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from absl import logging
 import tensorflow_datasets as tfds
 
 from fxs_jax.data import manual_datasets
-from fxs_jax.faces import framing as framing_lib
 from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
+from fxs_jax.faces import framing as framing_lib
 
 _PACKAGE = "fxs_jax_datasets"
 # Datasets that need no download: built automatically on first use.
@@ -30,9 +31,24 @@ PROCEDURAL = ("synth_faces",)
 
 
 def datasets_dir() -> Path:
-  """The folder holding the builders: $FXS_JAX_DATASETS_DIR or the repository's ``datasets/``."""
+  """The folder holding the builders: $FXS_JAX_DATASETS_DIR, else the checkout's ``datasets/``
+  (beside the ``fxs_jax`` folder; an editable install too), else the installed
+  ``fxs_jax_datasets`` package (a wheel)."""
   env = os.environ.get("FXS_JAX_DATASETS_DIR")
-  return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+  if env:
+    return Path(env)
+  # Beside an installed fxs_jax, "datasets" may be Hugging Face's package: a checkout's has ours.
+  checkout = Path(__file__).resolve().parents[2] / "datasets"
+  if _builder_path(checkout, PROCEDURAL[0]).is_file():
+    return checkout
+  installed = importlib.util.find_spec(_PACKAGE)
+  if installed is not None and installed.submodule_search_locations:
+    return Path(next(iter(installed.submodule_search_locations)))
+  return checkout  # absent: builder_class names the folder it looked in
+
+
+def _builder_path(root: Path, name: str) -> Path:
+  return root / name / f"{name}_dataset_builder.py"
 
 
 def _import_by_path(module_name: str, path: Path) -> types.ModuleType:
@@ -54,9 +70,9 @@ def _import_by_path(module_name: str, path: Path) -> types.ModuleType:
 def builder_class(name: str) -> type[tfds.core.GeneratorBasedBuilder]:
   """The ``Builder`` class of ``datasets/<name>/``, imported once per process."""
   root = datasets_dir()
-  path = root / name / f"{name}_dataset_builder.py"
+  path = _builder_path(root, name)
   if not path.is_file():
-    known = sorted(p.name for p in root.glob("*/") if (p / f"{p.name}_dataset_builder.py").is_file())
+    known = sorted(p.name for p in root.glob("*/") if _builder_path(root, p.name).is_file())
     raise DatasetError(
         f"No dataset builder named {name!r} (looked for {path}). Known datasets: "
         f"{', '.join(known) or 'none'}; set config.data.name to '<dataset>/<config>'.")

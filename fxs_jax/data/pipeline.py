@@ -167,5 +167,4 @@ def load(data_config: ml_collections.ConfigDict, splits: Sequence[str] | None = 
   splits = tuple(splits or (data_config.train_split, data_config.eval_split))
   return builders.data_sources(data_config.name, splits, data_config.data_dir or None,
                                data_config.build_if_missing,
-                               data_config.get("manual_dir") or None,
-                               data_config.get("framing") or "")
+                               data_config.manual_dir or None, data_config.framing)

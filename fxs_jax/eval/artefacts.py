@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fxs_jax.data.augment import CHANGE_THRESHOLD
+
 
 def _error(out_BxHxWx3, truth_BxHxWx3) -> np.ndarray:
   return (np.asarray(out_BxHxWx3, np.float64) - np.asarray(truth_BxHxWx3, np.float64)) / 2.0
@@ -58,7 +60,7 @@ def crop_boxes(landmarks_Bx68x2, image_size: int, crop_sizes: dict | None = None
                ) -> dict[str, np.ndarray]:
   """Integer boxes (B, 4: y0, y1, x0, x1) of the fixed crop windows LGP-GAN cuts around the
   eyes and the mouth (``fxs_jax.nn.crops``: centred on the landmarks' box, kept inside)."""
-  from fxs_jax.nn import crops  # pylint: disable=g-import-not-at-top  (jax)
+  from fxs_jax.nn import crops  # lazy: JAX; the artefact measures themselves are numpy
   crop_sizes = crop_sizes or default_crop_sizes(image_size)
   boxes = {}
   for region, (h, w) in crop_sizes.items():
@@ -99,9 +101,6 @@ def colour_shift(out_BxHxWx3, truth_BxHxWx3, boxes_Bx4) -> np.ndarray:
     mean_rgb = d[i, y0:y1, x0:x1].reshape(-1, d.shape[-1]).mean(axis=0)
     result[i] = np.linalg.norm(mean_rgb - mean_rgb.mean())
   return result
-
-
-CHANGE_THRESHOLD = 0.04  # in [-1, 1] units (5 of 255 levels): the truth changed this pixel
 
 
 def changed_pixels(input_BxHxWx3, truth_BxHxWx3, threshold: float = CHANGE_THRESHOLD

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from fxs_jax import facs
+from fxs_jax.eval import fer_judge
 from fxs_jax.eval import harness
 
 
@@ -27,7 +28,6 @@ def fer_rows(name: str, spec, ctx) -> dict:
   """The ``fer`` evaluator (see the module docstring): ``spec.predict`` names the edit
   prediction, ``spec.target`` the condition it takes from the target example (aus / emotion);
   ``spec.margin`` (optional) the judge's crop margin."""
-  from fxs_jax.eval import fer_judge  # pylint: disable=g-import-not-at-top  (JAX net, weights)
   first = ctx.source[0] if len(ctx.source) else {}
   missing = sorted({"image", "emotion", "landmarks", spec.target} - set(first))
   if missing:

@@ -95,9 +95,9 @@ def unpaired_targets(source, limit: int | None = None, seed: int = 0
 
 def pairs_seed(config) -> int:
   """Which held-out pairs are judged: ``config.eval.pairs_seed``, not the training seed, so that
-  every seed of a run is judged on the same pairs (configs saved without the key used their
-  training seed, 0 for every published run)."""
-  return int(config.eval.get("pairs_seed", config.seed))
+  every seed of a run is judged on the same pairs (``fxs_jax.config_upgrade`` gives a config saved
+  without the key its training seed, 0 for every published run)."""
+  return int(config.eval.pairs_seed)
 
 
 def eval_pairs(source, limit: int | None = None, seed: int = 0

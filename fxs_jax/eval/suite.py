@@ -26,24 +26,35 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from fxs_jax import geometry
+from fxs_jax import judges
+from fxs_jax.data import pipeline
 from fxs_jax.errors import DatasetError
 from fxs_jax.errors import UserError
 from fxs_jax.eval import fer_reads
+from fxs_jax.eval import fid
 from fxs_jax.eval import harness
+from fxs_jax.eval import identity
+from fxs_jax.eval import inception
 from fxs_jax.eval import motion
+from fxs_jax.eval import motion_classifier
 from fxs_jax.eval import video
 
 
 @dataclasses.dataclass
 class EvalContext:
   """What an evaluator may use: the config, the recipe, the trained model (``TrainedModel``), the
-  eval split and, if the ``critic`` evaluator ran, its metrics."""
+  eval split, if the ``critic`` evaluator ran its metrics, and ``animate`` (the video pipeline,
+  ``fxs_jax.animation.animate``, handed down by the caller: the ``video`` evaluator's
+  ``generated_motion`` row loads a MotionGAN run, which the layers below the inference API do
+  not)."""
 
   config: ml_collections.ConfigDict
   recipe: Any
   model: Any
   source: Any
   critic_metrics: dict | None = None
+  animate: Callable[..., Any] | None = None
 
 
 def enabled_evals(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
@@ -90,7 +101,7 @@ def critic_rows(name: str, spec, ctx: EvalContext) -> dict:
 def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields: set[str]
                      ) -> harness.Evaluators:
   """The judges ``config.eval`` asks for, given the data's ``fields``: the shipped AU regressor
-  and classifier where they fit the judged data, else trained ones (``evaluators.judge``),
+  and classifier where they fit the judged data, else trained ones (``judges.judge``),
   each recorded with its version in ``versions``; each one that cannot be had is skipped with a
   reason."""
   ev = harness.Evaluators()
@@ -98,8 +109,7 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
   metric = {"au_regressor": "au_mae", "expression_classifier": "expression_accuracy"}
   folder = None  # the shipped judges' folder; None: trained on first use
   if config.eval.evaluators and set(wanted.values()) & fields:
-    from fxs_jax.eval import evaluators  # pylint: disable=g-import-not-at-top  (JAX nets)
-    folder = evaluators.judge_source(config, image_size)
+    folder = judges.judge_source(config, image_size)
   for kind, label in wanted.items():
     if not config.eval.evaluators:
       ev.skipped[metric[kind]] = "config.eval.evaluators=False"
@@ -107,16 +117,15 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
       ev.skipped[metric[kind]] = f"the data have no {label!r} labels to train the {kind} on"
     else:
       try:
-        judge = evaluators.judge(kind, config, image_size, folder)
+        judge = judges.judge(kind, config, image_size, folder)
       except DatasetError as e:  # e.g. a split smaller than the judge's batch: judge nothing
         cause = str(e).split(":")[0].rstrip(".")  # its own fix names the run's batch, not this
-        dataset, _ = evaluators.judged_data(config)
+        dataset, _ = judges.judged_data(config)
         ev.skipped[metric[kind]] = (f"the {kind} could not be trained on {dataset} ({cause}); "
                                     "point config.eval.evaluator_dataset at a larger set")
         continue
       setattr(ev, kind, judge.predict)
       if kind == "expression_classifier":
-        from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
         ev.offline_distribution = functools.partial(fid.classifier_fd_and_is, judge.features,
                                                     judge.predict)
       ev.versions[kind] = judge.record
@@ -125,7 +134,6 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
   elif "landmarks" not in fields:
     ev.skipped["acd_i"] = "the data have no 'landmarks' to align faces for the embedding"
   else:
-    from fxs_jax.eval import identity  # pylint: disable=g-import-not-at-top
     try:
       embedder = identity.FaceEmbedder()
       embedder._load()  # pylint: disable=protected-access  # fail here, not mid-evaluation
@@ -134,8 +142,6 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
     except UserError as e:
       ev.skipped["acd_i"] = str(e)
   if config.eval.inception_weights:
-    from fxs_jax.eval import fid  # pylint: disable=g-import-not-at-top
-    from fxs_jax.eval import inception  # pylint: disable=g-import-not-at-top
     weights = config.eval.inception_weights
     inception.load_weights(weights)  # a wrong file fails now, with its name, not after editing
     ev.distribution = lambda fake, real: fid.fid_and_is(fake, real, weights)
@@ -189,7 +195,7 @@ def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
   or a dict with ``image`` and, with landmarks, the fusion module's ``landmarks``: then their
   error (NME, inter-ocular) beside the trivial answers: the target's landmarks unchanged, the
   source's moved onto the target's."""
-  from fxs_jax.recipes import cgan_transfer  # pylint: disable=g-import-not-at-top
+  
   config = ctx.config
   source = ctx.recipe.examples(ctx.source, config.data.eval_split)
   fields = set(_first_example(source))
@@ -220,10 +226,10 @@ def transfer_pairs(name: str, spec, ctx: EvalContext) -> dict:
       return out
     if "landmarks" in out and "landmarks" in tgt:
       truth = tgt["landmarks"]
-      nme["model"].append(cgan_transfer.landmark_nme(out["landmarks"], truth))
-      nme["copy_input"].append(cgan_transfer.landmark_nme(inp["landmarks"], truth))
-      nme["source_moved"].append(cgan_transfer.landmark_nme(
-          cgan_transfer.moved_to(batch["source_landmarks"], inp["landmarks"]), truth))
+      nme["model"].append(geometry.landmark_nme(out["landmarks"], truth))
+      nme["copy_input"].append(geometry.landmark_nme(inp["landmarks"], truth))
+      nme["source_moved"].append(geometry.landmark_nme(
+          geometry.moved_to(batch["source_landmarks"], inp["landmarks"]), truth))
     return out["image"]
 
   result = harness.evaluate_batches(edit_fn, pairs(), evaluators)
@@ -246,7 +252,6 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
   the same / other classes, within-class diversity, and the accuracy of a classifier fitted here
   on the train split's real SRVFs (``motion_classifier``; a ``chance`` row gives 1 / classes).
   """
-  from fxs_jax.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   config, label = ctx.config, spec.get("label", "emotion")
   first = ctx.recipe.preprocess(_first_example(ctx.recipe.examples(
       ctx.source, config.data.eval_split)), None)
@@ -254,9 +259,9 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
     return {"skipped": {name: f"the recipe's examples have no {spec.real!r}"}}
   _predict_fn(ctx, spec)  # checks the name
   generated, real, classes = [], [], []
-  for batch in trainer_lib.eval_batches(ctx.recipe, ctx.source, config.data.eval_split,
-                                        config.eval.batch_size, config.seed,
-                                        limit=config.eval.num_examples or None):
+  for batch in ctx.recipe.eval_batches(ctx.source, config.data.eval_split,
+                                       config.eval.batch_size, config.seed,
+                                       limit=config.eval.num_examples or None):
     out = ctx.model.predict(spec.predict, batch)
     # A prediction with several outputs names its SRVFs in the spec (e.g. output="srvf").
     generated.append(np.asarray(out[spec.get("output", "srvf")] if isinstance(out, dict) else out))
@@ -275,7 +280,6 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
   if len(np.unique(train_classes)) < 2:
     result["skipped"] = {"motion_class_accuracy": "the train split has fewer than two classes"}
   else:
-    from fxs_jax.eval import motion_classifier  # pylint: disable=g-import-not-at-top  (JAX)
     started = time.perf_counter()
     classifier = motion_classifier.fit(train_real, train_classes)
     classify = classifier.predict
@@ -298,7 +302,6 @@ def motion_geodesic(name: str, spec, ctx: EvalContext) -> dict:
 
 def _train_motions(ctx: EvalContext, field: str, label: str) -> tuple[np.ndarray, np.ndarray]:
   """The real SRVFs ``field`` and classes ``label`` of the recipe's train-split examples."""
-  from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   split = ctx.config.data.train_split
   source = pipeline.load(ctx.config.data, [split])[split]
   examples = [ctx.recipe.preprocess(e, None) for e in ctx.recipe.examples(source, split)]

@@ -8,8 +8,9 @@ the frames' landmarks (``fxs_jax.eval.identity``):
   each true frame's landmarks;
 * ``copy_input``: frame 0 repeated (ACD and ACD-I 0: what a model that changes nothing scores);
 * ``ground_truth``: the true frames (the expression's own change of the embedding);
-* ``generated_motion``: the whole pipeline (``fxs_jax.animation.animate``) on frame 0 with the
-  sequence's expression, when ``config.video.motion`` names a MotionGAN run.
+* ``generated_motion``: the whole pipeline (``fxs_jax.animation.animate``, the context's
+  ``animate``) on frame 0 with the sequence's expression, when ``config.video.motion`` names a
+  MotionGAN run.
 
 ``acd``: mean pairwise embedding distance between a video's frames; ``acd_i``: mean distance of
 each frame to the input (neutral) face. Per-frame SSIM / PSNR against the true frames are the
@@ -41,8 +42,7 @@ def _sequences(ctx, limit: int):
 
 def video_identity(name: str, spec, ctx) -> dict:
   """Rows (method, ``acd`` / ``acd_i``) for the methods above; ``n`` counts videos / pairs."""
-  from fxs_jax import animation  # pylint: disable=import-outside-toplevel  (imports recipes)
-  from fxs_jax.eval import identity  # pylint: disable=import-outside-toplevel  (dlib)
+  from fxs_jax.eval import identity  # lazy: dlib, an optional dependency
   config = ctx.config
   if not len(ctx.source) or any(k not in ctx.source[0] for k in SEQUENCE_FIELDS):
     return {"skipped": {name: "the eval split holds no sequences (frames, landmarks, emotion)"}}
@@ -65,14 +65,16 @@ def video_identity(name: str, spec, ctx) -> dict:
       "face_embedder": "dlib_face_recognition_resnet_model_v1 (128-d)"}, "skipped": {}}
   motion_run = config.get("video", {}).get("motion", "")
   moving = emotions >= 1  # the generated motion needs an expression to move to
-  if motion_run and moving.any():
-    made = [animation.animate(ctx.model, f[0], int(e), frames=frames.shape[1],
+  if motion_run and moving.any() and ctx.animate is not None:
+    made = [ctx.animate(ctx.model, f[0], int(e), frames=frames.shape[1],
                               neutral_landmarks=lms[0], motion=motion_run, seed=config.seed + i)
             for i, (f, lms, e) in enumerate(zip(frames[moving], landmarks[moving],
                                                 emotions[moving]))]
     videos["generated_motion"] = np.stack([a.frames for a in made])
     video_landmarks["generated_motion"] = np.stack([a.landmarks for a in made])
     result["evaluators"]["motion_run"] = str(motion_run)
+  elif ctx.animate is None:
+    result["skipped"][f"{name} generated_motion"] = "no video pipeline handed to the evaluator"
   else:
     result["skipped"][f"{name} generated_motion"] = (
         "no --config.video.motion (a MotionGAN run) to take the motions from")

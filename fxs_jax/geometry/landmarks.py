@@ -90,3 +90,26 @@ def resample_by_arc_length(curve_TxD, num_frames: int) -> np.ndarray:
   weight_N = (targets - start) / (end - start)
   resampled = kept[segment] + weight_N[:, None] * (kept[segment + 1] - kept[segment])
   return resampled.astype(out_dtype)
+
+
+OUTER_EYE_CORNERS = (36, 45)  # iBUG: the inter-ocular distance of the landmark error
+
+
+def landmark_nme(predicted_Bx68x2, truth_Bx68x2) -> jax.Array:
+  """(B,) mean point-to-point distance divided by the truth's inter-ocular (outer eye corner)
+  distance."""
+  iod = jnp.linalg.norm(truth_Bx68x2[:, OUTER_EYE_CORNERS[0]]
+                        - truth_Bx68x2[:, OUTER_EYE_CORNERS[1]], axis=-1)
+  return jnp.mean(jnp.linalg.norm(predicted_Bx68x2 - truth_Bx68x2, axis=-1), axis=-1) / iod
+
+
+def moved_to(source_Bx68x2, target_Bx68x2) -> jax.Array:
+  """The trivial transfer of landmarks: the source's shape, translated and scaled onto the
+  target's (same centroid, same RMS spread)."""
+  def centred(p):
+    mean = jnp.mean(p, axis=1, keepdims=True)
+    return p - mean, mean
+  s, _ = centred(source_Bx68x2)
+  t, t_mean = centred(target_Bx68x2)
+  scale = jnp.sqrt(jnp.sum(t ** 2, axis=(1, 2)) / jnp.sum(s ** 2, axis=(1, 2)))
+  return s * scale[:, None, None] + t_mean

@@ -25,8 +25,10 @@ grad-safe, also at repeated frames and constant curves); leading batch axes broa
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
+from fxs_jax.geometry import landmarks
 from fxs_jax.geometry.landmarks import array_module
 
 # The authors' floor on sqrt(|v_t|) (curve_to_q.m: ``if L(i) > 0.0001 ... else q = v * 0.0001``).
@@ -144,3 +146,17 @@ def apply_motion(neutral_landmarks_xKx2, curve_xTxD, scale=MOTION_SCALE):
   curve = xp.asarray(curve_xTxD)
   motion = curve.reshape(curve.shape[:-1] + neutral.shape[-2:])
   return neutral[..., None, :, :] + scale * motion
+
+
+def motion_on_face(neutral_xKx2, curve_xTxD, scale):
+  """Landmarks ``(..., T, K, 2)`` of a motion on a neutral face, in the face's own frame.
+
+  The neutral landmarks (pixels or already normalised) are normalised (centroid 0, Frobenius
+  norm 1), moved by ``L_t = L_0 + scale * curve_t`` (:func:`apply_motion`, the authors'
+  transfer) and mapped back to the input's position and size. jnp; jit- and grad-safe.
+  """
+  neutral = jnp.asarray(neutral_xKx2, jnp.float32)
+  centroid = jnp.mean(neutral, axis=-2, keepdims=True)
+  spread = jnp.sqrt(jnp.sum((neutral - centroid) ** 2, axis=(-2, -1), keepdims=True))
+  moved = apply_motion(landmarks.normalise_landmarks(neutral), curve_xTxD, scale)
+  return centroid[..., None, :, :] + spread[..., None, :, :] * moved

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from fxs_jax.eval.artefacts import CHANGE_THRESHOLD
+from fxs_jax.data.augment import CHANGE_THRESHOLD
 
 
 def l1_loss(prediction: jax.Array, target: jax.Array) -> jax.Array:

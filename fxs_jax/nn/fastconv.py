@@ -51,16 +51,18 @@ batch 8, on the 2-core CPU this project develops on):
 * a conv given constant channels: folded, the image part dispatched as above;
 * anything else (stride 3+, dilation): plain.
 
-The setting is process-wide and read when a function is TRACED: set it before building the jitted
-steps (``fxs_jax.run`` sets it from ``config.compute.conv_impl``). A function jitted under one
-setting keeps it in its compile cache; changing the setting afterwards does not retrace it.
-``"auto"`` is fast on the CPU backend and plain on GPU/TPU, whose convolution libraries need no
-help (unless measured otherwise).
+The setting is read when a function is TRACED, from the innermost ``with conv_impl(impl):`` around
+the trace (a context variable, "auto" outside any): the code that traces a network enters it,
+e.g. each jitted step of ``fxs_jax.train.trainer`` with ``config.compute.conv_impl`` inside its
+body, so that it holds while that step is traced, whoever calls it, and nowhere else. A function
+jitted under one setting keeps it in its compile cache. ``"auto"`` is fast on the CPU backend and
+plain on GPU/TPU, whose convolution libraries need no help (unless measured otherwise).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
 
 import jax
@@ -78,7 +80,7 @@ WINOGRAD_TILE = 4  # output tile of the residual 3x3 convs' Winograd: 4 = F(4x4,
 WINOGRAD_MIN_SIZE = 4
 
 _DIMS = ("NHWC", "HWIO", "NHWC")
-_conv_impl = "auto"
+_CONV_IMPL = contextvars.ContextVar("fxs_jax_conv_impl", default="auto")
 
 
 def _check_impl(impl: str) -> str:
@@ -87,31 +89,21 @@ def _check_impl(impl: str) -> str:
   return impl
 
 
-def set_conv_impl(impl: str) -> None:
-  """Sets the process-wide convolution implementation ("auto", "fast" or "plain")."""
-  global _conv_impl
-  _conv_impl = _check_impl(impl)
-
-
-def get_conv_impl() -> str:
-  """The process-wide setting, unresolved ("auto", "fast" or "plain")."""
-  return _conv_impl
-
-
 @contextlib.contextmanager
 def conv_impl(impl: str) -> Iterator[None]:
-  """``with conv_impl("plain"): ...`` traces the enclosed code with ``impl``, then restores."""
-  previous = _conv_impl
-  set_conv_impl(impl)
+  """``with conv_impl("plain"): ...`` traces the enclosed code with ``impl`` ("auto", "fast" or
+  "plain"); the setting around it is back on exit (also on an error)."""
+  token = _CONV_IMPL.set(_check_impl(impl))
   try:
     yield
   finally:
-    set_conv_impl(previous)
+    _CONV_IMPL.reset(token)
 
 
 def resolve_conv_impl(impl: str | None = None) -> str:
-  """"fast" or "plain": ``impl`` (default: the process-wide setting) with "auto" resolved."""
-  impl = _check_impl(_conv_impl if impl is None else impl)
+  """"fast" or "plain": ``impl`` (default: the innermost :func:`conv_impl`'s, else "auto") with
+  "auto" resolved."""
+  impl = _check_impl(_CONV_IMPL.get() if impl is None else impl)
   if impl == "auto":
     return "fast" if jax.default_backend() == "cpu" else "plain"
   return impl

@@ -10,9 +10,10 @@ A recipe's whole public surface is declared here. Three parts run in three place
 * **training** (inside the trainer's jitted steps): ``build_generator`` / ``build_critic``, the two
   losses, ``eval_metrics``, ``sample``;
 * **use** (host): ``render_samples`` draws what ``sample`` returned; ``predictors`` are the named,
-  pure predict functions (``edit``, ``transfer``, ``sample_motion``) that ``fxs_jax.load`` exposes as
-  jitted, batched methods and that ``config.evals`` evaluates; ``generate`` writes
-  ``--mode=generate``'s files.
+  pure predict functions (one per task of :data:`TASKS`), each declaring what it is conditioned
+  on and what it returns (:class:`Predictor`). ``fxs_jax.load`` exposes them as jitted, batched
+  methods, ``config.evals`` evaluates them, and the applications (photos, videos, the editor,
+  ``--mode=generate``) learn from the declarations alone what a model can do.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -30,29 +30,54 @@ from flax import nnx
 
 from fxs_jax.data import augment
 from fxs_jax.data import pipeline
-from fxs_jax.errors import UserError
 
 Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 
 
+# The tasks a prediction can perform (its name in ``predictors``):
+#   edit           face image(s) -> the face with another expression (``conditions``: aus, emotion)
+#   transfer       a source face's expression onto target face(s)
+#   sample_motion  an expression class -> landmark motions
+#   render_frames  a neutral face + a landmark sequence -> video frames
+TASKS = ("edit", "transfer", "sample_motion", "render_frames")
+# What a prediction can be conditioned on, besides the face it is given.
+CONDITIONS = ("aus", "emotion", "source_face", "motion_class", "landmark_sequence")
+# What it returns: face images, a video's frames, or landmark motions.
+RETURNS = ("image", "frames", "motion")
+
+
 @dataclasses.dataclass(frozen=True)
 class Predictor:
-  """A named prediction of a trained generator.
+  """A named prediction of a trained generator, with what it needs and gives.
 
   ``compute(gen, batch) -> pytree`` is pure (jitted by the caller; every leaf of ``batch`` and of
   the result has the batch on its first axis). ``inputs(**kwargs) -> batch`` builds that batch on
   the host from a user's arguments (``images=``, ``aus=``, ``emotion=``, ...), validating them with
   one-line errors.
+
+  The declaration: ``conditions`` (some of :data:`CONDITIONS`: e.g. GANimation's edit takes
+  ``("aus", "emotion")``, LGP-GAN's ``("emotion",)``), ``returns`` (one of :data:`RETURNS`) and
+  ``needs_landmarks`` (whether the faces' 68 landmarks must be given). Applications dispatch on
+  these, never on a paper's name or a function's signature.
   """
 
   compute: Callable[[nnx.Module, Batch], Any]
   inputs: Callable[..., dict[str, np.ndarray]]
+  conditions: tuple[str, ...] = ()
+  returns: str = "image"
+  needs_landmarks: bool = False
   doc: str = ""
   # The argument of ``inputs`` whose images decide the output's type: uint8 in, uint8 out; with
   # ``one_in_one_out``, one image (H, W, 3) in gives one image out (no batch axis).
   image_arg: str = "images"
   one_in_one_out: bool = True
+
+  def __post_init__(self):
+    unknown = set(self.conditions) - set(CONDITIONS)
+    if unknown or self.returns not in RETURNS:
+      raise ValueError(f"A Predictor declares conditions from {CONDITIONS} and returns one of "
+                       f"{RETURNS}; got conditions {self.conditions}, returns {self.returns!r}.")
 
 
 class GANRecipe(abc.ABC):
@@ -68,9 +93,12 @@ class GANRecipe(abc.ABC):
   fields = augment.Fields()
   # Batch entries the networks take in the compute dtype (bf16 runs); all others stay float32.
   compute_dtype_inputs: tuple[str, ...] = ("image",)
+  # The paper's name, as applications show it (the editor's headings).
+  title: str = ""
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config
+    self.title = self.title or config.model_name
 
   # ---- networks ----------------------------------------------------------------------------
   @abc.abstractmethod
@@ -114,6 +142,26 @@ class GANRecipe(abc.ABC):
     expressions where the data have them (``pipeline.varied_indices``)."""
     return pipeline.varied_indices(source, count)
 
+  def eval_batches(self, source, split: str, batch_size: int, seed: int,
+                   limit: int | None = None):
+    """Prepared host copies of the global batches of one ordered pass over this recipe's
+    examples of ``source`` (no augmentation; a partial last batch is dropped), deterministic in
+    ``seed``."""
+    host = pipeline.eval_dataset(self.examples(source, split), batch_size, num_threads=1,
+                                 rows=np.arange(batch_size), limit=limit,
+                                 preprocess=self.preprocess)
+    for i, batch in enumerate(host):
+      yield self.prepare_batch(batch, np.random.default_rng([seed, 7, i]))
+
+  def sample_batch(self, source, split: str, count: int, seed: int) -> dict[str, np.ndarray]:
+    """The prepared global batch of ``count`` examples the sample grids show (``sample_indices``
+    of this recipe's examples of ``source``)."""
+    examples = self.examples(source, split)
+    chosen = [self.preprocess(examples[int(i)], None)
+              for i in self.sample_indices(examples, count)]
+    batch = {k: np.stack([e[k] for e in chosen]) for k in chosen[0]}
+    return self.prepare_batch(batch, np.random.default_rng([seed, 8]))
+
   # ---- training (jitted) -------------------------------------------------------------------
   def critic_phases(self) -> tuple[str, ...]:
     """Names of the critic's successive optimiser updates per iteration (default: one)."""
@@ -151,22 +199,6 @@ class GANRecipe(abc.ABC):
 
   # ---- use (host) --------------------------------------------------------------------------
   def predictors(self) -> dict[str, Predictor]:
-    """The named predictions ``fxs_jax.load`` exposes and ``config.evals`` can evaluate."""
+    """The named predictions (keys from :data:`TASKS`) ``fxs_jax.load`` exposes and
+    ``config.evals`` can evaluate, each with its declaration."""
     return {}
-
-  def methods(self) -> dict[str, Callable[..., Any]]:
-    """Host-side uses of a trained model beyond one jitted prediction, as ``fn(model, *args,
-    **kwargs)``; ``fxs_jax.load`` exposes each as ``model.<name>(*args, **kwargs)`` (e.g.
-    TextureGAN's ``animate``, which chains a MotionGAN run and ``render_frames``).
-
-    Default: the uses on real photos that the predictions allow (``fxs_jax.photos.methods_for``:
-    ``edit_photo`` / ``interpolate`` / ``animate_photo`` for an ``edit``, ``transfer_photo`` for
-    a ``transfer``, ``animate_photo`` for ``render_frames``); an override adds to them."""
-    from fxs_jax import photos  # pylint: disable=import-outside-toplevel  (photos imports recipes)
-    return photos.methods_for(self)
-
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``--mode=generate``: files made with ``model`` (a ``fxs_jax.inference.TrainedModel``) from
-    the eval split ``source`` into ``out_dir``; returns their paths."""
-    del model, source, out_dir
-    raise UserError(f"{self.config.model_name} has no --mode=generate; use train or eval.")

@@ -13,17 +13,15 @@ reach the fusion module through the differentiable keypoint image J_gen.
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from fxs_jax import geometry
+from fxs_jax import inputs
 from fxs_jax import losses
-from fxs_jax import viz
 from fxs_jax.data import augment
-from fxs_jax.data import face_files
 from fxs_jax.errors import UserError
 from fxs_jax.models import cgan_transfer as nets
 from fxs_jax.nn import keypoints
@@ -36,31 +34,12 @@ ADVERSARIAL = {  # config.model.gan_loss -> (critic loss, generator loss)
     "lsgan": (losses.lsgan_critic_loss, losses.lsgan_generator_loss),
     "hinge": (losses.hinge_critic_loss, losses.hinge_generator_loss),
 }
-OUTER_EYE_CORNERS = (36, 45)  # iBUG: inter-ocular distance for the landmark error
-
-
-def landmark_nme(predicted_Bx68x2, truth_Bx68x2) -> jax.Array:
-  """(B,) mean point-to-point distance divided by the truth's inter-ocular (outer eye corner)
-  distance."""
-  iod = jnp.linalg.norm(truth_Bx68x2[:, OUTER_EYE_CORNERS[0]]
-                        - truth_Bx68x2[:, OUTER_EYE_CORNERS[1]], axis=-1)
-  return jnp.mean(jnp.linalg.norm(predicted_Bx68x2 - truth_Bx68x2, axis=-1), axis=-1) / iod
-
-
-def moved_to(source_Bx68x2, target_Bx68x2) -> jax.Array:
-  """The trivial transfer of landmarks: the source's shape, translated and scaled onto the
-  target's (same centroid, same RMS spread)."""
-  def centred(p):
-    mean = jnp.mean(p, axis=1, keepdims=True)
-    return p - mean, mean
-  s, _ = centred(source_Bx68x2)
-  t, t_mean = centred(target_Bx68x2)
-  scale = jnp.sqrt(jnp.sum(t ** 2, axis=(1, 2)) / jnp.sum(s ** 2, axis=(1, 2)))
-  return s * scale[:, None, None] + t_mean
 
 
 class CGANTransfer(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids, held-out L1 / landmark errors."""
+
+  title = "cGAN transfer"
 
   fields = augment.Fields(images=("source_image", "target_image", "image"),
                           landmarks=("source_landmarks", "target_landmarks", "landmarks"))
@@ -83,6 +62,8 @@ class CGANTransfer(editing.EditingRecipe):
     if m.variant == "cgan" and m.encoder not in nets.ENCODERS:  # the fusion module's
       raise UserError(f"model.encoder must be one of {nets.ENCODERS}, got {m.encoder!r}.")
     self.uses_landmarks = m.variant == "cgan"
+    if not self.uses_landmarks:
+      self.title = "pix2pix"
 
   def build_generator(self, rngs):
     m = self.config.model
@@ -141,15 +122,15 @@ class CGANTransfer(editing.EditingRecipe):
     if out.landmarks_Bx68x2 is not None:
       truth = batch["landmarks"]
       metrics.update({
-          "landmark_nme": jnp.mean(landmark_nme(out.landmarks_Bx68x2, truth)),
-          "landmark_nme_target_unchanged": jnp.mean(landmark_nme(batch["target_landmarks"],
+          "landmark_nme": jnp.mean(geometry.landmark_nme(out.landmarks_Bx68x2, truth)),
+          "landmark_nme_target_unchanged": jnp.mean(geometry.landmark_nme(batch["target_landmarks"],
                                                                  truth)),
-          "landmark_nme_source_moved": jnp.mean(landmark_nme(
-              moved_to(batch["source_landmarks"], batch["target_landmarks"]), truth))})
+          "landmark_nme_source_moved": jnp.mean(geometry.landmark_nme(
+              geometry.moved_to(batch["source_landmarks"], batch["target_landmarks"]), truth))})
     return metrics
 
   # ---- reports -------------------------------------------------------------------------------
-  def _condition_tile(self, condition_BxHxWxC):
+  def condition_tile(self, condition_BxHxWxC):
     if condition_BxHxWxC.shape[-1] == 3:
       return condition_BxHxWxC
     grey = jnp.max(condition_BxHxWxC, axis=-1, keepdims=True)  # every keypoint channel at once
@@ -162,12 +143,14 @@ class CGANTransfer(editing.EditingRecipe):
     batch = {k: v[:n] for k, v in batch.items()}
     out = self.transfer(gen, batch)
     return jnp.stack([batch["source_image"], batch["target_image"],
-                      self._condition_tile(out.condition_BxHxWxC), out.image_BxHxWx3,
+                      self.condition_tile(out.condition_BxHxWxC), out.image_BxHxWx3,
                       batch["image"]], axis=1)
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
     return {"transfer": Predictor(compute=self._transfer_outputs, inputs=self.transfer_inputs,
+                                   conditions=("source_face",),
+                                   needs_landmarks=self.uses_landmarks,
                                    image_arg="target_images")}
 
   def _transfer_outputs(self, gen, batch):
@@ -183,8 +166,8 @@ class CGANTransfer(editing.EditingRecipe):
     uint8 or [-1, 1], aligned crops of the model's size; the cGAN also needs both faces' 68
     landmarks ((B, 68, 2) pixel (x, y) in the images; pix2pix ignores them)."""
     size = self.config.model.image_size
-    source = editing.check_images(source_images, size, "source_images")
-    target = editing.check_images(target_images, size, "target_images")
+    source = inputs.check_images(source_images, size, "source_images")
+    target = inputs.check_images(target_images, size, "target_images")
     if len(source) != len(target):
       raise UserError(f"transfer needs as many source as target images, got {len(source)} and "
                       f"{len(target)}.")
@@ -196,7 +179,7 @@ class CGANTransfer(editing.EditingRecipe):
           raise UserError(f"The cGAN transfer needs {name} (68 (x, y) points per face, e.g. "
                           "from dlib); pix2pix (--config=configs/cgan_transfer.py:pix2pix) does "
                           "not.")
-        lms = editing.per_example(value, len(source), name, item_ndim=2)
+        lms = inputs.per_example(value, len(source), name, item_ndim=2)
         if lms.shape[1:] != (68, 2) or not np.all(np.isfinite(lms)):
           raise UserError(f"{name} must be 68 finite (x, y) points per face, got shape "
                           f"{np.shape(value)}" + ("" if lms.shape[1:] != (68, 2) else
@@ -204,52 +187,3 @@ class CGANTransfer(editing.EditingRecipe):
                           + ".")
         batch[name] = lms
     return batch
-
-  def _transfer_tiles(self, model, batch) -> list[np.ndarray]:
-    """Columns source | target | J_gen (pix2pix: the source) | output of a batch."""
-    out = model.predict("transfer", self.transfer_inputs(
-        batch["source_image"], batch["target_image"], batch.get("source_landmarks"),
-        batch.get("target_landmarks")))
-    condition = np.asarray(self._condition_tile(jnp.asarray(out["condition"])))
-    return [batch["source_image"], batch["target_image"], condition, out["image"]]
-
-  def _file_pair(self) -> dict | None:
-    """``config.generate``'s two image files (and landmarks) as a one-pair batch, or None."""
-    g, size = self.config.generate, self.config.model.image_size
-    if not (g.get("source_image") or g.get("target_image")):
-      return None
-    if not (g.source_image and g.target_image):
-      raise UserError("Set both --config.generate.source_image and --config.generate.target_image "
-                      "(and, for the cGAN, their --config.generate.*_landmarks files).")
-    batch = {}
-    for role in ("source", "target"):
-      image, landmarks = face_files.load_face(g[f"{role}_image"], g[f"{role}_landmarks"], size)
-      if landmarks is None and self.uses_landmarks:
-        raise UserError(f"The cGAN transfer needs --config.generate.{role}_landmarks: a .npy (68, "
-                        "2) or a text file of 68 lines 'x y' in the image's pixels.")
-      batch[f"{role}_image"] = augment.to_signed_unit(image[None])
-      if landmarks is not None:
-        batch[f"{role}_landmarks"] = landmarks[None]
-    return batch
-
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``transfers.png``: held-out pairs, columns source | target | J_gen | output | truth; with
-    ``config.generate.source_image`` / ``target_image`` also ``transfers_files.png`` (no truth)."""
-    files = self._file_pair()  # bad files fail before anything is written
-    count = min(self.config.generate.num_images, len(source))
-    examples = [self.preprocess(source[int(i)], None)
-                for i in np.linspace(0, len(source) - 1, count).astype(int)]
-    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
-    grids = {"transfers": self._transfer_tiles(model, batch) + [batch["image"]]}
-    lines = ["transfers.png columns: source, target, J_gen (pix2pix: the source), output, truth"]
-    if files is not None:
-      grids["transfers_files"] = self._transfer_tiles(model, files)
-      lines.append(f"transfers_files.png columns: source ({self.config.generate.source_image}), "
-                   f"target ({self.config.generate.target_image}), J_gen, output")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, columns in grids.items():
-      paths.append(out_dir / f"{name}.png")
-      viz.save_png(paths[-1], editing.tile_grid(np.stack(columns, axis=1)))
-    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
-    return paths

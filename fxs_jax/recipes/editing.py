@@ -1,20 +1,15 @@
 """What every image-editing recipe shares (GANimation, LGP-GAN; the cGAN transfer next).
 
 An editor's ``sample`` returns tiles ``(rows, cols, H, W, 3)`` in [-1, 1], drawn as one grid;
-its ``edit`` prediction takes images (+ landmarks) and a target; ``--mode=generate`` edits
-varied test faces towards ``generation_targets`` (one grid column each, the targets listed in
-``targets.txt``), plus any ``extra_strips`` a recipe adds (GANimation's interpolation).
+its ``edit`` prediction takes images (+ landmarks) and a target; ``--mode=generate``
+(``fxs_jax.generate``) edits varied test faces towards ``generation_targets`` (one grid column
+each), plus any ``generation_strips`` a recipe adds (GANimation's interpolation).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
-
-from fxs_jax import errors
-from fxs_jax import facs
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
@@ -33,101 +28,6 @@ def changed_by_truth(batch):
   return losses.changed_pixels(batch["image"], batch["target_image"])
 
 
-def tile_grid(tiles) -> np.ndarray:
-  """Tiles (rows, cols, H, W, 3) in [-1, 1] as one uint8 grid image."""
-  tiles = np.asarray(tiles)
-  rows, cols = tiles.shape[:2]
-  return viz.make_grid(augment.to_uint8(tiles.reshape(rows * cols, *tiles.shape[2:])), cols)
-
-
-def check_images(images, image_size: int, what: str = "images") -> np.ndarray:
-  """``images`` (B, H, W, 3) or one (H, W, 3), uint8 0-255 or float in [-1, 1], as float32
-  (B, H, W, 3) in [-1, 1]; a one-line error if the size or layout is not the model's."""
-  arr = np.asarray(images)
-  if arr.ndim == 3:
-    arr = arr[None]
-  if arr.ndim != 4 or arr.shape[-1] != 3:
-    raise UserError(f"{what} must be (B, H, W, 3) or (H, W, 3) RGB arrays, got shape "
-                    f"{np.shape(images)}.")
-  if arr.shape[1:3] != (image_size, image_size):
-    raise UserError(f"{what} are {arr.shape[1]}x{arr.shape[2]} px; this model edits "
-                    f"{image_size}x{image_size} aligned face crops (config.model.image_size).")
-  if arr.dtype == np.uint8:
-    return augment.to_signed_unit(arr)
-  if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-    raise UserError(f"{what} must be uint8 0-255 or float in [-1, 1], got {arr.dtype}.")
-  arr = arr.astype(np.float32)
-  if arr.size and not np.all(np.isfinite(arr)):
-    raise UserError(f"float {what} hold non-finite values (nan or inf): pass values in [-1, 1] "
-                    "(or uint8 0-255).")
-  if arr.size and (arr.min() < -1.001 or arr.max() > 1.001):
-    raise UserError(f"float {what} must lie in [-1, 1] (or pass uint8 0-255), got values in "
-                    f"[{arr.min():.3g}, {arr.max():.3g}].")
-  return arr
-
-
-def check_landmarks(landmarks, count: int, what: str = "landmarks") -> np.ndarray:
-  """(count, 68, 2) float32 finite pixel (x, y) of ``count`` faces, else a one-line error."""
-  try:
-    lms = np.asarray(landmarks, np.float32)
-  except (TypeError, ValueError):
-    lms = np.zeros((0,), np.float32)
-  if lms.size != count * 68 * 2:
-    raise UserError(f"{what} must be (B, 68, 2) pixel (x, y) for {count} images, got shape "
-                    f"{np.shape(landmarks)}.")
-  if not np.all(np.isfinite(lms)):
-    raise UserError(f"{what} hold non-finite values (no face found?): pass 68 finite (x, y) "
-                    "points per face.")
-  return lms.reshape(count, 68, 2)
-
-
-def check_intensities(intensity, high: float, meaning: str = "the edit's strength"
-                      ) -> np.ndarray:
-  """``intensity`` (one, or one per image) as finite numbers in [0, ``high``], else a one-line
-  error (:func:`fxs_jax.errors.check_numbers`)."""
-  return errors.check_numbers(intensity, "intensity", low=0.0, high=high, meaning=meaning,
-                              fix="0 is the start, 1 the target; pass e.g. intensity=1")
-
-
-def per_example(values, count: int, what: str, item_ndim: int = 0, dtype=np.float32
-                ) -> np.ndarray:
-  """``values`` given once (``item_ndim`` dims) or once per example (one more, ``count`` long),
-  as an array with ``count`` rows; a one-line error otherwise."""
-  try:
-    arr = np.asarray(values, dtype)
-  except (TypeError, ValueError):
-    raise UserError(f"{what} must be numbers, given once or once per image ({count}); got "
-                    f"{str(values)[:40]!r}.") from None
-  if arr.ndim == item_ndim:
-    return np.broadcast_to(arr, (count,) + arr.shape).copy()
-  if arr.ndim == item_ndim + 1 and len(arr) == count:
-    return arr
-  raise UserError(f"{what} must be given once or once per image ({count}), got shape "
-                  f"{np.shape(values)}.")
-
-
-def emotion_labels(emotion, count: int, what: str = "emotion") -> np.ndarray:
-  """(count,) int32 class indices from emotion names or indices (one, or one per example)."""
-  values = per_example(np.asarray(emotion, object), count, what, dtype=object)
-  labels = []
-  for value in values:
-    if isinstance(value, str):
-      labels.append(facs.emotion_index(value, what))
-    else:
-      labels.append(errors.check_number(
-          value, what, low=0, high=facs.NUM_EMOTIONS - 1, integer=True,
-          meaning="an emotion's index", fix=f"or pass a name ({', '.join(facs.EMOTIONS)})"))
-  return np.asarray(labels, np.int32)
-
-
-def emotion_names(text: str, what: str = "config.generate.emotions") -> list[str]:
-  """The comma-separated emotion names in ``text``, each checked."""
-  names = [e.strip() for e in text.split(",") if e.strip()]
-  for name in names:
-    facs.emotion_index(name, what)
-  return names
-
-
 class EditingRecipe(GANRecipe):
   """A recipe whose generator edits face images towards a target condition.
 
@@ -139,8 +39,6 @@ class EditingRecipe(GANRecipe):
 
   fields = augment.Fields(images=("image", "frames", "target_image"),
                           landmarks=("landmarks", "target_landmarks"))
-  # Whether ``edit`` needs the faces' 68 landmarks (LGP-GAN places its eye and mouth crops).
-  needs_landmarks = False
 
   def __init__(self, config):
     super().__init__(config)
@@ -194,40 +92,14 @@ class EditingRecipe(GANRecipe):
 
   def render_samples(self, outputs, batch):
     del batch
-    return {"samples": tile_grid(outputs)}
+    return {"samples": viz.tile_grid(outputs)}
 
   def generation_targets(self) -> list[tuple[str, dict]]:
     """``(column name, edit arguments)`` of ``--mode=generate``'s edits grid."""
     raise UserError(f"{self.config.model_name} declares no generation targets.")
 
-  def extra_strips(self, model, batch: dict) -> list[tuple[str, list, str]]:
-    """More grids for ``--mode=generate``: ``(name, columns, description)``; default none."""
-    del model, batch
+  def generation_strips(self, batch: dict) -> list[tuple[str, list[dict], str]]:
+    """More ``--mode=generate`` grids of the faces in ``batch``: ``(name, edit arguments of each
+    column after the input, description)``; default none."""
+    del batch
     return []
-
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``edits.png``: rows = varied test faces, columns = input + each generation target; then
-    the recipe's extra strips; ``targets.txt`` says what the columns are."""
-    targets = self.generation_targets()
-    if not targets:
-      raise UserError("Nothing to generate: set --config.generate.emotions (e.g. happy,sad)"
-                      + (" and/or --config.generate.aus" if "aus" in self.config.generate else "")
-                      + ".")
-    count = min(self.config.generate.num_images, len(source))
-    examples = [self.preprocess(source[int(i)], None) for i in self.sample_indices(source, count)]
-    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
-    landmarks = batch.get("landmarks")
-    columns = [batch["image"]] + [model.edit(batch["image"], landmarks=landmarks, **arguments)
-                                  for _, arguments in targets]
-    strips = [("edits", columns,
-               "input, " + ", ".join(name for name, _ in targets))]
-    strips += self.extra_strips(model, batch)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths, lines = [], []
-    for name, cols, description in strips:
-      path = out_dir / f"{name}.png"
-      viz.save_png(path, tile_grid(np.stack(cols, axis=1)))
-      paths.append(path)
-      lines.append(f"{name}.png columns: {description}")
-    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
-    return paths

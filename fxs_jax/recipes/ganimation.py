@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from fxs_jax import errors
 from fxs_jax import facs
+from fxs_jax import inputs
 from fxs_jax import losses
 from fxs_jax.errors import MAX_INTENSITY
 from fxs_jax.errors import UserError
@@ -44,6 +44,8 @@ def emotion_targets(names) -> np.ndarray:
 
 class GANimation(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out AU error."""
+
+  title = "GANimation"
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -175,7 +177,8 @@ class GANimation(editing.EditingRecipe):
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
-    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs)}
+    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs,
+                              conditions=("aus", "emotion"))}
 
   def _edit_outputs(self, gen, batch):
     image, attention, color = self.edit(gen, batch["image"], batch["target_aus"])
@@ -194,7 +197,7 @@ class GANimation(editing.EditingRecipe):
     ``intensity`` an interpolation from the face's own expression. ``landmarks`` are not needed
     (accepted so that every editor takes the same arguments)."""
     del landmarks
-    image = editing.check_images(images, self.config.model.image_size)
+    image = inputs.check_images(images, self.config.model.image_size)
     n = len(image)
     if (aus is None) == (emotion is None):
       raise UserError("GANimation.edit needs exactly one target: aus=(17 intensities 0-5) or "
@@ -203,9 +206,9 @@ class GANimation(editing.EditingRecipe):
       target = self._au_vectors(aus, n, "aus")
     else:
       target = np.stack([facs.emotion_aus(facs.EMOTIONS[k])
-                         for k in editing.emotion_labels(emotion, n)])
+                         for k in inputs.emotion_labels(emotion, n)])
     origin = np.zeros_like(target) if start is None else self._au_vectors(start, n, "start")
-    scale = editing.per_example(editing.check_intensities(intensity, MAX_INTENSITY), n,
+    scale = inputs.per_example(inputs.check_intensities(intensity, MAX_INTENSITY), n,
                                 "intensity")
     target = np.clip(origin + scale.reshape(-1, 1) * (target - origin), 0.0, AU_SCALE)
     return {"image": image, "target_aus": target.astype(np.float32) / AU_SCALE}
@@ -215,65 +218,36 @@ class GANimation(editing.EditingRecipe):
     """(count, 17) AU intensities (0-5) from 17 values or an emotion name, once or per image."""
     if isinstance(value, str):
       return np.tile(facs.emotion_aus(facs.EMOTIONS[facs.emotion_index(value, what)]), (count, 1))
-    vectors = editing.per_example(value, count, what, item_ndim=1)
+    vectors = inputs.per_example(value, count, what, item_ndim=1)
     if vectors.shape != (count, facs.NUM_AUS):
       raise UserError(f"{what} must hold {facs.NUM_AUS} intensities (once or per image) in the "
                       f"order {' '.join(facs.AU_NAMES)}, got shape {np.shape(value)}.")
-    check_au_range(vectors[0] if np.ndim(value) == 1 else vectors, what)  # given once: no row
+    inputs.check_au_range(vectors[0] if np.ndim(value) == 1 else vectors, what)  # given once: no row
     return vectors
 
   # ---- generate mode -------------------------------------------------------------------------
   def generation_targets(self) -> list[tuple[str, dict]]:
     """(column name, edit arguments) for ``config.generate.emotions`` and ``.aus``."""
     g = self.config.generate
-    targets = [(name, {"emotion": name}) for name in editing.emotion_names(g.emotions)]
+    targets = [(name, {"emotion": name}) for name in inputs.emotion_names(g.emotions)]
     if g.interpolation_emotion:
       facs.emotion_index(g.interpolation_emotion, "config.generate.interpolation_emotion")
     for i, text in enumerate(v for v in g.aus.split(";") if v.strip()):
-      targets.append((f"aus{i}", {"aus": parse_aus(text, f"generate.aus vector {i + 1}")}))
+      targets.append((f"aus{i}", {"aus": inputs.parse_aus(text, f"generate.aus vector {i + 1}")}))
     return targets
 
-  def extra_strips(self, model, batch):
-    """The interpolation strip: input, then own AUs -> ``generate.interpolation_emotion`` (or
-    the first target) in ``generate.interpolation_steps`` steps."""
+  def generation_strips(self, batch):
+    """The interpolation strip: own AUs -> ``generate.interpolation_emotion`` (or the first
+    target) in ``generate.interpolation_steps`` steps."""
     g = self.config.generate
-    image, own = batch["image"], np.asarray(batch["aus"], np.float32)
+    own = np.asarray(batch["aus"], np.float32)
     if g.interpolation_emotion:
       name, goal = g.interpolation_emotion, facs.emotion_aus(g.interpolation_emotion)
     else:
       name, arguments = self.targets[0]
       goal = (facs.emotion_aus(arguments["emotion"]) if "emotion" in arguments
               else arguments["aus"])
-    columns = [image] + [model.edit(image, aus=(1 - alpha) * own + alpha * np.asarray(goal))
-                         for alpha in np.linspace(0.0, 1.0, g.interpolation_steps)]
+    columns = [{"aus": (1 - alpha) * own + alpha * np.asarray(goal)}
+               for alpha in np.linspace(0.0, 1.0, g.interpolation_steps)]
     return [("interpolation", columns,
              f"input, then own AUs -> {name} in {g.interpolation_steps} steps")]
-
-
-def check_au_range(values: np.ndarray, what: str) -> None:
-  """A one-line error naming the first AU (and row) whose intensity is not a finite number in
-  [0, 5]."""
-  values = np.asarray(values, np.float64)
-  with np.errstate(invalid="ignore"):
-    bad = np.argwhere(~np.isfinite(values) | (values < 0) | (values > AU_SCALE))
-  if len(bad):
-    index = tuple(int(i) for i in bad[0])
-    name = facs.AU_NAMES[index[-1]] if values.shape[-1] == facs.NUM_AUS else f"[{index[-1]}]"
-    row = f"[{index[0]}]" if values.ndim == 2 else ""  # the image's row
-    errors.check_number(values[index].item(), f"{what}{row} {name}", low=0.0, high=AU_SCALE,
-                        meaning="an AU intensity",
-                        fix="the FACS scale is 0 (absent) to 5 (maximal)")
-
-
-def parse_aus(text: str, what: str = "AU vector") -> np.ndarray:
-  """17 comma-separated AU intensities on the 0-5 scale, with an error that says what is wrong."""
-  try:
-    values = np.array([float(v) for v in text.replace(" ", "").split(",") if v], np.float32)
-  except ValueError as e:
-    raise UserError(f"{what}: {text!r} is not a list of numbers ({e}).") from e
-  if values.shape != (facs.NUM_AUS,):
-    raise UserError(
-        f"{what} has {values.size} values; GANimation needs {facs.NUM_AUS} AU "
-        f"intensities in the order {' '.join(facs.AU_NAMES)}, each 0-5.")
-  check_au_range(values, what)
-  return values

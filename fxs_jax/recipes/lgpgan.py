@@ -28,6 +28,7 @@ import numpy as np
 import optax
 
 from fxs_jax import facs
+from fxs_jax import inputs
 from fxs_jax import losses
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
@@ -55,7 +56,8 @@ def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> ja
 class LGPGAN(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
 
-  needs_landmarks = True
+  title = "LGP-GAN"
+
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -240,7 +242,9 @@ class LGPGAN(editing.EditingRecipe):
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
-    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs)}
+    # The eye and mouth crops are placed by the faces' landmarks.
+    return {"edit": Predictor(compute=self._edit_outputs, inputs=self.edit_inputs,
+                              conditions=("emotion",), needs_landmarks=True)}
 
   def _edit_outputs(self, gen, batch):
     if "target_condition" in batch:  # class weights, a blend of two one-hots
@@ -260,7 +264,7 @@ class LGPGAN(editing.EditingRecipe):
     or index, default neutral) to ``emotion``: ``(1 - intensity) * onehot(start) + intensity *
     onehot(emotion)`` (the paper trains on one-hots only; blends are an interpolation between
     two classes the generator has seen)."""
-    image = editing.check_images(images, self.config.model.image_size)
+    image = inputs.check_images(images, self.config.model.image_size)
     n = len(image)
     if emotion is None:
       raise UserError("LGP-GAN.edit needs a target: emotion=name or index "
@@ -268,16 +272,16 @@ class LGPGAN(editing.EditingRecipe):
     if landmarks is None:
       raise UserError("LGP-GAN.edit needs the faces' 68 landmarks (landmarks=, (B, 68, 2) pixel "
                       "x, y) to place its eye and mouth crops.")
-    lms = editing.check_landmarks(landmarks, n)
-    labels = editing.emotion_labels(emotion, n)
+    lms = inputs.check_landmarks(landmarks, n)
+    labels = inputs.emotion_labels(emotion, n)
     # The class blend: (1 - intensity) * onehot(start) + intensity * onehot(emotion).
-    scale = editing.per_example(editing.check_intensities(
+    scale = inputs.per_example(inputs.check_intensities(
         intensity, 1.0, "LGP-GAN's intensity (a blend of two expression classes)"), n,
                                 "intensity")
     if np.all(scale == 1.0):
       return {"image": image, "landmarks": lms, "target_emotion": labels}
     eye = np.eye(self.config.model.num_classes, dtype=np.float32)
-    origin = eye[editing.emotion_labels(start, n, "start")]
+    origin = eye[inputs.emotion_labels(start, n, "start")]
     condition = origin + scale[:, None] * (eye[labels] - origin)
     return {"image": image, "landmarks": lms, "target_condition": condition}
 
@@ -285,4 +289,4 @@ class LGPGAN(editing.EditingRecipe):
   def generation_targets(self) -> list[tuple[str, dict]]:
     """(column name, edit arguments) for ``config.generate.emotions``."""
     return [(name, {"emotion": name})
-            for name in editing.emotion_names(self.config.generate.emotions)]
+            for name in inputs.emotion_names(self.config.generate.emotions)]

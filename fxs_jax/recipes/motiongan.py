@@ -23,7 +23,6 @@ A generated motion moves any neutral face: ``L_t = L_0 + motion_scale * curve_t`
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from absl import logging
 import jax.numpy as jnp
@@ -31,8 +30,8 @@ import ml_collections
 import numpy as np
 
 from fxs_jax import errors
-from fxs_jax import facs
 from fxs_jax import geometry
+from fxs_jax import inputs
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
@@ -42,9 +41,8 @@ from fxs_jax.recipes.base import GANRecipe
 from fxs_jax.recipes.base import Predictor
 
 NUM_LANDMARKS = 68
-MOTION_EMOTIONS = facs.EMOTIONS[1:]  # a motion goes from neutral to one of these; class = index
-TILE, SAMPLE_FRAMES = 96, 6  # sample grids: tile size (px) and frames shown per sequence
-REAL_COLOUR, FAKE_COLOUR, NEUTRAL_COLOUR = (60, 220, 90), (240, 40, 170), (90, 90, 90)
+MOTION_EMOTIONS = inputs.MOTION_EMOTIONS
+REAL_COLOUR, FAKE_COLOUR = (60, 220, 90), (240, 40, 170)  # sample grids: real and generated motions
 
 
 def motion_class(emotion_B):
@@ -52,59 +50,11 @@ def motion_class(emotion_B):
   return emotion_B - 1
 
 
-def animate(neutral_xKx2, curve_xTxD, scale):
-  """Landmarks ``(..., T, K, 2)`` of a motion on a neutral face, in the face's own frame.
-
-  The neutral landmarks (pixels or already normalised) are normalised (centroid 0, Frobenius
-  norm 1), moved by ``L_t = L_0 + scale * curve_t`` (``geometry.apply_motion``, the authors'
-  transfer) and mapped back to the input's position and size. jnp; jit- and grad-safe.
-  """
-  neutral = jnp.asarray(neutral_xKx2, jnp.float32)
-  centroid = jnp.mean(neutral, axis=-2, keepdims=True)
-  spread = jnp.sqrt(jnp.sum((neutral - centroid) ** 2, axis=(-2, -1), keepdims=True))
-  moved = geometry.apply_motion(geometry.normalise_landmarks(neutral), curve_xTxD, scale)
-  return centroid[..., None, :, :] + spread[..., None, :, :] * moved
-
-
-def motion_labels(emotion, count: int) -> np.ndarray:
-  """(count,) int32 ``facs`` labels of non-neutral emotions, from names or indices (once, or
-  once per sample); a one-line error naming the valid ones otherwise."""
-  values = np.asarray(emotion, object)
-  if values.ndim == 0:
-    values = np.full((count,), values.item(), object)
-  if values.ndim != 1 or len(values) != count:
-    raise UserError(f"emotion must be given once or once per sample ({count}), got shape "
-                    f"{np.shape(emotion)}.")
-  labels = []
-  for value in values:
-    if isinstance(value, str) and value in MOTION_EMOTIONS:
-      labels.append(facs.EMOTIONS.index(value))
-    elif isinstance(value, (int, np.integer)) and 1 <= int(value) <= len(MOTION_EMOTIONS):
-      labels.append(int(value))
-    else:
-      raise UserError(f"MotionGAN animates neutral -> an expression: emotion {value!r} is not "
-                      f"one; use a name ({', '.join(MOTION_EMOTIONS)}) or its index "
-                      f"1-{len(MOTION_EMOTIONS)}.")
-  return np.asarray(labels, np.int32)
-
-
-def check_neutral_landmarks(landmarks) -> np.ndarray:
-  """(B, 68, 2) float32 from (68, 2) or (B, 68, 2) finite (x, y) points, else a UserError."""
-  arr = np.asarray(landmarks, np.float32)
-  if arr.ndim == 2:
-    arr = arr[None]
-  if arr.ndim != 3 or arr.shape[1:] != (NUM_LANDMARKS, 2):
-    raise UserError(f"neutral_landmarks must be 68 (x, y) points per face, shape (68, 2) or "
-                    f"(B, 68, 2), got {np.shape(landmarks)}.")
-  if not np.all(np.isfinite(arr)):
-    raise UserError("neutral_landmarks has non-finite values (no face found?): pass 68 finite "
-                    "(x, y) points per face.")
-  return arr
-
-
 class MotionGAN(GANRecipe):
   """The recipe: SRVF examples and their Karcher mean, the two losses, landmark sample grids,
   the ``sample_motion`` prediction."""
+
+  title = "MotionGAN"
 
   fields = augment.Fields(images=(), landmarks=())  # no flips: a mirrored motion is another one
   compute_dtype_inputs = ()  # SRVFs stay float32 (the geometry needs the precision)
@@ -254,7 +204,7 @@ class MotionGAN(GANRecipe):
 
   # ---- reports -------------------------------------------------------------------------------
   def _landmarks(self, srvf_BxTxD, neutral_Bx68x2):
-    return animate(neutral_Bx68x2, geometry.srvf_inverse(srvf_BxTxD),
+    return geometry.motion_on_face(neutral_Bx68x2, geometry.srvf_inverse(srvf_BxTxD),
                    self.config.model.motion_scale)
 
   def sample(self, gen, batch):
@@ -276,22 +226,23 @@ class MotionGAN(GANRecipe):
     ``real_vs_generated``: per sample example, its real motion (green) and a generated one of
     its class (magenta) on its face."""
     del batch
-    return {"motions": draw_sequences([[s] for s in outputs["per_class"]]),
-            "real_vs_generated": draw_sequences(
+    return {"motions": viz.landmark_sequences_grid([[s] for s in outputs["per_class"]]),
+            "real_vs_generated": viz.landmark_sequences_grid(
                 [[(r, REAL_COLOUR), (f, FAKE_COLOUR)]
                  for r, f in zip(outputs["real"], outputs["fake"])])}
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
     return {"sample_motion": Predictor(compute=self._sample_motion,
-                                       inputs=self.sample_motion_inputs)}
+                                       inputs=self.sample_motion_inputs,
+                                       conditions=("motion_class",), returns="motion")}
 
   def _sample_motion(self, gen, batch):
     out = gen(batch["noise"], motion_class(batch["emotion"]))
     curve = geometry.srvf_inverse(out.srvf_BxTxD)
     result = {"srvf": out.srvf_BxTxD, "curve": curve}
     if "neutral_landmarks" in batch:
-      result["landmarks"] = animate(batch["neutral_landmarks"], curve,
+      result["landmarks"] = geometry.motion_on_face(batch["neutral_landmarks"], curve,
                                     self.config.model.motion_scale)
     return result
 
@@ -303,7 +254,7 @@ class MotionGAN(GANRecipe):
     ``landmarks`` (B, T, 68, 2): the motion on those faces, in their coordinates
     (``L_t = L_0 + model.motion_scale * curve_t`` in normalised units). ``noise`` (B, noise_dim)
     or ``seed`` fixes the samples."""
-    lms = None if neutral_landmarks is None else check_neutral_landmarks(neutral_landmarks)
+    lms = None if neutral_landmarks is None else inputs.check_neutral_landmarks(neutral_landmarks)
     if num_samples is not None:
       num_samples = errors.check_number(
           num_samples, "num_samples", low=1, high=errors.MAX_MOTION_SAMPLES, integer=True,
@@ -313,7 +264,7 @@ class MotionGAN(GANRecipe):
     count = num_samples or (len(noise) if noise is not None else None) or (
         len(lms) if lms is not None and len(lms) > 1 else None) or (
             np.size(emotion) if np.ndim(emotion) else 1)
-    batch = {"emotion": motion_labels(emotion, count)}
+    batch = {"emotion": inputs.motion_labels(emotion, count)}
     if lms is not None:
       if len(lms) not in (1, count):
         raise UserError(f"neutral_landmarks must be given once or once per sample ({count}), "
@@ -327,52 +278,3 @@ class MotionGAN(GANRecipe):
                       f"{np.shape(noise)}.")
     batch["noise"] = np.asarray(noise, np.float32)
     return batch
-
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``motions.png``: for each of ``config.generate.num_faces`` held-out neutral faces, a row
-    per emotion (happy .. contemptuous), columns frames; ``motions.npz``: the SRVFs, curves and
-    landmark sequences (normalised coordinates) behind it, with their emotion labels."""
-    examples = self.examples(source, self.config.data.eval_split)
-    count = min(self.config.generate.num_faces, len(examples))
-    neutral = np.stack([examples[int(i)]["neutral_landmarks"]
-                        for i in self.sample_indices(examples, count)])
-    labels = np.tile(np.arange(1, len(MOTION_EMOTIONS) + 1), count)
-    out = model.predict("sample_motion", self.sample_motion_inputs(
-        labels, neutral_landmarks=np.repeat(neutral, len(MOTION_EMOTIONS), axis=0),
-        seed=self.config.seed))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "motions.png", out_dir / "motions.npz"]
-    viz.save_png(paths[0], draw_sequences([[s] for s in out["landmarks"]]))
-    np.savez(paths[1], emotion=labels, **out)
-    (out_dir / "targets.txt").write_text(
-        f"motions.png: {count} faces x rows {', '.join(MOTION_EMOTIONS)}; columns "
-        f"{SAMPLE_FRAMES} frames from neutral to apex\n")
-    return paths
-
-
-def draw_sequences(rows) -> np.ndarray:
-  """One uint8 grid: a row per entry of ``rows``, ``SAMPLE_FRAMES`` tiles of ``TILE`` px.
-
-  Each entry is a list of sequences ``(T, 68, 2)`` (normalised coordinates) or
-  ``(sequence, colour)`` pairs drawn over each other (iBUG group colours without one), above
-  the first frame in grey (so the motion shows as the offset from it). A row is scaled and
-  centred on its first sequence's first frame, so the motions keep their relative size.
-  """
-  tiles = []
-  for layers in rows:
-    layers = [layer if isinstance(layer, tuple) else (layer, None) for layer in layers]
-    first = np.asarray(layers[0][0])[0]
-    centre = first.mean(axis=0)
-    scale = 0.38 * TILE / max(float(np.abs(first - centre).max()), 1e-6)
-    frames = np.linspace(0, len(layers[0][0]) - 1, SAMPLE_FRAMES).round().astype(int)
-    for t in frames:
-      tile = viz.draw_landmarks(np.zeros((TILE, TILE, 3), np.uint8),
-                                (first - centre) * scale + (TILE - 1) / 2.0, radius=1,
-                                color=NEUTRAL_COLOUR)
-      for i, (sequence, colour) in enumerate(layers):
-        points = (np.asarray(sequence)[t] - centre) * scale + (TILE - 1) / 2.0
-        # Overlaid sequences: the first drawn larger, so it shows around the others' dots.
-        radius = 1.5 if len(layers) == 1 else (2.0 if i == 0 else 1.2)
-        tile = viz.draw_landmarks(tile, points, radius=radius, color=colour)
-      tiles.append(tile)
-  return viz.make_grid(tiles, SAMPLE_FRAMES)

@@ -23,23 +23,19 @@ face's own pixels wherever no landmark is near (hair, background, the face's out
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from fxs_jax import animation
+from fxs_jax import inputs
 from fxs_jax import losses
-from fxs_jax import viz
 from fxs_jax.data import augment
-from fxs_jax.data import face_files
 from fxs_jax.errors import MAX_FRAMES
 from fxs_jax.errors import UserError
 from fxs_jax.models import cgan_transfer as nets
 from fxs_jax.nn import keypoints
 from fxs_jax.recipes import cgan_transfer
-from fxs_jax.recipes import editing
 from fxs_jax.recipes.base import Predictor
 
 NUM_LANDMARKS = 68
@@ -97,6 +93,8 @@ class FramePairs:
 
 class TextureGAN(cgan_transfer.CGANTransfer):
   """The cGAN transfer recipe on (neutral face, frame landmarks) -> frame."""
+
+  title = "MotionGAN + TextureGAN"
 
   variants = ("keypoints",)
   fields = augment.Fields(images=("target_image", "image", "frames"),
@@ -161,16 +159,15 @@ class TextureGAN(cgan_transfer.CGANTransfer):
     n = min(self.config.logging.num_samples, batch["image"].shape[0])
     batch = {k: v[:n] for k, v in batch.items()}
     out = self.transfer(gen, batch)
-    return jnp.stack([batch["target_image"], self._condition_tile(out.condition_BxHxWxC),
+    return jnp.stack([batch["target_image"], self.condition_tile(out.condition_BxHxWxC),
                       out.image_BxHxWx3, batch["image"]], axis=1)
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
     return {"render_frames": Predictor(compute=self._render, inputs=self.render_inputs,
-                                       image_arg="neutral_images", one_in_one_out=False)}
-
-  def methods(self):
-    return {**super().methods(), "animate": animation.animate}
+                                       conditions=("landmark_sequence",), returns="frames",
+                                       image_arg="neutral_images",
+                                       one_in_one_out=False)}
 
   def _render(self, gen, batch):
     return self.transfer(gen, batch).image_BxHxWx3
@@ -190,7 +187,7 @@ class TextureGAN(cgan_transfer.CGANTransfer):
     if len(lms) > MAX_FRAMES:
       raise UserError(f"landmarks hold {len(lms)} frames; a call renders at most {MAX_FRAMES} "
                       "(more would hold too much memory): render a longer video in parts.")
-    neutral = editing.check_images(neutral_images, self.config.model.image_size,
+    neutral = inputs.check_images(neutral_images, self.config.model.image_size,
                                    "neutral_images")
     if len(neutral) == 1:
       neutral = np.broadcast_to(neutral, (len(lms),) + neutral.shape[1:]).copy()
@@ -198,41 +195,3 @@ class TextureGAN(cgan_transfer.CGANTransfer):
       raise UserError(f"Give one neutral image or one per frame: got {len(neutral)} images for "
                       f"{len(lms)} frames.")
     return {"target_image": neutral, "landmarks": lms}
-
-  def generate(self, model, source, out_dir: Path) -> list[Path]:
-    """``frames.png``: for held-out sequences, a row of true frames (frame 0 first) and below
-    it the row rendered from frame 0 and each frame's landmarks. With ``config.video.motion``
-    (a MotionGAN run), also the videos of ``fxs_jax.animation.generate_videos``: held-out
-    neutral faces and ``config.generate.neutral_image`` from neutral to each expression."""
-    g, v = self.config.generate, self.config.video
-    faces = []
-    if g.neutral_image:  # a bad file fails before anything is written
-      image, lms = face_files.load_face(g.neutral_image, g.neutral_landmarks,
-                                        self.config.model.image_size)
-      faces.append(("file", image, lms))
-    if faces and not v.motion:
-      raise UserError("--config.generate.neutral_image is animated with a MotionGAN run's "
-                      "motions: set --config.video.motion=<its workdir or export>.")
-    if v.motion:  # a missing motion run or a bad emotion name fails before anything is written
-      animation.motion_model(model, v.motion)
-      animation.video_emotions(v.emotions)
-    count = max(1, min(g.num_images // 2, len(source)))
-    rows = []
-    for i in np.linspace(0, len(source) - 1, count).astype(int):
-      example = self.preprocess({k: np.asarray(v) for k, v in source[int(i)].items()}, None)
-      truth = example["frames"]
-      rows += [truth, model.render_frames(truth[0], example["landmarks"])]
-      if v.motion and len(faces) - bool(g.neutral_image) < v.num_faces:
-        faces.append((f"face{int(i)}", viz.to_uint8(truth[0]), example["landmarks"][0]))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "frames.png"]
-    viz.save_png(paths[0], editing.tile_grid(np.stack(rows)))
-    lines = ["frames.png rows: true frames of a held-out sequence, then the frames rendered from "
-             "its frame 0 and each frame's landmarks (alternating)"]
-    if v.motion:
-      videos, video_lines = animation.generate_videos(model, self.config, faces, out_dir)
-      paths, lines = paths + videos, lines + video_lines
-    else:
-      lines.append("no videos: set --config.video.motion=<a MotionGAN workdir or export>")
-    (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
-    return paths

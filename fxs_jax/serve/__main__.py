@@ -15,6 +15,7 @@ import socket
 import sys
 
 from fxs_jax.errors import UserError
+from fxs_jax.serve import limits
 
 DEFAULT_MODELS = ("synthfaces/ganimation", "synthfaces/lgpgan", "synthfaces/cgan_transfer",
                   "synthfaces/texturegan")
@@ -22,7 +23,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_args(argv) -> argparse.Namespace:
-  from fxs_jax.serve import limits  # pylint: disable=import-outside-toplevel
   parser = argparse.ArgumentParser(prog="python -m fxs_jax.serve",
                                    description=__doc__.split("\n\n")[0])
   parser.add_argument("--model", action="append", help="a training workdir, an export or a "
@@ -44,7 +44,6 @@ def parse_args(argv) -> argparse.Namespace:
 def check_args(args):
   """The editor's :class:`~fxs_jax.serve.limits.Limits` from the flags; UserError for a bad
   flag."""
-  from fxs_jax.serve import limits  # pylint: disable=import-outside-toplevel
   if not 0 <= args.port <= 65535:
     raise UserError(f"--port={args.port}: a port is a number in [0, 65535]; pass e.g. "
                     "--port=8765.")
@@ -54,8 +53,8 @@ def check_args(args):
 
 def load_models(names) -> dict:
   """``{name: TrainedModel}`` of ``names``, or of the bundled models the editor serves."""
-  import fxs_jax  # pylint: disable=import-outside-toplevel
-  from fxs_jax import inference  # pylint: disable=import-outside-toplevel
+  import fxs_jax  # lazy: JAX, so that --help and flag errors answer at once
+  from fxs_jax import inference  # lazy: JAX, so that --help and flag errors answer at once
   if not names:
     bundled = set(inference.bundled_names())
     names = [n for n in DEFAULT_MODELS if n in bundled]
@@ -65,7 +64,7 @@ def load_models(names) -> dict:
 def main(argv=None) -> int:
   try:
     import uvicorn  # pylint: disable=import-outside-toplevel
-    from fxs_jax.serve import app  # pylint: disable=import-outside-toplevel
+    from fxs_jax.serve import app  # lazy: Starlette and JAX, from the optional serve extra
   except ImportError as e:
     print(f"python -m fxs_jax.serve needs the serve extra ({e}): pip install -e \".[serve,faces]\"",
           file=sys.stderr)

@@ -255,8 +255,8 @@ class Editor:
     if kind == "motion" and not video:
       raise ServeError(400, "This model makes videos: press Play.")
     if kind == "transfer" and video:
-      raise ServeError(400, "The cGAN transfer makes stills: press a face to copy its expression.")
-    body = payload.fields(raw, kind, f"{name}, {ops.KIND_TITLES[kind]}", self.limits)
+      raise ServeError(400, "This model makes stills: press a face to copy its expression.")
+    body = payload.fields(raw, kind, f"{name}, {ops.title(model, kind)}", self.limits)
     deadline = start + self.timeout
     size = model.config.model.image_size
     photo, faces = await self._faces(body["photo"], size, deadline, "Pick or upload a photo.")

@@ -124,8 +124,8 @@ def main() -> None:
   parser.add_argument("out", type=Path)
   parser.add_argument("--model", action="append")
   args = parser.parse_args()
-  from fxs_jax.serve import __main__ as cli  # pylint: disable=import-outside-toplevel
-  from fxs_jax.serve import app  # pylint: disable=import-outside-toplevel
+  from fxs_jax.serve import __main__ as cli  # lazy: JAX, after the flags are read
+  from fxs_jax.serve import app  # lazy: Starlette and JAX, after the flags are read
   web_app = app.create_app(cli.load_models(args.model))
   try:
     with serving(web_app) as url:

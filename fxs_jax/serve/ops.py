@@ -8,29 +8,30 @@ recipes' own (``Predictor.inputs``), so every argument is checked where the mode
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from fxs_jax import animation
 from fxs_jax import facs
+from fxs_jax import inputs
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
-from fxs_jax.recipes import motiongan as motion_lib
 
-KIND_TITLES = {"aus": "GANimation: action units", "emotion": "LGP-GAN: emotions",
-               "transfer": "cGAN transfer: another face's expression",
-               "motion": "MotionGAN + TextureGAN: expression videos"}
+# What each kind of control does, after the paper's name (``GANRecipe.title``).
+KIND_TASKS = {"aus": "action units", "emotion": "emotions",
+              "transfer": "another face's expression", "motion": "expression videos"}
 EDITOR_FRAMES = animation.INTERPOLATION_FRAMES  # an editor's "play": start -> target
 VIDEO_FRAMES = 16  # a TextureGAN video (fixed: render_frames compiles for one length)
 
 
 def kind_of(model) -> str:
-  """The editor's name for what ``model`` does; a one-line error for a model it cannot serve."""
+  """The editor's name for what ``model`` does, from its predictions' declarations: an ``edit``
+  conditioned on AUs gets AU sliders, one conditioned on an emotion emotion buttons; a one-line
+  error for a model it cannot serve."""
   predictions = model.predictions
   if "edit" in predictions:
-    accepted = inspect.signature(model.recipe.predictors()["edit"].inputs).parameters
-    return "aus" if "aus" in accepted else "emotion"
+    conditions = model.declaration("edit").conditions
+    if "aus" in conditions or "emotion" in conditions:
+      return "aus" if "aus" in conditions else "emotion"
   if "transfer" in predictions:
     return "transfer"
   if "render_frames" in predictions:
@@ -38,7 +39,13 @@ def kind_of(model) -> str:
   hint = (" (serve its TextureGAN run: that run's config.video.motion names it)"
           if "sample_motion" in predictions else "")
   raise UserError(f"The editor cannot serve a {model.config.model_name} model{hint}; it serves "
-                  "GANimation, LGP-GAN, cGAN transfer and TextureGAN runs.")
+                  "models that edit faces towards AUs or emotions, transfer expressions, or "
+                  "render frames (GANimation, LGP-GAN, cGAN transfer and TextureGAN runs).")
+
+
+def title(model, kind: str) -> str:
+  """The heading of a model's controls: its paper and what the controls do."""
+  return f"{model.recipe.title}: {KIND_TASKS[kind]}"
 
 
 def prediction_of(kind: str) -> str:
@@ -48,8 +55,8 @@ def prediction_of(kind: str) -> str:
 
 def describe(name: str, model, kind: str) -> dict:
   """What the page needs to draw the model's controls."""
-  emotions = motion_lib.MOTION_EMOTIONS if kind == "motion" else facs.EMOTIONS
-  return {"name": name, "kind": kind, "title": KIND_TITLES[kind],
+  emotions = inputs.MOTION_EMOTIONS if kind == "motion" else facs.EMOTIONS
+  return {"name": name, "kind": kind, "title": title(model, kind),
           "model": model.config.model_name, "size": int(model.config.model.image_size),
           "step": int(model.step), "emotions": list(emotions), "masks": kind in ("aus", "emotion"),
           "animates": kind != "transfer"}
@@ -70,7 +77,7 @@ def _stack(faces, repeat: int = 1):
 
 
 def _edit_inputs(model, crops, landmarks, target: dict) -> dict:
-  batch = model.recipe.predictors()["edit"].inputs(crops, landmarks=landmarks, **target)
+  batch = model.declaration("edit").inputs(crops, landmarks=landmarks, **target)
   if "target_emotion" in batch:  # LGP-GAN at intensity 1: the same one-hot as a blend, so that
     eye = np.eye(model.config.model.num_classes, dtype=np.float32)  # one batch layout compiles
     batch = {"image": batch["image"], "landmarks": batch["landmarks"],
@@ -98,8 +105,7 @@ def transfer_batch(model, source_face, faces) -> dict:
   """The ``transfer`` batch: ``source_face``'s expression onto each of ``faces``."""
   source_crops, source_landmarks = _stack([source_face], len(faces))
   crops, landmarks = _stack(faces)
-  return model.recipe.predictors()["transfer"].inputs(source_crops, crops, source_landmarks,
-                                                     landmarks)
+  return model.declaration("transfer").inputs(source_crops, crops, source_landmarks, landmarks)
 
 
 def start_batch(model, kind: str, faces, body: dict) -> dict:
@@ -111,7 +117,7 @@ def start_batch(model, kind: str, faces, body: dict) -> dict:
 def self_transfer_batch(model, faces) -> dict:
   """The ``transfer`` batch of each face's own expression onto itself: a transfer's start."""
   crops, landmarks = _stack(faces)
-  return model.recipe.predictors()["transfer"].inputs(crops, crops, landmarks, landmarks)
+  return model.declaration("transfer").inputs(crops, crops, landmarks, landmarks)
 
 
 def videos(model, faces, body: dict, frames: int = VIDEO_FRAMES) -> tuple[np.ndarray, float]:

@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from fxs_jax import facs
-from fxs_jax.recipes import motiongan as motion_lib
+from fxs_jax import inputs
 from fxs_jax.serve import limits as limits_lib
 from fxs_jax.serve.sessions import ServeError
 from fxs_jax.serve.sessions import short_json
@@ -186,7 +186,7 @@ def fields(body: dict, kind: str, title: str, limits: limits_lib.Limits) -> dict
   elif kind == "transfer":
     checked["source"] = text(body, "source", limits)
   else:
-    checked["emotion"] = _choice(body, "emotion", None, motion_lib.MOTION_EMOTIONS)
+    checked["emotion"] = _choice(body, "emotion", None, inputs.MOTION_EMOTIONS)
     seed = body.get("seed", 0)
     if isinstance(seed, float) and seed.is_integer():
       seed = int(seed)

@@ -185,6 +185,7 @@ class ModelRunner:
       size = next(b for b in self.buckets if b >= rows)
       part = {k: np.concatenate([v, np.repeat(v[:1], size - rows, 0)]) for k, v in part.items()}
       out = self.model.predict(prediction, part)
+      out = out if isinstance(out, dict) else {"image": out}  # a prediction of the image alone
       self.calls += 1
       parts.append({k: np.asarray(v)[:rows] for k, v in out.items()})
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

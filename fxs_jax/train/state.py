@@ -102,6 +102,21 @@ GENERATOR_ITEM, TRAIN_ITEM = "generator", "train"
 LEGACY_ITEM = "state"  # checkpoints written before the split: the whole GANState in one item
 
 
+def abstract_state(recipe, config: ml_collections.ConfigDict, placement=None) -> GANState:
+  """The train state ``recipe`` builds with ``config``, as shapes only (``jax.ShapeDtypeStruct``
+  placed on ``placement``, default one local device): what restoring a whole-state checkpoint
+  needs, computed without initialising anything."""
+  gen_tx, critic_tx = optimizers(config.optim, config.num_train_steps,
+                                 len(recipe.critic_phases()))
+
+  def init():
+    gen, critic = recipe.build(nnx.Rngs(config.seed))
+    return init_state(gen, critic, gen_tx, critic_tx, ema=config.optim.get("ema_decay", 0.0) > 0)
+  placement = placement or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=placement),
+                      jax.eval_shape(init))
+
+
 def generator_item(params: nnx.State, rest: nnx.State) -> dict:
   return {"params": params, "rest": rest}
 

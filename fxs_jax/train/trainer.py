@@ -3,11 +3,13 @@
 The hot steps are pure functions of (state, batch, key) under ``jax.jit`` with explicit shardings:
 batches split over the mesh's 'data' axis, state replicated and donated. Models are rebuilt from
 ``nnx.split`` state with ``nnx.merge`` inside the traced functions (tracing cost only, no Python
-graph walk per call).
+graph walk per call). Each step is traced under ``config.compute.conv_impl``
+(``fxs_jax.nn.fastconv.conv_impl``, entered in the step itself).
 """
 
 from __future__ import annotations
 
+import functools
 import signal
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tqdm import tqdm
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
+from fxs_jax.nn import fastconv
 from fxs_jax.nn import layers
 from fxs_jax.recipes.base import GANRecipe
 from fxs_jax.train import precision as precision_lib
@@ -49,7 +52,7 @@ class GANTrainer:
     def init():
       gen, critic = recipe.build(nnx.Rngs(config.seed))
       return state_lib.init_state(gen, critic, self.gen_tx, self.critic_tx,
-                                  ema=config.optim.get("ema_decay", 0.0) > 0)
+                                  ema=config.optim.ema_decay > 0)
 
     gen, critic = nnx.eval_shape(lambda: recipe.build(nnx.Rngs(config.seed)))
     self.gen_def = state_lib.split(gen)[0]
@@ -58,12 +61,15 @@ class GANTrainer:
     self.abstract_state = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl), jax.eval_shape(init))
     self._init = jax.jit(init, out_shardings=repl)
-    self.critic_step = jax.jit(self._critic_step, in_shardings=(repl, data, repl),
+    self.critic_step = jax.jit(self._scoped(self._critic_step), in_shardings=(repl, data, repl),
                                out_shardings=(repl, repl), donate_argnums=0)
-    self.generator_step = jax.jit(self._generator_step, in_shardings=(repl, data, repl),
-                                  out_shardings=(repl, repl), donate_argnums=0)
-    self.eval_step = jax.jit(self._eval_step, in_shardings=(repl, data, repl), out_shardings=repl)
-    self.sample_step = jax.jit(self._sample_step, in_shardings=(repl, data), out_shardings=repl)
+    self.generator_step = jax.jit(self._scoped(self._generator_step),
+                                  in_shardings=(repl, data, repl), out_shardings=(repl, repl),
+                                  donate_argnums=0)
+    self.eval_step = jax.jit(self._scoped(self._eval_step), in_shardings=(repl, data, repl),
+                             out_shardings=repl)
+    self.sample_step = jax.jit(self._scoped(self._sample_step), in_shardings=(repl, data),
+                               out_shardings=repl)
     self.base_key = jax.random.key(config.seed)
 
   # ---- models from state -------------------------------------------------------------------
@@ -97,6 +103,17 @@ class GANTrainer:
     return jax.random.fold_in(self.base_key, step)
 
   # ---- jitted steps ------------------------------------------------------------------------
+  def _scoped(self, step_fn):
+    """``step_fn`` with its body under ``config.compute.conv_impl``: the convolutions read the
+    setting while the step is traced (``fastconv.conv_impl``), and it ends with the trace."""
+    impl = self.config.compute.conv_impl
+
+    @functools.wraps(step_fn)
+    def step(*args):
+      with fastconv.conv_impl(impl):
+        return step_fn(*args)
+    return step
+
   def _critic_step(self, state, batch, key):
     batch = self._batch(batch)
     fakes = jax.lax.stop_gradient(self.recipe.fakes_for_critic(

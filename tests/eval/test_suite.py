@@ -2,8 +2,8 @@
 
 from configs import ganimation as ganimation_config
 from fxs_jax.errors import DatasetError
-from fxs_jax.eval import evaluators
 from fxs_jax.eval import suite
+from fxs_jax.judges import select as judge_select
 
 
 def test_a_judge_the_data_cannot_train_is_skipped_with_the_reason(monkeypatch):
@@ -15,7 +15,7 @@ def test_a_judge_the_data_cannot_train_is_skipped_with_the_reason(monkeypatch):
   def too_small(kind, *args, **kwargs):
     raise DatasetError("Only 5 examples for a global batch of 32: lower the batch size.")
 
-  monkeypatch.setattr(evaluators, "ensure_trained", too_small)
+  monkeypatch.setattr(judge_select, "ensure_trained", too_small)
   ev = suite.build_evaluators(config, 32, {"image", "aus", "emotion", "identity"})
   assert ev.au_regressor is None and ev.expression_classifier is None
   assert ev.skipped["au_mae"] == (

@@ -1,6 +1,8 @@
 """Each fast convolution formulation is the same function as plain lax.conv: outputs, gradients
 w.r.t. input and kernel, and second order through a gradient-penalty-like loss."""
 
+import threading
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -177,15 +179,27 @@ def test_auto_is_fast_on_cpu_plain_on_accelerators(monkeypatch):
 
 
 def test_setting_is_scoped_and_validated():
-  before = fnn.get_conv_impl()
+  auto = fnn.resolve_conv_impl("auto")
+  assert fnn.resolve_conv_impl() == auto  # outside any conv_impl
   with fnn.conv_impl("plain"):
     assert fnn.resolve_conv_impl() == "plain"
-  assert fnn.get_conv_impl() == before
+    with fnn.conv_impl("fast"):
+      assert fnn.resolve_conv_impl() == "fast"
+    assert fnn.resolve_conv_impl() == "plain"
+    seen = []
+    other = threading.Thread(target=lambda: seen.append(fnn.resolve_conv_impl()))
+    other.start()
+    other.join()
+    assert seen == [auto]  # another thread traces with its own setting
+  with pytest.raises(RuntimeError), fnn.conv_impl("plain"):
+    raise RuntimeError("a failed trace")
+  assert fnn.resolve_conv_impl() == auto
   with pytest.raises(ValueError, match="auto, fast, plain"):
-    fnn.set_conv_impl("winograd")
+    with fnn.conv_impl("winograd"):
+      pass
   from fxs_jax import run  # pylint: disable=g-import-not-at-top
   config = ml_collections.ConfigDict({"model_name": "ganimation",
                                       "compute": {"conv_impl": "cudnn"}})
   with pytest.raises(UserError, match="conv_impl must be one of auto, fast, plain"):
     run.run(config, "/nonexistent/never_created")
-  assert fnn.get_conv_impl() == before
+  assert fnn.resolve_conv_impl() == auto

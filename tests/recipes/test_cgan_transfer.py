@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from configs import cgan_transfer as cgan_config
+from fxs_jax import geometry
 from fxs_jax.errors import UserError
 from fxs_jax.recipes import cgan_transfer as recipe_lib
 
@@ -28,12 +29,12 @@ def test_landmark_nme_and_the_moved_source_by_hand():
   truth = np.zeros((1, 68, 2), np.float32)
   truth[0, 36], truth[0, 45] = (0.0, 0.0), (10.0, 0.0)  # inter-ocular distance 10
   predicted = truth + np.array([3.0, 4.0], np.float32)  # every point 5 px off
-  np.testing.assert_allclose(recipe_lib.landmark_nme(jnp.asarray(predicted), jnp.asarray(truth)),
+  np.testing.assert_allclose(geometry.landmark_nme(jnp.asarray(predicted), jnp.asarray(truth)),
                              [0.5], rtol=1e-6)
   rng = np.random.default_rng(0)
   target = rng.uniform(5, 25, (2, 68, 2)).astype(np.float32)
   source = 2.5 * (target - target.mean(1, keepdims=True)) + np.array([7.0, -3.0], np.float32)
-  np.testing.assert_allclose(recipe_lib.moved_to(jnp.asarray(source), jnp.asarray(target)),
+  np.testing.assert_allclose(geometry.moved_to(jnp.asarray(source), jnp.asarray(target)),
                              target, atol=1e-4)  # same shape: moved and scaled onto the target
 
 

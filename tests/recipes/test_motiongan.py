@@ -125,12 +125,12 @@ def test_animate_moves_a_face_in_its_own_frame():
   neutral = rng.uniform(10, 50, (68, 2)).astype(np.float32)
   curve = rng.standard_normal((T, D)).astype(np.float32) * 0.1
   normalised = geometry.normalise_landmarks(neutral)
-  np.testing.assert_allclose(recipe_lib.animate(normalised, curve, 0.14),
+  np.testing.assert_allclose(geometry.motion_on_face(normalised, curve, 0.14),
                              geometry.apply_motion(normalised, curve, 0.14), atol=1e-6)
   # Equivariant: scaling and moving the face scales and moves its animation.
-  np.testing.assert_allclose(recipe_lib.animate(3.0 * neutral + 7.0, curve, 0.14),
-                             3.0 * recipe_lib.animate(neutral, curve, 0.14) + 7.0, rtol=1e-5)
-  np.testing.assert_allclose(recipe_lib.animate(neutral, np.zeros((T, D)), 0.14),
+  np.testing.assert_allclose(geometry.motion_on_face(3.0 * neutral + 7.0, curve, 0.14),
+                             3.0 * geometry.motion_on_face(neutral, curve, 0.14) + 7.0, rtol=1e-5)
+  np.testing.assert_allclose(geometry.motion_on_face(neutral, np.zeros((T, D)), 0.14),
                              np.broadcast_to(neutral, (T, 68, 2)), rtol=1e-5)
 
 
