@@ -1,5 +1,6 @@
-"""Per-step losses of GANimation and LGP-GAN ``:smoke`` runs of one checkout, as JSON: run it on
-two checkouts (same machine, same data dir) and compare, to show a refactor changes nothing.
+"""Per-step losses of every paper's ``:smoke`` run (GANimation, LGP-GAN, cGAN transfer, MotionGAN,
+TextureGAN) in one checkout, as JSON: run it on two checkouts (same machine, same data dir) and
+compare, to show a refactor changes nothing.
 
   python experiments/smoke_losses.py CHECKOUT DATA_DIR WORKDIR [--steps=4] > losses.json
   python experiments/smoke_losses.py --compare a.json b.json
@@ -16,7 +17,7 @@ def losses(checkout: Path, data_dir: str, workdir: Path, steps: int) -> dict:
   sys.path.insert(0, str(checkout))
   from fxs_jax import run  # pylint: disable=import-outside-toplevel
   out = {}
-  for name in ("ganimation", "lgpgan"):
+  for name in ("ganimation", "lgpgan", "cgan_transfer", "motiongan", "texturegan"):
     config = importlib.import_module(f"configs.{name}").get_config("smoke")
     config.data.data_dir = data_dir
     config.num_train_steps = steps

@@ -112,7 +112,7 @@ def motion_model(texture_model, motion=None):
   """The MotionGAN ``TrainedModel`` to animate with: ``motion`` (a loaded model, a workdir or an
   export), else the texture run's ``config.video.motion``; loaded once per path."""
   if motion is None:
-    motion = texture_model.config.get("video", {}).get("motion", "")
+    motion = texture_model.config.video.motion
     if not motion:
       raise UserError("No MotionGAN run to take the motion from: pass motion=<MotionGAN workdir "
                       "or export> or set --config.video.motion=<it> on the TextureGAN run.")
@@ -186,9 +186,8 @@ def animate(texture_model, neutral_image, emotion, frames: int | None = None,
   landmarks = np.asarray(geometry.motion_on_face(lms, out["curve"], scale))[0]
   landmarks = resample_in_time(landmarks, frames or len(landmarks))
   rendered = texture_model.render_frames(image_uint8, landmarks)
-  video = texture_model.config.get("video", {})
   return Animation(frames=rendered, landmarks=landmarks, emotion=facs.EMOTIONS[int(label[0])],
-                   fps=fps or check_fps(video.get("fps", 15.0), "config.video.fps"))
+                   fps=fps or check_fps(texture_model.config.video.fps, "config.video.fps"))
 
 
 def video_emotions(names: str) -> list[str]:

@@ -29,9 +29,10 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "pretrained" / "configs"
 # configs ship with the judges themselves: fxs_jax.judges.shipped.)
 SHIPPED = ("ganimation",)
 
-# The recipes built on fxs_jax.recipes.editing.EditingRecipe, which reads the model keys below
-# for each of them (cgan_transfer and texturegan configs leave colour and the truth weights unset).
+# The recipes built on fxs_jax.recipes.editing.EditingRecipe (all read model.upsample), and those of
+# them with a colour head and truth terms (EditingRecipe.truth_terms).
 EDITING_MODELS = ("ganimation", "lgpgan", "cgan_transfer", "texturegan")
+TRUTH_TERM_MODELS = ("ganimation", "lgpgan")
 
 
 def _training_seed(config: Mapping) -> Any:
@@ -52,12 +53,13 @@ DEFAULTS: tuple[tuple[str, str, Any, tuple[str, ...] | None], ...] = (
     # The held-out pairs were drawn with the training seed before they had a seed of their own.
     ("eval", "pairs_seed", _training_seed, None),
     ("model", "upsample", "transpose", EDITING_MODELS),  # the papers' transposed convs
-    ("model", "colour", "absolute", EDITING_MODELS),
-    ("model", "lambda_truth", 0.0, EDITING_MODELS),  # no truth term
-    ("model", "changed_truth_weight", 0.0, EDITING_MODELS),
+    ("model", "colour", "absolute", TRUTH_TERM_MODELS),
+    ("model", "lambda_truth", 0.0, TRUTH_TERM_MODELS),  # no truth term
+    ("model", "changed_truth_weight", 0.0, TRUTH_TERM_MODELS),
     ("model", "colour_truth_weight", 0.0, ("ganimation",)),
     ("model", "colour_truth_region", "changed", ("ganimation",)),
     ("model", "paste_feather", 0, ("lgpgan",)),  # hard-edged crops
+    ("model", "local_truth_weight", 0.0, ("lgpgan",)),
     ("video", "motion", "", ("texturegan",)),  # no MotionGAN run named
     ("video", "fps", 15.0, ("texturegan",)),
 )

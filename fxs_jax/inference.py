@@ -31,6 +31,7 @@ import ml_collections
 import numpy as np
 from flax import nnx
 
+from fxs_jax import config_upgrade
 from fxs_jax import errors
 from fxs_jax import recipes
 from fxs_jax import sharding
@@ -325,8 +326,10 @@ def _built_from_saved(config: ml_collections.ConfigDict, what: str, fix: str,
                       error: type[UserError] = saved_files.BadFile
                       ) -> tuple[GANRecipe, nnx.GraphDef, dict]:
   """The recipe and the abstract generator of a saved config; a config whose fields do not
-  build (a section of the wrong type, a missing field) raises ``error`` naming ``what``."""
+  build (a section of the wrong type, a missing field) raises ``error`` naming ``what``. A
+  config saved by earlier code is upgraded first (``fxs_jax.config_upgrade``)."""
   try:
+    config = config_upgrade.upgrade(config)
     size = config.model.get("image_size", 1)  # fully convolutional nets build for any size
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SAVED_SIZE:
       raise ValueError(f"model.image_size={size!r} is not a side in pixels (1 to "

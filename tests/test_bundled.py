@@ -89,21 +89,21 @@ def test_bundled_editors_move_held_out_faces_towards_the_exact_truth(name, held_
 
 
 def _ssim_psnr(images, truth):
-  """Mean SSIM and PSNR (dB) of uint8 images against the truth, as the README's Results tables."""
+  """Mean SSIM and PSNR (dB) of uint8 images against the truth, as the docs' results tables."""
   signed = lambda x: np.asarray(x, np.float32) / 127.5 - 1
   return (float(np.mean(image_metrics.ssim(signed(images), signed(truth)))),
           float(np.mean(image_metrics.psnr(signed(images), signed(truth)))))
 
 
 def test_bundled_transfer_and_video_models_beat_copying_against_the_exact_truth(held_out_pairs):
-  """The README's Results measure: the cGAN transfer against copy-the-target and TextureGAN
+  """The docs' results measure (docs/papers): the cGAN transfer against copy-the-target and TextureGAN
   (frames from the true landmarks) against repeating the neutral frame, both vs exact truth.
 
   Measured (2-core CPU; `python -m pytest -q -s tests/test_bundled.py -k beat_copying` prints
   them): cGAN on source 300's 7 held-out transfer pairs SSIM 0.975 vs copy-the-target 0.956,
-  PSNR 37.9 vs 35.8 dB (README, 420 pairs: 0.975 vs 0.950, 37.1 vs 34.5); TextureGAN on
+  PSNR 37.9 vs 35.8 dB (docs, 420 pairs: 0.975 vs 0.950, 37.1 vs 34.5); TextureGAN on
   identity 100's first 3 held-out clips (45 frames) SSIM 0.984 vs copy-frame-0 0.966, PSNR 40.4
-  vs 38.5 dB (README, 700 pairs: 0.986 vs 0.972, 42.8 vs 41.8). Bounds: about half each margin.
+  vs 38.5 dB (docs, 700 pairs: 0.986 vs 0.972, 42.8 vs 41.8). Bounds: about half each margin.
   """
   # Transfer: source 300's expression onto a held-out partner (transfer_64's test split,
   # identities 300-359); the truth is the partner rendered with the source's very AUs.
@@ -145,7 +145,7 @@ def test_bundled_transfer_and_video_models_beat_copying_against_the_exact_truth(
 
 
 def test_float16_bundle_edits_within_1_255_of_float32_weights(held_out_pairs):
-  """The README's claim: the float16-stored bundles edit within 1/255 of the float32 weights'.
+  """The docs' claim (docs/performance.md): the float16-stored bundles edit within 1/255 of the float32 weights'.
 
   The float32 weights are not shipped, so this draws float32 weights that round to the shipped
   float16 ones (each value moved uniformly by up to 0.49 of its float16 step towards zero) and

@@ -55,8 +55,7 @@ def test_only_the_model_that_reads_a_key_gets_it():
          "data": {}, "optim": {}, "eval": {}}
   upgraded = config_upgrade.upgrade(old).to_dict()
   assert upgraded["video"] == {"motion": "", "fps": 15.0}
-  assert upgraded["model"] == {"upsample": "resize", "colour": "absolute", "lambda_truth": 0.0,
-                               "changed_truth_weight": 0.0}
+  assert upgraded["model"] == {"upsample": "resize"}  # no colour head, no truth terms
   motion = config_upgrade.upgrade({**old, "model_name": "motiongan", "model": {}}).to_dict()
   assert motion["model"] == {} and "video" not in motion
 
@@ -64,7 +63,7 @@ def test_only_the_model_that_reads_a_key_gets_it():
 def test_present_values_are_kept():
   full = {"model_name": "lgpgan", "seed": 1,
           "model": {"upsample": "resize", "colour": "residual", "lambda_truth": 5.0,
-                    "changed_truth_weight": 0.5, "paste_feather": 3},
+                    "changed_truth_weight": 0.5, "paste_feather": 3, "local_truth_weight": 1.0},
           "data": {"manual_dir": "/d", "framing": "face_box"}, "optim": {"ema_decay": 0.9},
           "compute": {"conv_impl": "plain", "dtype": "bfloat16", "malloc": "glibc"},
           "eval": {"judges": "train", "evaluator_dataset": "rafd/x", "pairs_seed": 7}}

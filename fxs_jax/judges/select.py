@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ml_collections
 
+from fxs_jax import config_upgrade
 from fxs_jax import provenance
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
@@ -69,7 +70,7 @@ def ensure_trained(kind: str, image_size: int, data_dir: str | None = None,
   workdir = Path(cache_dir or default_cache_dir()).expanduser() / f"{kind}_{image_size}{suffix}"
   saved, done = workdir / "config.json", workdir / "eval.json"
   if saved.exists() and not same_training(
-      ml_collections.ConfigDict(json.loads(saved.read_text())), config):
+      config_upgrade.upgrade(json.loads(saved.read_text())), config):
     n = 1
     while workdir.with_name(f"{workdir.name}.prev-{n}").exists():
       n += 1
@@ -96,7 +97,7 @@ def judge_source(config: ml_collections.ConfigDict, image_size: int) -> Path | N
   """The folder of the shipped judges an evaluation of ``config`` at ``image_size`` px uses, or
   None: train them (``config.eval.judges = "train"``, or no shipped judge fits the judged data,
   which is then said in one printed line)."""
-  choice = config.eval.get("judges", "shipped")
+  choice = config.eval.judges
   if choice not in JUDGE_SOURCES:
     raise UserError(f"config.eval.judges={choice!r} is not a judge source: choose shipped (the "
                     "fixed SynthFaces judges) or train (trained on first use).")
@@ -112,9 +113,9 @@ def judge_source(config: ml_collections.ConfigDict, image_size: int) -> Path | N
 
 def judged_data(config: ml_collections.ConfigDict) -> tuple[str, str]:
   """``(dataset, framing)`` of the images the judges read and are trained on."""
-  dataset = config.eval.get("evaluator_dataset") or config.data.name
+  dataset = config.eval.evaluator_dataset or config.data.name
   # Judges trained on the run's own data see its faces framed as the run does.
-  framing = "" if config.eval.get("evaluator_dataset") else config.data.get("framing", "")
+  framing = "" if config.eval.evaluator_dataset else config.data.framing
   return dataset, framing
 
 
@@ -135,7 +136,7 @@ def trained_judge(kind: str, workdir: str | os.PathLike) -> shipped.Judge:
   """The judge trained in ``workdir`` (by :func:`ensure_trained`), with its version (a hash of
   the settings that make two trained judges the same), workdir, step and held-out quality."""
   workdir = Path(workdir)
-  saved = ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
+  saved = config_upgrade.upgrade(json.loads((workdir / "config.json").read_text()))
   predict, step = training.load_evaluator(saved, workdir)
   features, _ = training.load_evaluator(saved, workdir, features=True)
   quality = json.loads((workdir / "eval.json").read_text())

@@ -22,6 +22,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from fxs_jax import config_upgrade
 from fxs_jax import sharding
 from fxs_jax.data import pipeline
 from fxs_jax.errors import UserError
@@ -205,7 +206,7 @@ def load_evaluator(config: ml_collections.ConfigDict | None, workdir: str | Path
     saved = workdir / "config.json"
     if not saved.exists():
       raise UserError(f"No config.json in {workdir}: not an evaluator workdir.")
-    config = ml_collections.ConfigDict(json.loads(saved.read_text()))
+    config = config_upgrade.upgrade(json.loads(saved.read_text()))
   trainer, state, step = restore_state(config, workdir)
   return trainer.predict_fn(state, features), step
 

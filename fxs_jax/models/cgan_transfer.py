@@ -1,7 +1,7 @@
 """cGAN expression transfer (the survey's cGAN-P1) and its pix2pix baseline.
 
-No code was published; this follows the paper's abstract and the survey (choices in the README's
-"Paper vs fxs_jax" table):
+No code was published; this follows the paper's abstract and the survey (choices in the "paper vs
+fxs_jax" table of ``docs/papers/cgan_transfer.md``):
 
 * **Facial feature point fusion module** (``LandmarkFusion``): the source face's landmarks Ls and
   the target face's Lt are encoded (by convolutional encoders of their keypoint images, the

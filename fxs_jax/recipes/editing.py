@@ -40,17 +40,22 @@ class EditingRecipe(GANRecipe):
   fields = augment.Fields(images=("image", "frames", "target_image"),
                           landmarks=("landmarks", "target_landmarks"))
 
+  # The papers whose generators have a colour head and truth terms (model.colour, lambda_truth,
+  # changed_truth_weight in their configs); the others render directly and train without them.
+  truth_terms = False
+
   def __init__(self, config):
     super().__init__(config)
-    self.lambda_truth = self.truth_weight("lambda_truth")  # absent in older configs: 0
-    # Configs saved before the switches have no model.upsample: theirs was a transposed conv.
-    self.upsample = config.model.get("upsample", "transpose")
+    self.upsample = config.model.upsample
     if self.upsample not in UPSAMPLINGS:
       raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {self.upsample!r}.")
-    self.colour = config.model.get("colour", "absolute")  # the same for model.colour
-    if self.colour not in COLOURS:
-      raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
-    self.changed_truth_weight = self.truth_weight("changed_truth_weight")
+    self.colour, self.lambda_truth, self.changed_truth_weight = "absolute", 0.0, 0.0
+    if self.truth_terms:
+      self.colour = config.model.colour
+      if self.colour not in COLOURS:
+        raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
+      self.lambda_truth = self.truth_weight("lambda_truth")
+      self.changed_truth_weight = self.truth_weight("changed_truth_weight")
 
   def examples(self, source, split: str):
     """The train split as same-identity target pairs when ``model.lambda_truth > 0``."""
@@ -59,9 +64,8 @@ class EditingRecipe(GANRecipe):
     return source
 
   def truth_weight(self, key: str) -> float:
-    """``config.model.<key>``: the weight of one part's own truth term (0 when an older config
-    has no such key)."""
-    value = float(self.config.model.get(key, 0.0))
+    """``config.model.<key>``: the weight of one part's own truth term, checked."""
+    value = float(self.config.model[key])
     if not 0 <= value < math.inf:  # NaN and inf fail too
       raise UserError(f"model.{key} must be >= 0 and finite, got {value}.")
     return value

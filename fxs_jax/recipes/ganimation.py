@@ -46,6 +46,7 @@ class GANimation(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out AU error."""
 
   title = "GANimation"
+  truth_terms = True
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -53,7 +54,7 @@ class GANimation(editing.EditingRecipe):
     losses.masks.check_mask_settings(m)
     self.global_batch = config.data.batch_size
     self.colour_truth_weight = self.truth_weight("colour_truth_weight")
-    self.colour_truth_region = m.get("colour_truth_region", "changed")
+    self.colour_truth_region = m.colour_truth_region
     if self.colour_truth_region not in COLOUR_TRUTH_REGIONS:
       raise UserError(f"model.colour_truth_region must be one of {COLOUR_TRUTH_REGIONS}, got "
                       f"{self.colour_truth_region!r}.")

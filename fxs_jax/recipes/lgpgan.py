@@ -57,7 +57,7 @@ class LGPGAN(editing.EditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
 
   title = "LGP-GAN"
-
+  truth_terms = True
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -73,7 +73,7 @@ class LGPGAN(editing.EditingRecipe):
                         f"2**model.local_critic_num_layers = {critic_div} (critic).")
       if h > m.image_size or w > m.image_size:
         raise UserError(f"The {region} crop {h}x{w} is larger than the {m.image_size} px image.")
-      if not 0 <= m.get("paste_feather", 0) <= min(h, w) // 2:
+      if not 0 <= m.paste_feather <= min(h, w) // 2:
         raise UserError(f"model.paste_feather {m.paste_feather} must be in [0, {min(h, w) // 2}]"
                         f" (half the {region} crop {h}x{w}).")
     if m.image_size % 2 ** m.critic_num_layers:
@@ -90,7 +90,7 @@ class LGPGAN(editing.EditingRecipe):
         m.image_size, self.crop_sizes, m.num_classes, base_channels=m.gen_base_channels,
         num_res_blocks=m.gen_num_res_blocks, local_base_channels=m.local_gen_base_channels,
         local_num_res_blocks=m.local_gen_num_res_blocks, upsample=self.upsample,
-        colour=self.colour, paste_feather=m.get("paste_feather", 0), rngs=rngs)
+        colour=self.colour, paste_feather=m.paste_feather, rngs=rngs)
 
   def build_critic(self, rngs):
     m = self.config.model

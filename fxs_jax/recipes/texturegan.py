@@ -1,7 +1,7 @@
 """TextureGAN: the second half of cWGAN-P3 (MotionGAN + TextureGAN), frames from landmarks.
 
 No code was published (``/work/shared/MODELS.md`` marks the details *open*); the choices, kept
-in ``configs/texturegan.py`` and the README's "Paper vs fxs_jax" table:
+in ``configs/texturegan.py`` and the "paper vs fxs_jax" table of ``docs/papers/motiongan_texturegan.md``:
 
 * **Networks**: the cGAN transfer's (``fxs_jax.models.cgan_transfer``, ``variant="keypoints"``):
   a pix2pix U-Net on the NEUTRAL face concatenated with the keypoint image J of one frame's

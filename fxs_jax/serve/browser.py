@@ -1,5 +1,5 @@
 """The editor in a thread and in headless Chromium: for its tests, the latency benchmark and
-the README's screenshot.
+the docs' screenshot (``docs/photos_and_editor.md``).
 
     python -m fxs_jax.serve.browser experiments/serve_editor.png  # [--model=NAME_OR_DIR]
 

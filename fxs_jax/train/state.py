@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import flax
@@ -102,19 +103,27 @@ GENERATOR_ITEM, TRAIN_ITEM = "generator", "train"
 LEGACY_ITEM = "state"  # checkpoints written before the split: the whole GANState in one item
 
 
+def initializer(recipe, config: ml_collections.ConfigDict, gen_tx, critic_tx
+                ) -> Callable[[], GANState]:
+  """The function that builds ``recipe``'s networks from ``config.seed`` and returns their fresh
+  train state (optimiser states of ``gen_tx``/``critic_tx``; an EMA copy when
+  ``config.optim.ema_decay`` > 0): jitted by the trainer, shape-evaluated by :func:`abstract_state`."""
+
+  def init() -> GANState:
+    gen, critic = recipe.build(nnx.Rngs(config.seed))
+    return init_state(gen, critic, gen_tx, critic_tx, ema=config.optim.ema_decay > 0)
+  return init
+
+
 def abstract_state(recipe, config: ml_collections.ConfigDict, placement=None) -> GANState:
   """The train state ``recipe`` builds with ``config``, as shapes only (``jax.ShapeDtypeStruct``
   placed on ``placement``, default one local device): what restoring a whole-state checkpoint
   needs, computed without initialising anything."""
   gen_tx, critic_tx = optimizers(config.optim, config.num_train_steps,
                                  len(recipe.critic_phases()))
-
-  def init():
-    gen, critic = recipe.build(nnx.Rngs(config.seed))
-    return init_state(gen, critic, gen_tx, critic_tx, ema=config.optim.get("ema_decay", 0.0) > 0)
   placement = placement or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=placement),
-                      jax.eval_shape(init))
+                      jax.eval_shape(initializer(recipe, config, gen_tx, critic_tx)))
 
 
 def generator_item(params: nnx.State, rest: nnx.State) -> dict:

@@ -49,17 +49,12 @@ class GANTrainer:
     self.critic_steps = config.optim.critic_steps
     self.precision = precision_lib.Policy(config.compute.dtype)  # f32 params, bf16 compute?
 
-    def init():
-      gen, critic = recipe.build(nnx.Rngs(config.seed))
-      return state_lib.init_state(gen, critic, self.gen_tx, self.critic_tx,
-                                  ema=config.optim.ema_decay > 0)
-
+    init = state_lib.initializer(recipe, config, self.gen_tx, self.critic_tx)
     gen, critic = nnx.eval_shape(lambda: recipe.build(nnx.Rngs(config.seed)))
     self.gen_def = state_lib.split(gen)[0]
     self.critic_def = state_lib.split(critic)[0]
     repl, data = sharding.replicated(self.mesh), sharding.batch_sharding(self.mesh)
-    self.abstract_state = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl), jax.eval_shape(init))
+    self.abstract_state = state_lib.abstract_state(recipe, config, placement=repl)
     self._init = jax.jit(init, out_shardings=repl)
     self.critic_step = jax.jit(self._scoped(self._critic_step), in_shardings=(repl, data, repl),
                                out_shardings=(repl, repl), donate_argnums=0)
@@ -240,28 +235,6 @@ def _host_batch(data_iter, recipe: GANRecipe, step: int, seed: int) -> dict[str,
   return recipe.prepare_batch(batch, np.random.default_rng([seed, step]))
 
 
-def eval_batches(recipe: GANRecipe, source, split: str, batch_size: int, seed: int,
-                 limit: int | None = None):
-  """Prepared host copies of the global batches of one ordered pass over the recipe's examples
-  of ``source`` (no augmentation; a partial last batch is dropped), deterministic in ``seed``."""
-  host = pipeline.eval_dataset(recipe.examples(source, split), batch_size, num_threads=1,
-                               rows=np.arange(batch_size), limit=limit,
-                               preprocess=recipe.preprocess)
-  for i, batch in enumerate(host):
-    yield recipe.prepare_batch(batch, np.random.default_rng([seed, 7, i]))
-
-
-def sample_batch(recipe: GANRecipe, source, split: str, count: int, seed: int
-                 ) -> dict[str, np.ndarray]:
-  """The prepared global batch of ``count`` examples the sample grids show (the recipe's
-  ``sample_indices`` of its examples of ``source``)."""
-  examples = recipe.examples(source, split)
-  chosen = [recipe.preprocess(examples[int(i)], None)
-            for i in recipe.sample_indices(examples, count)]
-  batch = {k: np.stack([e[k] for e in chosen]) for k in chosen[0]}
-  return recipe.prepare_batch(batch, np.random.default_rng([seed, 8]))
-
-
 def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
           sources: dict) -> state_lib.GANState:
   """Trains from scratch or resumes from the newest readable checkpoint in
@@ -291,9 +264,9 @@ def train(recipe: GANRecipe, config: ml_collections.ConfigDict, workdir: Path,
     raise UserError(f"The {data.eval_split!r} split has {len(eval_source)} examples, fewer than "
                     f"one batch ({batch_size}): lower data.batch_size.")
   eval_set = [sharding.to_device(sharding.local_rows(b, rows), trainer.mesh)
-              for b in eval_batches(recipe, eval_source, data.eval_split, batch_size, config.seed,
+              for b in recipe.eval_batches(eval_source, data.eval_split, batch_size, config.seed,
                                     limit=max(config.logging.eval_examples, batch_size))]
-  samples_host = sample_batch(recipe, eval_source, data.eval_split, batch_size, config.seed)
+  samples_host = recipe.sample_batch(eval_source, data.eval_split, batch_size, config.seed)
   samples = (sharding.to_device(sharding.local_rows(samples_host, rows), trainer.mesh),
              samples_host)
   writer = Writer(workdir)
@@ -383,6 +356,6 @@ def evaluate_split(trainer: GANTrainer, state, source, config: ml_collections.Co
   sharding.per_process_batch_size(batch_size)
   rows = sharding.process_rows(trainer.mesh, batch_size)
   batches = (sharding.to_device(sharding.local_rows(b, rows), trainer.mesh)
-             for b in eval_batches(trainer.recipe, source, config.data.eval_split, batch_size,
+             for b in trainer.recipe.eval_batches(source, config.data.eval_split, batch_size,
                                    config.seed))
   return trainer.evaluate(state, batches)

@@ -20,7 +20,7 @@ def test_generator_update_moves_the_average_by_the_warmed_up_decay(tfds_dir, cri
   recipe = toy_curves.ToyCurves(config)
   trainer = trainer_lib.GANTrainer(recipe, config)
   source = pipeline.load(config.data)["train"]
-  batch = next(trainer_lib.eval_batches(recipe, source, "train", 4, seed=0))
+  batch = next(recipe.eval_batches(source, "train", 4, seed=0))
   state = trainer.init_state()
   np.testing.assert_array_equal(jax.tree.leaves(state.gen_ema)[0],
                                 jax.tree.leaves(state.gen_params)[0])
