@@ -35,7 +35,10 @@ class FaceModel(inference.TrainedModel):
 
   @classmethod
   def of(cls, model: inference.TrainedModel) -> FaceModel:
-    """``model`` (its recipe, generator and params, not copied) as a ``FaceModel``."""
+    """``model`` (its recipe, generator and params, not copied) as a ``FaceModel``; a
+    ``FaceModel`` is returned as it is (its compiled predictions kept)."""
+    if isinstance(model, cls):
+      return model
     return cls(model.recipe, model.graphdef, model.params, model.rest, model.step, model.source)
 
   @property

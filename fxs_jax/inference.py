@@ -167,10 +167,11 @@ class TrainedModel:
     ``declaration("transfer").needs_landmarks``)."""
     return self.run("transfer", source_images, target_images, source_landmarks, target_landmarks)
 
-  def sample_motion(self, emotion, **options) -> dict:
-    """Landmark motions of ``emotion`` (``srvf``, ``curve`` and, with ``neutral_landmarks=``,
-    ``landmarks``); ``options``: ``num_samples``, ``neutral_landmarks``, ``seed``, ``noise``."""
-    return self.run("sample_motion", emotion, **options)
+  def sample_motion(self, *motion_class, **options) -> Any:
+    """Landmark motions of a motion class, as the recipe declares it (MotionGAN: ``emotion``,
+    then ``num_samples``, ``neutral_landmarks``, ``seed``, ``noise``; returns ``srvf``, ``curve``
+    and, with ``neutral_landmarks=``, ``landmarks``)."""
+    return self.run("sample_motion", *motion_class, **options)
 
   def render_frames(self, neutral_images, landmarks) -> np.ndarray:
     """Frames (T, H, W, 3) of a neutral face wearing a landmark sequence (T, 68, 2)."""

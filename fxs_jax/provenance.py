@@ -14,7 +14,7 @@ from pathlib import Path
 
 import ml_collections
 
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def source_commit() -> dict:

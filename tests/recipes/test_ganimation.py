@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import ganimation as ganimation_config
+from fxs_jax import config_upgrade
 from fxs_jax import inputs
 from fxs_jax.errors import UserError
 from fxs_jax.recipes import ganimation as recipe_lib
@@ -154,8 +155,8 @@ def test_colour_switch_is_checked_and_older_configs_read_as_absolute():
     _recipe(colour="additive")
   config = ganimation_config.get_config()
   with config.unlocked():
-    del config.model["colour"]  # a config saved before the switch
-  assert recipe_lib.GANimation(config).colour == "absolute"
+    del config.model["colour"]  # a config saved before the switch, upgraded where it is read
+  assert recipe_lib.GANimation(config_upgrade.upgrade(config)).colour == "absolute"
 
 
 def test_paired_batches_target_the_partner_and_add_the_truth_l1():
