@@ -1,4 +1,4 @@
-"""Expression videos: an :class:`Animation` and its writer (GIF, MP4), made by
+"""Expression videos: an ``Animation`` and its writer (GIF, MP4), made by
 
 * ``interpolate``: an editor (GANimation, LGP-GAN) on one face crop, its condition moved from a
   start to a target in k frames (AU space for GANimation, class blends for LGP-GAN);
@@ -227,7 +227,7 @@ def generate_videos(model, config, faces: list[tuple[str, np.ndarray, np.ndarray
 
 
 def check_frames(frames, what: str = "frames") -> int:
-  """``frames`` as an int in [2, :data:`~fxs_jax.errors.MAX_FRAMES`] (start and end at least;
+  """``frames`` as an int in [2, ``fxs_jax.errors.MAX_FRAMES``] (start and end at least;
   more would hold more memory than a call may), else a one-line error naming ``what``."""
   return errors.check_number(frames, what, low=2, high=errors.MAX_FRAMES, integer=True,
                              meaning="the number of frames",
@@ -236,8 +236,8 @@ def check_frames(frames, what: str = "frames") -> int:
 
 
 def check_fps(fps, what: str = "fps") -> float | None:
-  """``fps`` (None: the default) as a float in [:data:`~fxs_jax.errors.MIN_FPS`,
-  :data:`~fxs_jax.errors.MAX_FPS`], else a one-line error naming ``what``."""
+  """``fps`` (None: the default) as a float in [``fxs_jax.errors.MIN_FPS``,
+  ``fxs_jax.errors.MAX_FPS``], else a one-line error naming ``what``."""
   if fps is None:
     return None
   return errors.check_number(fps, what, low=errors.MIN_FPS, high=errors.MAX_FPS,
@@ -246,7 +246,7 @@ def check_fps(fps, what: str = "fps") -> float | None:
 
 
 def check_intensity(intensity, what: str = "intensity") -> float:
-  """A scalar ``intensity`` as a finite float in [0, :data:`~fxs_jax.errors.MAX_INTENSITY`]
+  """A scalar ``intensity`` as a finite float in [0, ``fxs_jax.errors.MAX_INTENSITY``]
   (the model's own ``edit`` narrows it: LGP-GAN's is at most 1)."""
   return errors.check_number(intensity, what, low=0.0, high=errors.MAX_INTENSITY,
                              meaning="the edit's strength",
@@ -279,7 +279,7 @@ def fitted_size(photo_hw, max_side: int | None) -> tuple[int, int]:
 
 def check_max_side(max_side, what: str = "max_side") -> int | None:
   """A video's ``max_side``: None or 0 (the photo's own size), or an int in
-  [:data:`~fxs_jax.errors.MIN_VIDEO_SIDE`, :data:`~fxs_jax.errors.MAX_VIDEO_SIDE`]."""
+  [``fxs_jax.errors.MIN_VIDEO_SIDE``, ``fxs_jax.errors.MAX_VIDEO_SIDE``]."""
   if max_side is None or (not isinstance(max_side, bool) and max_side == 0):
     return None
   return errors.check_number(max_side, what, low=errors.MIN_VIDEO_SIDE,
@@ -293,8 +293,8 @@ def check_video_size(name: str, photo_hw, frames: int, max_side: int | None, fac
                      crop: int = 0) -> tuple[int, int]:
   """The (height, width) of the frames of a ``frames``-frame video of a ``photo_hw`` photo at
   ``max_side``, or a one-line error (naming the photo ``name`` first) when the frames would be
-  larger than :data:`~fxs_jax.errors.MAX_VIDEO_SIDE` or the video, with ``faces`` edited
-  ``crop`` px faces, would hold more than :data:`~fxs_jax.errors.MAX_VIDEO_MEGAPIXELS`."""
+  larger than ``fxs_jax.errors.MAX_VIDEO_SIDE`` or the video, with ``faces`` edited
+  ``crop`` px faces, would hold more than ``fxs_jax.errors.MAX_VIDEO_MEGAPIXELS``."""
   height, width = fitted_size(photo_hw, max_side)
   if max(height, width) > errors.MAX_VIDEO_SIDE:
     raise UserError(f"{name}: {photo_hw[1]}x{photo_hw[0]} px at its own size is over the "

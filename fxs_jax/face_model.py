@@ -1,15 +1,12 @@
-"""What ``fxs_jax.load`` returns: a :class:`~fxs_jax.inference.TrainedModel` with its uses on
-faces, photos and videos, each available where the model's predictions declare it:
+"""What ``fxs_jax.load`` returns: a ``fxs_jax.inference.TrainedModel`` with its uses on faces,
+photos and videos, each available where the model's predictions declare it:
 
-=====================  =====================================================================
-method                 needs
-=====================  =====================================================================
-``edit_photo``         an ``edit`` (GANimation, LGP-GAN): every face of a photo edited
-``interpolate``        an ``edit``: one face crop from its start to the target, as a video
-``animate_photo``      an ``edit``, or ``render_frames`` (TextureGAN): a video of the photo
-``transfer_photo``     a ``transfer`` (cGAN transfer, pix2pix): one photo's expression on another
-``animate``            ``render_frames``: a MotionGAN run's motion rendered on a neutral face
-=====================  =====================================================================
+- ``edit_photo`` needs an ``edit`` (GANimation, LGP-GAN): every face of a photo edited;
+- ``interpolate`` needs an ``edit``: one face crop from its start to the target, as a video;
+- ``animate_photo`` needs an ``edit`` or ``render_frames`` (TextureGAN): a video of the photo;
+- ``transfer_photo`` needs a ``transfer`` (cGAN transfer, pix2pix): one photo's expression on
+  another;
+- ``animate`` needs ``render_frames``: a MotionGAN run's motion rendered on a neutral face.
 
 ``model.uses`` lists the ones this model has; the others raise a one-line error saying what
 they need. A new paper gets them by declaring its predictions (``fxs_jax.recipes.base``).
@@ -54,27 +51,27 @@ class FaceModel(inference.TrainedModel):
                       f"predictions are {', '.join(self.predictions) or 'none'}.")
 
   def edit_photo(self, photo, *args, **options) -> photos.PhotoEdit:
-    """:func:`fxs_jax.photos.edit_photo` with this model."""
+    """``fxs_jax.photos.edit_photo`` with this model."""
     self._check_use("edit_photo")
     return photos.edit_photo(self, photo, *args, **options)
 
   def transfer_photo(self, source_photo, target_photo, *args, **options) -> photos.PhotoEdit:
-    """:func:`fxs_jax.photos.transfer_photo` with this model."""
+    """``fxs_jax.photos.transfer_photo`` with this model."""
     self._check_use("transfer_photo")
     return photos.transfer_photo(self, source_photo, target_photo, *args, **options)
 
   def animate_photo(self, photo, *args, **options) -> animation.Animation:
-    """:func:`fxs_jax.photos.animate_photo` with this model."""
+    """``fxs_jax.photos.animate_photo`` with this model."""
     self._check_use("animate_photo")
     return photos.animate_photo(self, photo, *args, **options)
 
   def interpolate(self, face, *args, **options) -> animation.Animation:
-    """:func:`fxs_jax.animation.interpolate` with this model."""
+    """``fxs_jax.animation.interpolate`` with this model."""
     self._check_use("interpolate")
     return animation.interpolate(self, face, *args, **options)
 
   def animate(self, neutral_image, emotion, *args, **options) -> animation.Animation:
-    """:func:`fxs_jax.animation.animate` with this model (a TextureGAN run)."""
+    """``fxs_jax.animation.animate`` with this model (a TextureGAN run)."""
     self._check_use("animate")
     return animation.animate(self, neutral_image, emotion, *args, **options)
 
@@ -83,5 +80,5 @@ class FaceModel(inference.TrainedModel):
 
 
 def load(path: str | Path, step: int | None = None) -> FaceModel:
-  """:func:`fxs_jax.inference.load` as a :class:`FaceModel`."""
+  """``fxs_jax.inference.load`` as a ``FaceModel``."""
   return FaceModel.of(inference.load(path, step))

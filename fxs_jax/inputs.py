@@ -1,6 +1,6 @@
 """What a user hands a model, checked: face images, landmarks, emotion names, AU vectors, motion
 classes. Paper-free, so that recipes (which build batches from these) and applications (photos,
-videos, the editor, the CLIs) share one set of one-line errors (:class:`fxs_jax.errors.UserError`).
+videos, the editor, the CLIs) share one set of one-line errors (``fxs_jax.errors.UserError``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def check_landmarks(landmarks, count: int, what: str = "landmarks") -> np.ndarra
 def check_intensities(intensity, high: float, meaning: str = "the edit's strength"
                       ) -> np.ndarray:
   """``intensity`` (one, or one per image) as finite numbers in [0, ``high``], else a one-line
-  error (:func:`fxs_jax.errors.check_numbers`)."""
+  error (``fxs_jax.errors.check_numbers``)."""
   return errors.check_numbers(intensity, "intensity", low=0.0, high=high, meaning=meaning,
                               fix="0 is the start, 1 the target; pass e.g. intensity=1")
 
@@ -136,7 +136,7 @@ def au_numbers(text: str, what: str = "AU vector") -> np.ndarray:
 
 def parse_aus(text: str, what: str = "--aus") -> np.ndarray:
   """17 AU intensities (0-5) from ``"AU12=3,AU06=2"`` (names as in ``facs.AU_NAMES``, the rest
-  0; ``AU6`` = ``AU06``) or from 17 comma-separated numbers (:func:`au_numbers`); errors name
+  0; ``AU6`` = ``AU06``) or from 17 comma-separated numbers (``au_numbers``); errors name
   ``what``."""
   if "=" not in text:
     return au_numbers(text, what)

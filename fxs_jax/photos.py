@@ -18,18 +18,18 @@ TextureGAN video of each face, pasted back).
   ``config.model.image_size``; ``faces="all"`` edits every face found, ``"largest"`` the largest.
   Photos whose longer side exceeds ``faces.search.DETECT_MAX_SIDE`` are searched on an integer box-
   downscaled copy (faster; faces narrower than ~80 px at that scale are missed); photos over
-  :data:`MAX_MEGAPIXELS` are refused.
-* **Paste-back**: :func:`fxs_jax.faces.face_mask` (1 on the landmarks' convex hull, a smoothstep
+  ``MAX_MEGAPIXELS`` are refused.
+* **Paste-back**: ``fxs_jax.faces.face_mask`` (1 on the landmarks' convex hull, a smoothstep
   to 0 over a tenth of the crop around it) times ``paste_back``'s feathered square, so hair,
   background and other faces keep their pixels exactly. With ``keep_detail`` (default) only
   the model's change (edited crop - input crop) is warped back and added: the photo keeps its
   own detail finer than the crop (a 64 px crop of a 400 px face), the change comes at the crop's
   resolution.
-* **What the input had** (:mod:`fxs_jax.photo_io`): an edit keeps the photo's alpha channel
+* **What the input had** (``fxs_jax.photo_io``): an edit keeps the photo's alpha channel
   bit for bit, a grey photo comes back grey, and ``PhotoEdit.save`` writes the file's ICC profile
   and EXIF data back (orientation 1: the photo is edited upright). Animation frames are RGB.
 * **Errors**: an unreadable file, a photo with no face, a too large photo: one line naming the
-  file and the reason (:class:`fxs_jax.errors.UserError`).
+  file and the reason (``fxs_jax.errors.UserError``).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class PhotoEdit:
       grey one (H, W) (an array's own (H, W, 1)), the edit as luminance; a grey + alpha file
       (H, W, 2). A file's photo is upright (its EXIF orientation applied); 16-bit grey comes
       back 8-bit.
-    faces: the :class:`fxs_jax.faces.AlignedFace` of each edited face (the model's input crop,
+    faces: the ``fxs_jax.faces.AlignedFace`` of each edited face (the model's input crop,
       its landmarks and the photo -> crop transform), the largest first.
     edited: (F, S, S, 3) uint8, the model's output crop of each face.
     name: the photo's file path, or "photo" for an array.
@@ -125,12 +125,12 @@ def read_photo(photo, what: str = "photo") -> tuple[np.ndarray, str]:
 
 
 def _read_keeping(photo, what: str = "photo") -> tuple[np.ndarray, str, photo_io.Kept]:
-  """:func:`read_photo` and what an edit puts back (:func:`fxs_jax.photo_io.read`)."""
+  """``read_photo`` and what an edit puts back (``fxs_jax.photo_io.read``)."""
   return photo_io.read(photo, what, _check_size)
 
 
 def _edit_result(image, kept: photo_io.Kept, pasted: np.ndarray, *fields) -> PhotoEdit:
-  """The :class:`PhotoEdit` of ``pasted`` (the edit of ``image``) in the input's layout."""
+  """The ``PhotoEdit`` of ``pasted`` (the edit of ``image``) in the input's layout."""
   return PhotoEdit(photo_io.restore(pasted, image, kept), *fields,
                    icc_profile=kept.icc_profile, exif=kept.exif)
 
@@ -139,7 +139,7 @@ def find_faces(image: np.ndarray, size: int, faces="all", name: str = "photo"
                ) -> list[alignment.AlignedFace]:
   """The aligned ``size`` px crop of every face dlib finds in ``image`` (``faces="all"``, the
   largest first), the largest one (``"largest"``) or the chosen ones (a list of indices); a
-  one-line error naming the photo if there is none (:func:`search_faces` also says which faces
+  one-line error naming the photo if there is none (``search_faces`` also says which faces
   were left out)."""
   return face_search.search_faces(image, size, faces, name).faces
 
@@ -158,7 +158,7 @@ def paste_faces(image: np.ndarray, faces: list[alignment.AlignedFace], crops,
   """``image`` with each crop pasted back into its face's place through the face's soft mask.
 
   With ``keep_detail`` only a change is added: ``crop - reference``, where ``references`` are
-  the model's renderings of each face at its own condition (see :func:`edit_photo`), or, when
+  the model's renderings of each face at its own condition (see ``edit_photo``), or, when
   None, the faces' input crops (the whole difference between the model's output and the face).
   A crop equal to its reference leaves the photo exactly as it was. Without ``keep_detail`` the
   crops themselves are pasted.
@@ -200,8 +200,8 @@ def edit_photo(model, photo, emotion=None, aus=None, intensity: float = 1.0,
   intensity 0, returns the photo bit for bit. ``"input"`` adds ``G(face, target) - face``: the
   model's whole rendering, its shortfalls included (what a model trained on the photo's own kind
   of faces may want). Without ``keep_detail`` the edited crop itself is pasted.
-  ``faces`` and ``thorough``: which faces, and how hard to look (:func:`faces.search.search_faces`).
-  Returns a :class:`PhotoEdit` (``.photo`` full resolution, ``.save(path)``, ``.skipped``: the
+  ``faces`` and ``thorough``: which faces, and how hard to look (``faces.search.search_faces``).
+  Returns a ``PhotoEdit`` (``.photo`` full resolution, ``.save(path)``, ``.skipped``: the
   faces left out and why).
   """
   _check_relative_to(relative_to)
@@ -230,7 +230,7 @@ def transfer_photo(model, source_photo, target_photo, faces="all",
   ``relative_to="start"`` (default) adds the model's change between the source's expression and
   the target face's own (each target face transferred onto itself): a photo given as its own
   source comes back bit for bit; ``"input"``: the change from the target face (see
-  :func:`edit_photo`)."""
+  ``edit_photo``)."""
   _check_relative_to(relative_to)
   if "transfer" not in model.predictions:
     raise UserError(f"{model.config.model_name} does not transfer expressions; transfer_photo "
@@ -267,7 +267,7 @@ def animate_photo(model, photo, emotion=None, aus=None,
                   max_side: int | None = ANIMATION_MAX_SIDE, keep_detail: bool = True,
                   relative_to: str = "start", thorough: bool = False,
                   **motion) -> animation.Animation:
-  """An :class:`fxs_jax.animation.Animation` of the whole photo: each face (all, or the
+  """An ``fxs_jax.animation.Animation`` of the whole photo: each face (all, or the
   largest) animated and pasted back, frame by frame.
 
   Editors (GANimation, LGP-GAN): ``interpolate``'s frames, from ``start`` to the target at
@@ -278,7 +278,7 @@ def animate_photo(model, photo, emotion=None, aus=None,
   its downscaled copy (``fit_within``); ``fps`` defaults to 12 (editors) or the video's.
   ``relative_to="start"`` (default): each frame adds the model's change from its first frame
   (the start, or TextureGAN's neutral face), so frame 0 is the (downscaled) photo bit for bit;
-  ``"input"``: the change from the face (see :func:`edit_photo`).
+  ``"input"``: the change from the face (see ``edit_photo``).
   """
   _check_relative_to(relative_to)
   frames = animation.check_frames(frames)

@@ -10,8 +10,8 @@ A recipe's whole public surface is declared here. Three parts run in three place
 * **training** (inside the trainer's jitted steps): ``build_generator`` / ``build_critic``, the two
   losses, ``eval_metrics``, ``sample``;
 * **use** (host): ``render_samples`` draws what ``sample`` returned; ``predictors`` are the named,
-  pure predict functions (one per task of :data:`TASKS`), each declaring what it is conditioned
-  on and what it returns (:class:`Predictor`). ``fxs_jax.load`` exposes them as jitted, batched
+  pure predict functions (one per task of ``TASKS``), each declaring what it is conditioned
+  on and what it returns (``Predictor``). ``fxs_jax.load`` exposes them as jitted, batched
   methods, ``config.evals`` evaluates them, and the applications (photos, videos, the editor,
   ``--mode=generate``) learn from the declarations alone what a model can do.
 """
@@ -56,8 +56,8 @@ class Predictor:
   the host from a user's arguments (``images=``, ``aus=``, ``emotion=``, ...), validating them with
   one-line errors.
 
-  The declaration: ``conditions`` (some of :data:`CONDITIONS`: e.g. GANimation's edit takes
-  ``("aus", "emotion")``, LGP-GAN's ``("emotion",)``), ``returns`` (one of :data:`RETURNS`) and
+  The declaration: ``conditions`` (some of ``CONDITIONS``: e.g. GANimation's edit takes
+  ``("aus", "emotion")``, LGP-GAN's ``("emotion",)``), ``returns`` (one of ``RETURNS``) and
   ``needs_landmarks`` (whether the faces' 68 landmarks must be given). Applications dispatch on
   these, never on a paper's name or a function's signature.
   """
@@ -199,6 +199,6 @@ class GANRecipe(abc.ABC):
 
   # ---- use (host) --------------------------------------------------------------------------
   def predictors(self) -> dict[str, Predictor]:
-    """The named predictions (keys from :data:`TASKS`) ``fxs_jax.load`` exposes and
+    """The named predictions (keys from ``TASKS``) ``fxs_jax.load`` exposes and
     ``config.evals`` can evaluate, each with its declaration."""
     return {}
