@@ -308,7 +308,8 @@ def headline(results_dir: Path = RESULTS_DIR) -> str:
       for run in (demo, bundle):
         values = [_first_values(r)[MODEL_METHODS[0], metric] for r in found.get(run, ())
                   if (MODEL_METHODS[0], metric) in _first_values(r)]
-        seeds = f" ({len(values)} seeds)" if len(values) > 1 else ""
+        # A `:demo` cell always says over how many seeds (fewer than 3: what the budget allowed).
+        seeds = f" ({len(values)} seed{'s' if len(values) != 1 else ''})" if run == demo else ""
         cells.append(cell(values, decimals) + seeds if values else "not yet measured")
       cells.append(_reference(found, BASELINES, metric, model, "copy the input"))
       cells.append(_reference(found, CEILINGS, metric, model, "ground truth"))

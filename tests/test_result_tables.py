@@ -115,6 +115,10 @@ def test_headline_table_puts_demo_bundle_and_references_side_by_side(tmp_path, m
       "|  | expression accuracy | 0.500 ± 0.000 (3 seeds) | 0.500 | 0.000 | 1.000 |",
       "| [Other](docs/other.md) | SSIM vs truth | not yet measured | not yet measured | - | - |"]
 
+  _as_run(tmp_path, "other_demo", (1,))  # one seed: the cell says so
+  lines = result_tables.headline(tmp_path).split("\n")
+  assert lines[4].startswith("| [Other](docs/other.md) | SSIM vs truth | 0.900 (1 seed) | ")
+
 
 def test_headline_refuses_references_that_differ_between_demo_and_bundle(tmp_path, monkeypatch):
   _as_run(tmp_path, "toy_demo", (0,))
