@@ -29,6 +29,7 @@ TABLES = {  # marker: the command printing it
     "memory-table": ["experiments/bench/bad_input_memory.py", "--markdown"],
     "framing-table": ["experiments/dataset_checks/framing_table.py"],
     "photo-edits-table": ["experiments/photos/photo_edits_table.py"],
+    "au-sweep-table": ["experiments/ganimation/au_sweep_table.py"],
     **{f"results-{run}": ["experiments/result_tables.py", run, "--split=test"]
        for run in result_tables.HEADLINE_RUNS},
 }
