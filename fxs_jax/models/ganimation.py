@@ -17,11 +17,10 @@ from flax import nnx
 from fxs_jax.nn.blocks import COLOURS
 from fxs_jax.nn.blocks import colour_mask
 from fxs_jax.nn.blocks import ConvNormAct
-from fxs_jax.nn.blocks import DownBlock
 from fxs_jax.nn.blocks import fused_heads
 from fxs_jax.nn.blocks import PatchCritic
-from fxs_jax.nn.blocks import ResidualBlock
-from fxs_jax.nn.blocks import up_block
+from fxs_jax.nn.blocks import run_star_trunk
+from fxs_jax.nn.blocks import star_trunk
 
 
 class Generator(nnx.Module):
@@ -47,14 +46,8 @@ class Generator(nnx.Module):
     self.num_aus = num_aus
     self.colour = colour
     c = base_channels
-    self.stem = ConvNormAct(3 + num_aus, c, 7, 1, 3, norm="instance", activation="relu",
-                            use_bias=False, rngs=rngs)
-    self.down = nnx.List([DownBlock(c, 2 * c, use_bias=False, rngs=rngs),
-                          DownBlock(2 * c, 4 * c, use_bias=False, rngs=rngs)])
-    self.bottleneck = nnx.List([ResidualBlock(4 * c, use_bias=False, rngs=rngs)
-                                for _ in range(num_res_blocks)])
-    self.up = nnx.List([up_block(upsample, 4 * c, 2 * c, use_bias=False, rngs=rngs),
-                        up_block(upsample, 2 * c, c, use_bias=False, rngs=rngs)])
+    self.stem, self.down, self.bottleneck, self.up = star_trunk(
+        3 + num_aus, c, num_res_blocks, upsample, rngs=rngs)
     self.color_head = ConvNormAct(c, 3, 7, 1, 3, norm="none", activation="tanh",
                                   use_bias=False, rngs=rngs)
     self.attention_head = ConvNormAct(c, 1, 7, 1, 3, norm="none", activation="sigmoid",
@@ -64,11 +57,7 @@ class Generator(nnx.Module):
 
   def __call__(self, img_BxHxWx3: jax.Array, aus_BxA: jax.Array):
     """Returns ``(color_BxHxWx3, attention_BxHxWx1)``."""
-    # The AUs are the stem's input channels 3.., tiled over the pixels; passed untiled so that
-    # the fast conv path can fold them out of the 7x7 conv (same kernel, same function).
-    h = self.stem(img_BxHxWx3, aus_BxA.astype(img_BxHxWx3.dtype))
-    for block in (*self.down, *self.bottleneck, *self.up):
-      h = block(h)
+    h = run_star_trunk(self, img_BxHxWx3, aus_BxA)  # the AUs tiled as input channels
     color, attention = fused_heads(h, self.color_head, self.attention_head)
     return colour_mask(self.colour, color, img_BxHxWx3), attention
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from fxs_jax.models.ganimation import Generator
@@ -136,6 +135,3 @@ class LGPCritic(nnx.Module):
     """``{"eyes", "mouth", "face"} -> image batch`` to ``name -> CriticOutput``."""
     return {name: getattr(self, name)(images[name]) for name in images}
 
-
-def one_hot(labels_B: jax.Array, num_classes: int) -> jax.Array:
-  return jax.nn.one_hot(labels_B, num_classes, dtype=jnp.float32)

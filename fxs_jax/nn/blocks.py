@@ -170,6 +170,37 @@ def up_block(kind: str, in_channels: int, out_channels: int, *, norm: str = "ins
   raise ValueError(f"Unknown up-sampling {kind!r}; expected one of {UPSAMPLINGS}.")
 
 
+
+def star_trunk(in_channels: int, base_channels: int, num_res_blocks: int, upsample: str, *,
+               rngs: nnx.Rngs) -> tuple[ConvNormAct, nnx.List, nnx.List, nnx.List]:
+  """StarGAN's generator body, shared by StarGAN and GANimation: ``(stem, down, bottleneck,
+  up)``: conv7x7 ``in_channels`` -> c, two 4x4 stride-2 down blocks (c -> 4c),
+  ``num_res_blocks`` residual blocks, two ``upsample`` up blocks (4c -> c); instance norms,
+  ReLUs, no biases. The caller keeps the four as attributes (their names are the parameter
+  paths) and runs them with :func:`run_star_trunk`; its head(s) read the c-channel output."""
+  c = base_channels
+  stem = ConvNormAct(in_channels, c, 7, 1, 3, norm="instance", activation="relu",
+                     use_bias=False, rngs=rngs)
+  down = nnx.List([DownBlock(c, 2 * c, use_bias=False, rngs=rngs),
+                   DownBlock(2 * c, 4 * c, use_bias=False, rngs=rngs)])
+  bottleneck = nnx.List([ResidualBlock(4 * c, use_bias=False, rngs=rngs)
+                         for _ in range(num_res_blocks)])
+  up = nnx.List([up_block(upsample, 4 * c, 2 * c, use_bias=False, rngs=rngs),
+                 up_block(upsample, 2 * c, c, use_bias=False, rngs=rngs)])
+  return stem, down, bottleneck, up
+
+
+def run_star_trunk(module: nnx.Module, img_BxHxWx3: jax.Array, cond_BxK: jax.Array
+                   ) -> jax.Array:
+  """The trunk of ``module`` (its ``stem``, ``down``, ``bottleneck``, ``up`` from
+  :func:`star_trunk`) on the image with the condition tiled over the pixels as extra input
+  channels (passed untiled: the fast conv folds them out of the 7x7 stem, same function)."""
+  h = module.stem(img_BxHxWx3, cond_BxK.astype(img_BxHxWx3.dtype))
+  for block in (*module.down, *module.bottleneck, *module.up):
+    h = block(h)
+  return h
+
+
 class CriticOutput(NamedTuple):
   """A PatchGAN critic's outputs; heads that were not configured are ``None``."""
   map_BxhxWx1: jax.Array

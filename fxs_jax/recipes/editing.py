@@ -1,4 +1,5 @@
-"""What every image-editing recipe shares (GANimation, LGP-GAN; the cGAN transfer next).
+"""What every image-editing recipe shares (GANimation, LGP-GAN, the cGAN transfer, the
+baselines), and what the class-conditioned editors share (LGP-GAN, StarGAN, AttGAN).
 
 An editor's ``sample`` returns tiles ``(rows, cols, H, W, 3)`` in [-1, 1], drawn as one grid;
 its ``edit`` prediction takes images (+ landmarks) and a target; ``--mode=generate``
@@ -10,6 +11,13 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fxs_jax import facs
+from fxs_jax import inputs
 from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
@@ -40,9 +48,11 @@ class EditingRecipe(GANRecipe):
   fields = augment.Fields(images=("image", "frames", "target_image"),
                           landmarks=("landmarks", "target_landmarks"))
 
-  # The papers whose generators have a colour head and truth terms (model.colour, lambda_truth,
-  # changed_truth_weight in their configs); the others render directly and train without them.
+  # Recipes with truth terms read model.lambda_truth and changed_truth_weight from their configs;
+  # those with a colour head (GANimation's colour mask) also model.colour. The others train
+  # without them.
   truth_terms = False
+  colour_head = False
 
   def __init__(self, config):
     super().__init__(config)
@@ -50,10 +60,11 @@ class EditingRecipe(GANRecipe):
     if self.upsample not in UPSAMPLINGS:
       raise UserError(f"model.upsample must be one of {UPSAMPLINGS}, got {self.upsample!r}.")
     self.colour, self.lambda_truth, self.changed_truth_weight = "absolute", 0.0, 0.0
-    if self.truth_terms:
+    if self.colour_head:
       self.colour = config.model.colour
       if self.colour not in COLOURS:
         raise UserError(f"model.colour must be one of {COLOURS}, got {self.colour!r}.")
+    if self.truth_terms:
       self.lambda_truth = self.truth_weight("lambda_truth")
       self.changed_truth_weight = self.truth_weight("changed_truth_weight")
 
@@ -107,3 +118,91 @@ class EditingRecipe(GANRecipe):
     column after the input, description)``; default none."""
     del batch
     return []
+
+
+def classification_loss(logits_BxK: jax.Array, labels_B: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy of integer ``labels`` (StarGAN's ``F.cross_entropy``)."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B))
+
+
+class ClassEditingRecipe(EditingRecipe):
+  """An editor conditioned on a target expression class (``model.num_classes``, SynthFaces' and
+  RaFD's eight): targets drawn per batch, the ``edit`` arguments, the generate-mode columns.
+
+  Batches hold ``emotion`` (B,) and ``target_emotion`` (B,) int32 (+ ``landmarks`` where the data
+  have them); the generator is conditioned on ``condition(batch)``, (B, num_classes): the
+  target's one-hot, or a blend of two one-hots (``target_condition``, from ``edit``'s
+  ``intensity``).
+  """
+
+  # Whether ``edit`` needs the faces' 68 landmarks (LGP-GAN's crops); the others accept them.
+  needs_landmarks = False
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.num_classes = int(config.model.num_classes)
+    self.targets = self.generation_targets()  # a bad name fails before any work
+
+  def prepare_batch(self, batch, rng):
+    """Target class per example: uniform over the classes other than its own, or, on
+    same-identity pairs (``model.lambda_truth``), the partner's class and its image."""
+    k = self.num_classes
+    label = np.asarray(batch["emotion"]).astype(np.int32)
+    prepared = {"image": batch["image"], "emotion": label}
+    if "landmarks" in batch:
+      prepared["landmarks"] = np.asarray(batch["landmarks"], np.float32)
+    if "target_emotion" in batch:
+      return {**prepared, "target_emotion": np.asarray(batch["target_emotion"], np.int32),
+              "target_image": batch["target_image"]}
+    target = (label + rng.integers(1, k, size=label.shape)) % k
+    return {**prepared, "target_emotion": target.astype(np.int32)}
+
+  def one_hot(self, labels_B: jax.Array) -> jax.Array:
+    return jax.nn.one_hot(labels_B, self.num_classes, dtype=jnp.float32)
+
+  def condition(self, batch) -> jax.Array:
+    """(B, num_classes): the batch's ``target_condition`` (a class blend) or its target's one-hot."""
+    if "target_condition" in batch:
+      return batch["target_condition"]
+    return self.one_hot(batch["target_emotion"])
+
+  def sample_labels(self, n: int) -> jax.Array:
+    """(t * n,) the classes of ``SAMPLE_EMOTIONS``, target-major: one batched pass for a grid."""
+    return jnp.repeat(jnp.asarray([facs.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
+                                  jnp.int32), n)
+
+  def edit_inputs(self, images, emotion=None, landmarks=None, intensity=1.0,
+                  start="neutral") -> dict:
+    """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards the expression class
+    ``emotion`` (a name or index, once or per image); ``landmarks`` ((B, 68, 2) pixel (x, y) in
+    the images) are needed by the editors that place crops with them and ignored by the others.
+
+    ``intensity`` (0-1, once or per image) blends the class condition from ``start`` (a name
+    or index, default neutral) to ``emotion``: ``(1 - intensity) * onehot(start) + intensity *
+    onehot(emotion)`` (the papers train on one-hots only; blends are an interpolation between
+    two classes the generator has seen)."""
+    image = inputs.check_images(images, self.config.model.image_size)
+    n = len(image)
+    if emotion is None:
+      raise UserError(f"{self.title}.edit needs a target: emotion=name or index "
+                      f"({', '.join(facs.EMOTIONS)}).")
+    batch = {"image": image}
+    if self.needs_landmarks:
+      if landmarks is None:
+        raise UserError(f"{self.title}.edit needs the faces' 68 landmarks (landmarks=, (B, 68, "
+                        "2) pixel x, y) to place its eye and mouth crops.")
+      batch["landmarks"] = inputs.check_landmarks(landmarks, n)
+    labels = inputs.emotion_labels(emotion, n)
+    scale = inputs.per_example(inputs.check_intensities(
+        intensity, 1.0, f"{self.title}'s intensity (a blend of two expression classes)"), n,
+                                "intensity")
+    if np.all(scale == 1.0):
+      return {**batch, "target_emotion": labels}
+    eye = np.eye(self.num_classes, dtype=np.float32)
+    origin = eye[inputs.emotion_labels(start, n, "start")]
+    return {**batch, "target_condition": origin + scale[:, None] * (eye[labels] - origin)}
+
+  def generation_targets(self) -> list[tuple[str, dict]]:
+    """(column name, edit arguments) for ``config.generate.emotions``."""
+    return [(name, {"emotion": name})
+            for name in inputs.emotion_names(self.config.generate.emotions)]

@@ -47,6 +47,7 @@ class GANimation(editing.EditingRecipe):
 
   title = "GANimation"
   truth_terms = True
+  colour_head = True
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)

@@ -24,26 +24,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-import optax
 
-from fxs_jax import facs
-from fxs_jax import inputs
 from fxs_jax import losses
 from fxs_jax.errors import UserError
 from fxs_jax.models import lgpgan as nets
 from fxs_jax.nn import crops
 from fxs_jax.recipes import editing
 from fxs_jax.recipes.base import Predictor
+from fxs_jax.recipes.editing import classification_loss
 from fxs_jax.recipes.editing import SAMPLE_EMOTIONS
 
 CRITICS = ("eyes", "mouth", "face")
 LOCAL_MASK_WEIGHTINGS = ("area", "equal")
-
-
-def classification_loss(logits_BxK: jax.Array, labels_B: jax.Array) -> jax.Array:
-  """Mean softmax cross-entropy of integer ``labels`` (StarGAN's ``F.cross_entropy``)."""
-  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B))
 
 
 def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> jax.Array:
@@ -53,11 +45,13 @@ def place_centered(patch_Bxhxwx3: jax.Array, size: int, fill: float = 0.0) -> ja
   return jax.lax.dynamic_update_slice(tile, patch_Bxhxwx3, (0, (size - h) // 2, (size - w) // 2, 0))
 
 
-class LGPGAN(editing.EditingRecipe):
+class LGPGAN(editing.ClassEditingRecipe):
   """The recipe: networks, the two losses, sample grids and held-out expression accuracy."""
 
   title = "LGP-GAN"
   truth_terms = True
+  colour_head = True
+  needs_landmarks = True  # the eye and mouth crops are placed by the landmarks
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -82,7 +76,6 @@ class LGPGAN(editing.EditingRecipe):
     if m.local_mask_weighting not in LOCAL_MASK_WEIGHTINGS:
       raise UserError(f"model.local_mask_weighting must be one of {LOCAL_MASK_WEIGHTINGS}, "
                       f"got {m.local_mask_weighting!r}.")
-    self.targets = self.generation_targets()  # a bad name fails before any work
 
   def build_generator(self, rngs):
     m = self.config.model
@@ -99,23 +92,10 @@ class LGPGAN(editing.EditingRecipe):
         num_layers=m.critic_num_layers, local_base_channels=m.local_critic_base_channels,
         local_num_layers=m.local_critic_num_layers, rngs=rngs)
 
-  def prepare_batch(self, batch, rng):
-    """Target class per example: uniform over the 7 classes other than its own, or, on
-    same-identity pairs (``model.lambda_truth``), the partner's class and its image."""
-    k = self.config.model.num_classes
-    label = np.asarray(batch["emotion"]).astype(np.int32)
-    prepared = {"image": batch["image"], "landmarks": np.asarray(batch["landmarks"], np.float32),
-                "emotion": label}
-    if "target_emotion" in batch:
-      return {**prepared, "target_emotion": np.asarray(batch["target_emotion"], np.int32),
-              "target_image": batch["target_image"]}
-    target = (label + rng.integers(1, k, size=label.shape)) % k
-    return {**prepared, "target_emotion": target.astype(np.int32)}
-
   # ---- passes --------------------------------------------------------------------------------
   def edit(self, gen, image, landmarks, labels) -> nets.LGPOutput:
     """The two-stage edit of ``image`` towards class ``labels`` (B,) int."""
-    return gen(image, landmarks, nets.one_hot(labels, self.config.model.num_classes))
+    return gen(image, landmarks, self.one_hot(labels))
 
   @staticmethod
   def _judged(out: nets.LGPOutput) -> dict:
@@ -206,8 +186,7 @@ class LGPGAN(editing.EditingRecipe):
     image, landmarks = batch["image"][:n], batch["landmarks"][:n]
     size, t = image.shape[1], len(SAMPLE_EMOTIONS)
     # All targets in one batched pass (target-major): one network call to compile, not t.
-    labels = jnp.repeat(jnp.asarray([facs.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
-                                    jnp.int32), n)
+    labels = self.sample_labels(n)
     out = self.edit(gen, jnp.tile(image, (t, 1, 1, 1)), jnp.tile(landmarks, (t, 1, 1)), labels)
     per_target = []
     for region in nets.REGIONS:
@@ -247,46 +226,6 @@ class LGPGAN(editing.EditingRecipe):
                               conditions=("emotion",), needs_landmarks=True)}
 
   def _edit_outputs(self, gen, batch):
-    if "target_condition" in batch:  # class weights, a blend of two one-hots
-      out = gen(batch["image"], batch["landmarks"], batch["target_condition"])
-    else:
-      out = self.edit(gen, batch["image"], batch["landmarks"], batch["target_emotion"])
+    out = gen(batch["image"], batch["landmarks"], self.condition(batch))
     return {"image": out.output_BxHxWx3, "attention": out.attention_BxHxWx1,
             "stage1": out.stage1_BxHxWx3}
-
-  def edit_inputs(self, images, emotion=None, landmarks=None, intensity=1.0,
-                  start="neutral") -> dict:
-    """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards the expression class
-    ``emotion`` (a name or index, once or per image); ``landmarks`` ((B, 68, 2) pixel (x, y) in
-    the images) locate the eye and mouth crops.
-
-    ``intensity`` (0-1, once or per image) blends the class condition from ``start`` (a name
-    or index, default neutral) to ``emotion``: ``(1 - intensity) * onehot(start) + intensity *
-    onehot(emotion)`` (the paper trains on one-hots only; blends are an interpolation between
-    two classes the generator has seen)."""
-    image = inputs.check_images(images, self.config.model.image_size)
-    n = len(image)
-    if emotion is None:
-      raise UserError("LGP-GAN.edit needs a target: emotion=name or index "
-                      f"({', '.join(facs.EMOTIONS)}).")
-    if landmarks is None:
-      raise UserError("LGP-GAN.edit needs the faces' 68 landmarks (landmarks=, (B, 68, 2) pixel "
-                      "x, y) to place its eye and mouth crops.")
-    lms = inputs.check_landmarks(landmarks, n)
-    labels = inputs.emotion_labels(emotion, n)
-    # The class blend: (1 - intensity) * onehot(start) + intensity * onehot(emotion).
-    scale = inputs.per_example(inputs.check_intensities(
-        intensity, 1.0, "LGP-GAN's intensity (a blend of two expression classes)"), n,
-                                "intensity")
-    if np.all(scale == 1.0):
-      return {"image": image, "landmarks": lms, "target_emotion": labels}
-    eye = np.eye(self.config.model.num_classes, dtype=np.float32)
-    origin = eye[inputs.emotion_labels(start, n, "start")]
-    condition = origin + scale[:, None] * (eye[labels] - origin)
-    return {"image": image, "landmarks": lms, "target_condition": condition}
-
-  # ---- generate mode -------------------------------------------------------------------------
-  def generation_targets(self) -> list[tuple[str, dict]]:
-    """(column name, edit arguments) for ``config.generate.emotions``."""
-    return [(name, {"emotion": name})
-            for name in inputs.emotion_names(self.config.generate.emotions)]
