@@ -30,8 +30,9 @@ SHIPPED_DIR = Path(__file__).resolve().parent / "pretrained" / "configs"
 SHIPPED = ("ganimation",)
 
 # The recipes built on fxs_jax.recipes.editing.EditingRecipe (all read model.upsample), and those of
-# them with a colour head and truth terms (EditingRecipe.truth_terms).
-EDITING_MODELS = ("ganimation", "lgpgan", "cgan_transfer", "texturegan")
+# them whose configs predate their colour head and truth terms (EditingRecipe.colour_head,
+# truth_terms; the baselines had them from the start).
+EDITING_MODELS = ("ganimation", "lgpgan", "cgan_transfer", "texturegan", "stargan")
 TRUTH_TERM_MODELS = ("ganimation", "lgpgan")
 
 

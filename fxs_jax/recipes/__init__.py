@@ -7,7 +7,9 @@ from fxs_jax.recipes.cgan_transfer import CGANTransfer
 from fxs_jax.recipes.ganimation import GANimation
 from fxs_jax.recipes.lgpgan import LGPGAN
 from fxs_jax.recipes.motiongan import MotionGAN
+from fxs_jax.recipes.stargan import StarGAN
 from fxs_jax.recipes.texturegan import TextureGAN
 
 RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer,
-           "motiongan": MotionGAN, "texturegan": TextureGAN}
+           "motiongan": MotionGAN, "texturegan": TextureGAN,
+           "stargan": StarGAN}
