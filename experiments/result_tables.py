@@ -36,6 +36,7 @@ HEADLINE_RUNS = {
     "cgan_transfer_demo": "cGAN transfer `:demo`",
     "motiongan_demo": "MotionGAN `:demo`",
     "texturegan_demo": "TextureGAN `:demo`",
+    "stargan_demo": "StarGAN `:demo`",
     # The bundled models (fxs_jax/pretrained/synthfaces), each one run, evaluated by the
     # eval_command in its manifest (experiments/eval_bundle.py).
     "bundle_ganimation": "bundled GANimation (`:demo_long`)",
@@ -322,18 +323,120 @@ def headline(results_dir: Path = RESULTS_DIR) -> str:
       "Full tables with their captions: each model's page."])
 
 
+
+# Each paper's comparison with the baselines it was measured against, on SynthFaces: (title, the
+# runs (the paper's model first), the columns (metric, label, decimals), the paper's claim as
+# (metric, "higher" or "lower" is better) pairs).
+COMPARISONS = {
+    "lgpgan": ("LGP-GAN against StarGAN, AttGAN and GANimation",
+               ("lgpgan_demo", "stargan_demo", "attgan_demo", "ganimation_demo"),
+               (("is_classifier", "IS (classifier)", 2), ("fd_classifier", "FD (classifier)", 1),
+                ("ssim_vs_truth", "SSIM vs truth", 3), ("ssim_eyes", "SSIM, eye box", 3),
+                ("ssim_mouth", "SSIM, mouth box", 3),
+                ("expression_accuracy", "expression accuracy", 3)),
+               (("is_classifier", "higher"), ("fd_classifier", "lower"))),
+}
+COMPARISON_TITLES = {"stargan_demo": "StarGAN `:demo`", "attgan_demo": "AttGAN `:demo`"}
+
+
+def _model_values(results: list[dict], metric: str) -> list[float]:
+  return [_first_values(r)[MODEL_METHODS[0], metric] for r in results
+          if (MODEL_METHODS[0], metric) in _first_values(r)]
+
+
+def comparison(name: str, results_dir: Path = RESULTS_DIR) -> str:
+  """One paper's comparison table (``COMPARISONS[name]``): a row per run (mean ± sd over its
+  seeds, or "not yet measured"), then copy-the-input and the truth (checked equal across the
+  runs: the same pairs and judges), then whether the paper's claim holds, run by run."""
+  _, runs, columns, claim = COMPARISONS[name]
+  found = {run: load(run, "test", results_dir) for run in runs}
+  lines = ["| method | " + " | ".join(label for _, label, _ in columns) + " |",
+           "| --- " * (len(columns) + 1) + "|"]
+  for run in runs:
+    title = COMPARISON_TITLES.get(run) or HEADLINE_RUNS.get(run, run)
+    if not found[run]:
+      lines.append(f"| {title} | " + " | ".join("not yet measured" for _ in columns) + " |")
+      continue
+    cells = [cell(v, d) if (v := _model_values(found[run], m)) else "-" for m, _, d in columns]
+    seeds = len(found[run])
+    lines.append(f"| {title} ({seeds} seed{'s' if seeds != 1 else ''}) | " + " | ".join(cells)
+                 + " |")
+  measured = {run: results for run, results in found.items() if results}
+  for methods, default in ((BASELINES, "copy the input"), (CEILINGS, "ground truth")):
+    cells = []
+    for metric, _, decimals in columns:
+      text = "-"
+      for method in methods:
+        values = {run: _first_values(res[0])[method, metric] for run, res in measured.items()
+                  if (method, metric) in _first_values(res[0])}
+        if values:
+          first = next(iter(values.values()))
+          if not all(_same(first, v) for v in values.values()):
+            raise ValueError(f"{name}: the reference {method} / {metric} differs between the "
+                             "runs: not the same pairs or judges.")
+          text = cell([first], decimals)
+          break
+      cells.append(text)
+    lines.append(f"| {default} | " + " | ".join(cells) + " |")
+  return "\n".join(lines + ["", verdict(name, found)])
+
+
+def verdict(name: str, found: dict[str, list[dict]]) -> str:
+  """Whether the paper's model beats each measured baseline on the claim's metrics (means)."""
+  _, runs, columns, claim = COMPARISONS[name]
+  paper, *baselines = runs
+  if not found[paper]:
+    return f"The claim cannot be checked yet: {paper} has no results."
+  labels = {m: label for m, label, _ in columns}
+  parts = []
+  for run in baselines:
+    if not found[run]:
+      continue
+    facts, holds = [], True
+    for metric, better in claim:
+      mine, theirs = _model_values(found[paper], metric), _model_values(found[run], metric)
+      if not mine or not theirs:
+        continue
+      a, b = statistics.fmean(mine), statistics.fmean(theirs)
+      holds &= (a > b) if better == "higher" else (a < b)
+      facts.append(f"{labels[metric]} {a:.2f} vs {b:.2f}")
+    title = COMPARISON_TITLES.get(run) or HEADLINE_RUNS.get(run, run)
+    parts.append(f"{'holds' if holds else 'does not hold'} against {title} ({', '.join(facts)})")
+  missing = [r for r in baselines if not found[r]]
+  tail = f" Not yet trained here: {', '.join(missing)}." if missing else ""
+  copied = []  # a claim metric on which copying the input beats the paper's own model
+  for metric, better in claim:
+    mine = _model_values(found[paper], metric)
+    copy = [_first_values(r)[BASELINES[0], metric] for r in found[paper][:1]
+            if (BASELINES[0], metric) in _first_values(r)]
+    if mine and copy and ((copy[0] > statistics.fmean(mine)) if better == "higher"
+                          else (copy[0] < statistics.fmean(mine))):
+      copied.append(f"{labels[metric]} {copy[0]:.2f}")
+  if copied:
+    tail += (f" Copying the input, which edits nothing, scores better still ({', '.join(copied)}):"
+             " these measures reward realistic images, not the requested expression.")
+  if not parts:
+    return "No baseline has results yet." + tail
+  return "The paper's claim " + "; ".join(parts) + "." + tail
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
   parser.add_argument("run", nargs="?", help="a folder of --results_dir, e.g. ganimation_demo")
   parser.add_argument("--split", default="test", help="validation or test (default test)")
   parser.add_argument("--results_dir", type=Path, default=RESULTS_DIR)
   parser.add_argument("--headline", action="store_true", help="README.md's table of every model")
+  parser.add_argument("--comparison", choices=sorted(COMPARISONS),
+                      help="a paper against its baselines (COMPARISONS)")
   args = parser.parse_args(argv)
-  if bool(args.run) == args.headline:
-    parser.error("give either a RUN or --headline")
+  if sum(map(bool, (args.run, args.headline, args.comparison))) != 1:
+    parser.error("give one of RUN, --headline or --comparison")
   try:
-    print(headline(args.results_dir) if args.headline else
-          markdown(args.run, args.split, args.results_dir))
+    if args.comparison:
+      print(comparison(args.comparison, args.results_dir))
+    else:
+      print(headline(args.results_dir) if args.headline else
+            markdown(args.run, args.split, args.results_dir))
   except (ValueError, KeyError, OSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1

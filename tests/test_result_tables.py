@@ -226,3 +226,28 @@ def test_a_file_in_another_runs_folder_is_refused(tmp_path):
   shutil.copytree(FIXTURES / "toy_run", tmp_path / "lgpgan_demo")
   with pytest.raises(ValueError, match="holds run 'toy_run', not 'lgpgan_demo'"):
     result_tables.markdown("lgpgan_demo", "test", tmp_path)
+
+
+def test_comparison_rows_references_and_verdict(tmp_path, monkeypatch):
+  # The paper's run = the three fixtures (SSIM 0.9 ± 0.1, accuracy 0.5 ± 0); a baseline = seed 0
+  # alone (SSIM 0.8); another baseline has no results. Claim: higher SSIM. Copying the input
+  # (SSIM 0.928) beats the paper's 0.9: the verdict says so.
+  _as_run(tmp_path, "toy_demo", (0, 1, 2))
+  _as_run(tmp_path, "base_demo", (0,))
+  monkeypatch.setattr(result_tables, "COMPARISONS", {"toy": (
+      "Toy against its baselines", ("toy_demo", "base_demo", "none_demo"),
+      (("ssim_vs_truth", "SSIM", 3), ("expression_accuracy", "accuracy", 3)),
+      (("ssim_vs_truth", "higher"),))})
+  monkeypatch.setattr(result_tables, "COMPARISON_TITLES", {"toy_demo": "Toy", "base_demo": "Base",
+                                                           "none_demo": "None"})
+  lines = result_tables.comparison("toy", tmp_path).split("\n")
+  assert lines[2:7] == [
+      "| Toy (3 seeds) | 0.900 ± 0.100 | 0.500 ± 0.000 |",
+      "| Base (1 seed) | 0.800 | 0.500 |",
+      "| None | not yet measured | not yet measured |",
+      "| copy the input | 0.928 | 0.000 |",
+      "| ground truth | 1.000 | 1.000 |"]
+  assert lines[8] == (
+      "The paper's claim holds against Base (SSIM 0.90 vs 0.80). Not yet trained here: none_demo."
+      " Copying the input, which edits nothing, scores better still (SSIM 0.93): these measures"
+      " reward realistic images, not the requested expression.")
