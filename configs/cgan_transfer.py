@@ -1,12 +1,14 @@
-"""cGAN expression transfer (the survey's cGAN-P1) and its pix2pix baseline.
+"""cGAN expression transfer (the survey's cGAN-P1) and its pix2pix and CGAN baselines.
 
 No code was published: the training settings are pix2pix's (Isola et al. 2017, the paper's
 baseline and the U-Net / PatchGAN it modifies): 128 px here (the paper's RaFD / CK+ crops are not
 public), batch 1, Adam(2e-4, 0.5, 0.999), 100 epochs constant + 100 linear decay, L1 weight 100,
 the vanilla (cross-entropy) GAN loss. Variants: ``:pix2pix`` (the baseline: no landmark module,
-transposed convs, the source image as the condition), ``:demo`` (CPU, 64 px, ~25 minutes; a
-residual output), ``:smoke``
-(tests); combine them, e.g. ``:pix2pix,demo``.
+transposed convs, the source image as the condition), ``:cgan_baseline`` (the survey's CGAN
+baseline, Mirza & Osindero 2014: pix2pix's networks conditioned on the keypoint image of the
+source's landmarks moved onto the target's face, adversarial loss only), ``:demo`` (CPU, 64 px,
+~25 minutes; a residual output), ``:smoke`` (tests); combine them, e.g. ``:pix2pix,demo``.
+C2GAN, the survey's other landmark baseline, is its own recipe: ``configs/c2gan.py``.
 """
 
 import ml_collections
@@ -25,7 +27,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optim.decay_start_step = 100 * 2100
 
   m = config.model
-  m.variant = "cgan"  # "cgan": fusion module + J_gen; "pix2pix": U-Net on (target, source)
+  # "cgan": fusion module + J_gen; "pix2pix": U-Net on (target, source); "keypoints" (the CGAN
+  # baseline): U-Net on (target, J of the source's landmarks moved onto the target's face)
+  m.variant = "cgan"
   m.image_size = 128
   m.gen_base_channels = 64  # pix2pix ngf
   m.unet_num_down = 0  # 0 = down to 1 x 1 (log2 of the size), as pix2pix's unet_256 at 256 px
@@ -63,6 +67,20 @@ def _pix2pix(config: ml_collections.ConfigDict) -> None:
   m.critic_norm = "instance"  # pix2pix's batch norm at batch 1 (no norm on its first layer)
 
 
+def _cgan_baseline(config: ml_collections.ConfigDict) -> None:
+  """CGAN (Mirza & Osindero 2014) as the cGAN-P1 paper's baseline: a conditional GAN whose
+  generator and discriminator both see the condition, here the keypoint image J of the source's
+  landmarks moved onto the target's face (``recipes.cgan_transfer.landmarks_on_target``: the
+  information the cGAN and pix2pix get, no true landmarks) beside the target face; the
+  adversarial loss alone (no L1 to the truth: what separates it from pix2pix). The networks are
+  pix2pix's (the paper's MLPs do not take images; the comparison does not say)."""
+  m = config.model
+  m.variant = "keypoints"
+  m.upsample = "transpose"  # pix2pix's U-Net
+  m.critic_norm = "instance"  # pix2pix's batch norm at batch 1 (no norm on its first layer)
+  m.lambda_l1 = 0.0
+
+
 def _demo(config: ml_collections.ConfigDict) -> None:
   config.data.name = "synth_faces/transfer_64"
   config.data.batch_size = 16
@@ -93,4 +111,5 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   m.critic_num_layers = 2
 
 
-VARIANTS = {"pix2pix": _pix2pix, "demo": _demo, "smoke": _smoke}
+VARIANTS = {"pix2pix": _pix2pix, "cgan_baseline": _cgan_baseline, "demo": _demo,
+            "smoke": _smoke}

@@ -164,7 +164,11 @@ def editing_evals(config: ml_collections.ConfigDict, target: str) -> None:
   """``config.evals`` of an image editor: the held-out pairs harness on the ``edit`` prediction
   with the target example's ``target`` (``aus`` or ``emotion``) as the condition, the critic's
   own metrics and the FER2013 judge's reads of the requested emotion."""
-  config.evals.pairs = eval_spec("pairs", predict="edit", target=target)
+  # input_emotions / target_emotions: comma-separated expressions the held-out pairs are
+  # restricted to ("" = all; e.g. neutral faces towards happy, a two-domain CycleGAN's pairs).
+  config.evals.pairs = eval_spec("pairs", predict="edit", target=target, input_emotions="",
+                                 target_emotions="")
   config.evals.critic = eval_spec("critic")
   # A judge trained on real faces (FER2013), for edits of real photos; a measure, never a loss.
-  config.evals.fer = eval_spec("fer", predict="edit", target=target)
+  config.evals.fer = eval_spec("fer", predict="edit", target=target, input_emotions="",
+                               target_emotions="")

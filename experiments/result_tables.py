@@ -37,6 +37,11 @@ HEADLINE_RUNS = {
     "motiongan_demo": "MotionGAN `:demo`",
     "texturegan_demo": "TextureGAN `:demo`",
     "stargan_demo": "StarGAN `:demo`",
+    "attgan_demo": "AttGAN `:demo`",
+    "cyclegan_demo": "CycleGAN `:demo` (neutral -> happy)",
+    "mocogan_demo": "MoCoGAN `:demo`",
+    "cgan_baseline_demo": "CGAN `:demo`",
+    "c2gan_demo": "C2GAN `:demo`",
     # The bundled models (fxs_jax/pretrained/synthfaces), each one run, evaluated by the
     # eval_command in its manifest (experiments/eval_bundle.py).
     "bundle_ganimation": "bundled GANimation (`:demo_long`)",
@@ -335,8 +340,31 @@ COMPARISONS = {
                 ("ssim_mouth", "SSIM, mouth box", 3),
                 ("expression_accuracy", "expression accuracy", 3)),
                (("is_classifier", "higher"), ("fd_classifier", "lower"))),
+    # GANimation's discrete-emotion comparison: neutral faces edited to happy (the one expression
+    # a two-domain CycleGAN :demo is trained for), every editor given the class only.
+    "ganimation": ("GANimation against StarGAN and CycleGAN, neutral -> happy",
+                   ("ganimation_demo_neutral_happy", "stargan_demo_neutral_happy",
+                    "cyclegan_demo"),
+                   (("ssim_vs_truth", "SSIM vs truth", 3), ("psnr_vs_truth", "PSNR vs truth (dB)", 2),
+                    ("ssim_mouth", "SSIM, mouth box", 3),
+                    ("expression_accuracy", "expression accuracy", 3),
+                    ("au_mae", "AU error (0-5)", 3)),
+                   (("ssim_vs_truth", "higher"), ("expression_accuracy", "higher"))),
+    "cgan_transfer": ("The cGAN transfer against pix2pix, CGAN and C2GAN",
+                      ("cgan_transfer_demo", "pix2pix_demo", "cgan_baseline_demo", "c2gan_demo"),
+                      (("ssim_vs_truth", "SSIM vs truth", 3),
+                       ("psnr_vs_truth", "PSNR vs truth (dB)", 2),
+                       ("ssim_mouth", "SSIM, mouth box", 3),
+                       ("expression_accuracy", "expression accuracy", 3),
+                       ("landmark_nme", "landmark NME", 4)),
+                      (("ssim_vs_truth", "higher"), ("psnr_vs_truth", "higher"))),
 }
-COMPARISON_TITLES = {"stargan_demo": "StarGAN `:demo`", "attgan_demo": "AttGAN `:demo`"}
+# A run's label where HEADLINE_RUNS has none.
+COMPARISON_TITLES = {
+    "ganimation_demo_neutral_happy": "GANimation `:demo` (the EMFACS happy AUs)",
+    "stargan_demo_neutral_happy": "StarGAN `:demo`",
+    "pix2pix_demo": "pix2pix `:demo`",
+}
 
 
 def _model_values(results: list[dict], metric: str) -> list[float]:
@@ -375,9 +403,13 @@ def comparison(name: str, results_dir: Path = RESULTS_DIR) -> str:
             raise ValueError(f"{name}: the reference {method} / {metric} differs between the "
                              "runs: not the same pairs or judges.")
           text = cell([first], decimals)
+          if method != methods[0]:  # e.g. chance where no copy exists: say which
+            text += f" ({METHOD_LABELS.get(method, method)})"
           break
       cells.append(text)
-    lines.append(f"| {default} | " + " | ".join(cells) + " |")
+    some = next(iter(measured.values()), [{}])[0]
+    label = _method_label(methods[0], some, "", 1) if some else default
+    lines.append(f"| {label} | " + " | ".join(cells) + " |")
   return "\n".join(lines + ["", verdict(name, found)])
 
 

@@ -32,7 +32,8 @@ SHIPPED = ("ganimation",)
 # The recipes built on fxs_jax.recipes.editing.EditingRecipe (all read model.upsample), and those of
 # them whose configs predate their colour head and truth terms (EditingRecipe.colour_head,
 # truth_terms; the baselines had them from the start).
-EDITING_MODELS = ("ganimation", "lgpgan", "cgan_transfer", "texturegan", "stargan")
+EDITING_MODELS = ("ganimation", "lgpgan", "cgan_transfer", "texturegan", "stargan",
+                  "attgan", "cyclegan", "c2gan")
 TRUTH_TERM_MODELS = ("ganimation", "lgpgan")
 
 

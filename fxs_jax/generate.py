@@ -12,7 +12,10 @@ what its rows and columns are.
   ``motions.npz`` (the SRVFs, curves and landmark sequences behind it);
 * ``render_frames``: ``frames.png`` (true frames of held-out sequences above the frames rendered
   from their landmarks) and, with ``config.video.motion`` (a MotionGAN run), expression videos of
-  held-out faces and ``config.generate.neutral_image`` (``fxs_jax.animation.generate_videos``).
+  held-out faces and ``config.generate.neutral_image`` (``fxs_jax.animation.generate_videos``);
+* ``sample_video``: ``videos.png`` (for each of ``config.generate.num_faces`` content draws, a
+  row per expression, columns the frames) and ``videos.gif`` (the same clips playing, rows the
+  expressions, columns the draws).
 
 ``recipe`` is the run's (its config carries the command line's ``--config`` overrides); ``model``
 the trained generator; ``source`` the eval split.
@@ -36,7 +39,8 @@ from fxs_jax.errors import UserError
 def generate(model, recipe, source, out_dir: Path) -> list[Path]:
   """Writes the files of the first task ``model`` declares into ``out_dir``; their paths."""
   for task, write in (("edit", _edits), ("transfer", _transfers),
-                      ("sample_motion", _motions), ("render_frames", _frames)):
+                      ("sample_motion", _motions), ("render_frames", _frames),
+                      ("sample_video", _videos)):
     if task in model.predictions:
       return write(model, recipe, source, Path(out_dir))
   raise UserError(f"{model.config.model_name} has no --mode=generate (its predictions: "
@@ -173,4 +177,24 @@ def _frames(model, recipe, source, out_dir: Path) -> list[Path]:
   else:
     lines.append("no videos: set --config.video.motion=<a MotionGAN workdir or export>")
   (out_dir / "targets.txt").write_text("\n".join(lines) + "\n")
+  return paths
+
+
+def _videos(model, recipe, source, out_dir: Path) -> list[Path]:
+  """Clips from noise: each content draw (seed ``config.seed + i``) under every expression."""
+  del source  # a model that starts from no face
+  g = recipe.config.generate
+  emotions = inputs.MOTION_EMOTIONS
+  clips = np.stack([model.sample_video(list(emotions), seed=recipe.config.seed + i,
+                                       same_content=True) for i in range(g.num_faces)])
+  out_dir.mkdir(parents=True, exist_ok=True)
+  paths = [out_dir / "videos.png", out_dir / "videos.gif"]
+  viz.save_png(paths[0], viz.tile_grid(clips.reshape(-1, *clips.shape[2:])))
+  by_emotion = np.moveaxis(clips, 0, 1)  # (emotions, draws, T, H, W, 3)
+  viz.save_gif(paths[1], [viz.tile_grid(by_emotion[:, :, t]) for t in range(clips.shape[2])],
+               fps=g.fps)
+  (out_dir / "targets.txt").write_text(
+      f"videos.png: {g.num_faces} content draws (seeds {recipe.config.seed}..) x rows "
+      f"{', '.join(emotions)}; columns the {clips.shape[2]} frames\n"
+      f"videos.gif: rows {', '.join(emotions)}; columns the {g.num_faces} content draws\n")
   return paths

@@ -3,8 +3,9 @@
 ``load`` reads a training workdir (the config saved with the checkpoint, then only the generator's
 checkpoint item: no critic, no optimiser state) or an exported directory, and returns a
 ``TrainedModel``: the config, the step, the Flax generator and its params, and the recipe's
-declared predictions (``edit``, ``transfer``, ``sample_motion``, ``render_frames``) as jitted,
-batched methods. ``fxs_jax.load`` adds the uses on photos and videos (``fxs_jax.face_model``).
+declared predictions (``edit``, ``transfer``, ``sample_motion``, ``render_frames``,
+``sample_video``) as jitted, batched methods. ``fxs_jax.load`` adds the uses on photos and videos
+(``fxs_jax.face_model``).
 
 An export is a portable directory: ``params.npz`` (the generator's arrays by parameter path,
 float32 or float16), ``config.json`` and ``fxs_jax_export.json`` (format name and version, model,
@@ -176,6 +177,12 @@ class TrainedModel:
   def render_frames(self, neutral_images, landmarks) -> np.ndarray:
     """Frames (T, H, W, 3) of a neutral face wearing a landmark sequence (T, 68, 2)."""
     return self.run("render_frames", neutral_images, landmarks)
+
+  def sample_video(self, *motion_class, **options) -> np.ndarray:
+    """Clips of a motion class generated from noise, with no input face, as the recipe declares
+    it (MoCoGAN: ``emotion``, then ``num_samples``, ``seed``, ``content``, ``same_content``,
+    ``frames``); the frames (B, T, H, W, 3), float32 in [-1, 1]."""
+    return self.run("sample_video", *motion_class, **options)
 
   def __repr__(self) -> str:
     return (f"TrainedModel({self.config.model_name}, step {self.step}, "

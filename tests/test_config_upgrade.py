@@ -70,7 +70,8 @@ def test_present_values_are_kept():
   assert config_upgrade.upgrade(full).to_dict() == full
 
 
-@pytest.mark.parametrize("name", ["ganimation", "lgpgan", "motiongan", "stargan", "au_regressor",
+@pytest.mark.parametrize("name", ["ganimation", "lgpgan", "motiongan", "stargan", "attgan",
+                                  "cyclegan", "c2gan", "mocogan", "au_regressor",
                                   "expression_classifier"])
 def test_todays_configs_need_nothing(name):
   config = importlib.import_module(f"configs.{name}").get_config()

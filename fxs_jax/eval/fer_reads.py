@@ -27,7 +27,8 @@ from fxs_jax.eval import harness
 def fer_rows(name: str, spec, ctx) -> dict:
   """The ``fer`` evaluator (see the module docstring): ``spec.predict`` names the edit
   prediction, ``spec.target`` the condition it takes from the target example (aus / emotion);
-  ``spec.margin`` (optional) the judge's crop margin."""
+  ``spec.margin`` (optional) the judge's crop margin; ``spec.input_emotions`` /
+  ``target_emotions`` (optional) restrict the pairs as the ``pairs`` evaluator's."""
   first = ctx.source[0] if len(ctx.source) else {}
   missing = sorted({"image", "emotion", "landmarks", spec.target} - set(first))
   if missing:
@@ -38,7 +39,8 @@ def fer_rows(name: str, spec, ctx) -> dict:
   edit = getattr(ctx.model, spec.predict)
   config = ctx.config
   inputs, targets, truth = harness.eval_pairs(ctx.source, config.eval.num_examples or None,
-                                              harness.pairs_seed(config))  # the pairs evaluator's
+                                              harness.pairs_seed(config),  # the pairs evaluator's
+                                              **harness.restriction(spec, name))
   methods = harness.METHODS if truth else harness.UNPAIRED_METHODS
   judge = fer_judge.FerJudge(margin=spec.get("margin", fer_judge.MARGIN))
   reads = {m: [] for m in methods}

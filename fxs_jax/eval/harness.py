@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from fxs_jax import facs
 from fxs_jax.data import augment
 from fxs_jax.data import pipeline
 from fxs_jax.data import target_pairs
@@ -59,33 +60,73 @@ class Evaluators:
   skipped: dict = dataclasses.field(default_factory=dict)
 
 
-def same_identity_pairs(source, limit: int | None = None, seed: int = 0
+def emotion_set(names: str, what: str) -> frozenset[int] | None:
+  """The labels of the comma-separated expression ``names`` (``what`` names the setting in the
+  error for an unknown one); None for "" (every expression)."""
+  chosen = [name.strip() for name in (names or "").split(",") if name.strip()]
+  return frozenset(facs.emotion_index(name, what) for name in chosen) if chosen else None
+
+
+def restriction(spec, name: str) -> dict:
+  """The optional ``input_emotions`` / ``target_emotions`` fields of evaluator spec ``name``
+  (comma-separated names, "" or absent = every expression) as :func:`eval_pairs`' keywords: which
+  held-out examples are edited, and towards which expressions (e.g. a two-domain CycleGAN's:
+  its domain A faces towards its domain B)."""
+  return {key: emotion_set(spec.get(key, ""), f"config.evals.{name}.{key}")
+          for key in ("input_emotions", "target_emotions")}
+
+
+def _inputs_and_emotions(source, limit: int | None, input_emotions, target_emotions
+                         ) -> tuple[list[int], np.ndarray | None]:
+  """The candidate inputs: the first ``limit`` examples whose emotion is in ``input_emotions``
+  (None: any); and every example's emotion label where a restriction needs them."""
+  if input_emotions is None and target_emotions is None:
+    return list(range(len(source) if limit is None else min(limit, len(source)))), None
+  emotions = np.asarray([int(source[i]["emotion"]) for i in range(len(source))])
+  candidates = [i for i in range(len(source))
+                if input_emotions is None or emotions[i] in input_emotions]
+  return candidates[:limit], emotions
+
+
+def same_identity_pairs(source, limit: int | None = None, seed: int = 0,
+                        input_emotions=None, target_emotions=None
                         ) -> tuple[np.ndarray, np.ndarray]:
   """(input indices, target indices): each input paired with a random other-expression example
-  of its identity (deterministic in ``seed``). Examples without such a partner are left out."""
-  n = len(source) if limit is None else min(limit, len(source))
+  of its identity (deterministic in ``seed``). Examples without such a partner are left out.
+
+  ``input_emotions`` / ``target_emotions`` (sets of labels, None = all): only examples of those
+  expressions are inputs (the first ``limit`` of them) / targets."""
+  candidates, emotions = _inputs_and_emotions(source, limit, input_emotions, target_emotions)
   partners = target_pairs.same_identity_partners(source)
   rng = np.random.default_rng(seed)
   inputs, targets = [], []
-  for i in range(n):
-    if len(partners[i]):
+  for i in candidates:
+    options = partners[i]
+    if target_emotions is not None:
+      options = options[np.isin(emotions[options], list(target_emotions))]
+    if len(options):
       inputs.append(i)
-      targets.append(int(partners[i][rng.integers(len(partners[i]))]))
+      targets.append(int(options[rng.integers(len(options))]))
   return np.asarray(inputs, int), np.asarray(targets, int)
 
 
-def unpaired_targets(source, limit: int | None = None, seed: int = 0
+def unpaired_targets(source, limit: int | None = None, seed: int = 0,
+                     input_emotions=None, target_emotions=None
                      ) -> tuple[np.ndarray, np.ndarray]:
   """(input indices, target indices) for data without true targets: each input paired with a
   random other example of another expression (any identity; any other example if the split
-  has one expression), whose label is the edit's request. Deterministic in ``seed``."""
-  n = len(source) if limit is None else min(limit, len(source))
-  emotions = np.asarray([int(source[i]["emotion"]) for i in range(len(source))])
+  has one expression), whose label is the edit's request. Deterministic in ``seed``.
+  ``input_emotions`` / ``target_emotions``: as :func:`same_identity_pairs`."""
+  candidates, emotions = _inputs_and_emotions(source, limit, input_emotions, target_emotions)
+  if emotions is None:
+    emotions = np.asarray([int(source[i]["emotion"]) for i in range(len(source))])
+  allowed = (np.ones(len(source), bool) if target_emotions is None
+             else np.isin(emotions, list(target_emotions)))
   rng = np.random.default_rng(seed)
   inputs, targets = [], []
-  for i in range(n):
-    others = np.flatnonzero(emotions != emotions[i])
-    if not len(others):
+  for i in candidates:
+    others = np.flatnonzero((emotions != emotions[i]) & allowed)
+    if not len(others) and target_emotions is None:
       others = np.delete(np.arange(len(source)), i)
     if len(others):
       inputs.append(i)
@@ -100,15 +141,17 @@ def pairs_seed(config) -> int:
   return int(config.eval.pairs_seed)
 
 
-def eval_pairs(source, limit: int | None = None, seed: int = 0
-               ) -> tuple[np.ndarray, np.ndarray, bool]:
+def eval_pairs(source, limit: int | None = None, seed: int = 0, input_emotions=None,
+               target_emotions=None) -> tuple[np.ndarray, np.ndarray, bool]:
   """(input indices, target indices, truth): the same-identity pairs when the split has them
   (``truth``: each target is the input's true edit), else :func:`unpaired_targets` (e.g.
-  AU-labelled photos: one photo per face)."""
-  inputs, targets = same_identity_pairs(source, limit, seed)
+  AU-labelled photos: one photo per face); either restricted to ``input_emotions`` /
+  ``target_emotions`` (:func:`restriction`)."""
+  only = dict(input_emotions=input_emotions, target_emotions=target_emotions)
+  inputs, targets = same_identity_pairs(source, limit, seed, **only)
   if len(inputs):
     return inputs, targets, True
-  return (*unpaired_targets(source, limit, seed), False)
+  return (*unpaired_targets(source, limit, seed, **only), False)
 
 
 def batches(source, indices: np.ndarray, batch_size: int,
@@ -140,8 +183,10 @@ class _Mean:
 def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size: int = 16,
                     limit: int | None = None, seed: int = 0,
                     preprocess: pipeline.PreprocessFn | None = None,
-                    crop_sizes: dict | None = None, upsampling_levels: int = 2) -> dict:
-  """Metrics of ``model`` / ``copy_input`` / ``ground_truth`` on same-identity pairs.
+                    crop_sizes: dict | None = None, upsampling_levels: int = 2,
+                    input_emotions=None, target_emotions=None) -> dict:
+  """Metrics of ``model`` / ``copy_input`` / ``ground_truth`` on same-identity pairs (of
+  ``input_emotions`` towards ``target_emotions`` only, if given: :func:`eval_pairs`).
 
   Returns ``{"num_pairs", "rows": [{"method", "metric", "value", "n"}], "evaluators",
   "skipped"}``. Metrics: ``ssim_vs_truth``, ``psnr_vs_truth`` (whole face), ``ssim_eyes`` /
@@ -160,10 +205,13 @@ def evaluate_editor(edit_fn: EditFn, source, evaluators: Evaluators, batch_size:
   truth keeps from the input / changes; ``artefacts.changed_pixels``).
   """
   preprocess = preprocess or pipeline.stills_preprocess(flip=False)
-  inputs, targets, truth = eval_pairs(source, limit, seed)
+  inputs, targets, truth = eval_pairs(source, limit, seed, input_emotions, target_emotions)
   if not len(inputs):
+    why = ("fewer than two examples in the split"
+           if input_emotions is None and target_emotions is None else
+           "no held-out example of the input emotions has a target of the target emotions")
     return {"num_pairs": 0, "rows": [], "evaluators": evaluators.versions,
-            "skipped": {**evaluators.skipped, "pairs": "fewer than two examples in the split"}}
+            "skipped": {**evaluators.skipped, "pairs": why}}
   pairs = zip(batches(source, inputs, batch_size, preprocess),
               batches(source, targets, batch_size, preprocess))
   result = evaluate_batches(edit_fn, pairs, evaluators, crop_sizes, upsampling_levels, truth)

@@ -155,7 +155,10 @@ def build_evaluators(config: ml_collections.ConfigDict, image_size: int, fields:
 
 def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
   """Edits of held-out faces towards a same-identity example of another expression (the exact
-  truth on SynthFaces), beside copy-the-input and ground-truth rows (``harness``)."""
+  truth on SynthFaces), beside copy-the-input and ground-truth rows (``harness``). Optional
+  ``spec.input_emotions`` / ``spec.target_emotions`` (comma-separated names, "" = all): only
+  faces of those expressions are edited, only towards those (``harness.restriction``)."""
+  only = harness.restriction(spec, name)  # a bad name fails before any work
   fields = set(_first_example(ctx.source))
   missing = sorted({"image", "identity", "emotion", spec.target} - fields)
   if missing:
@@ -176,7 +179,8 @@ def edit_pairs(name: str, spec, ctx: EvalContext) -> dict:
                                  batch_size=config.eval.batch_size,
                                  limit=config.eval.num_examples or None,
                                  seed=harness.pairs_seed(config),
-                                 preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes)
+                                 preprocess=ctx.recipe.preprocess, crop_sizes=crop_sizes,
+                                 **only)
 
 
 # The transfer evaluator's default: the cGAN's ``transfer`` prediction, keyword <- batch field.

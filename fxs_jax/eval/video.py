@@ -15,6 +15,10 @@ the frames' landmarks (``fxs_jax.eval.identity``):
 ``acd``: mean pairwise embedding distance between a video's frames; ``acd_i``: mean distance of
 each frame to the input (neutral) face. Per-frame SSIM / PSNR against the true frames are the
 ``transfer`` evaluator's (``config.evals.frames``).
+
+A prediction that makes clips from noise and an expression class, with no input face (declared
+conditioned on ``motion_class`` alone and returning frames: MoCoGAN's ``sample_video``), is
+scored by :func:`sampled_identity` instead.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from fxs_jax import viz
+from fxs_jax.data import augment
 from fxs_jax.errors import UserError
 
 SEQUENCE_FIELDS = ("frames", "landmarks", "emotion")
+SAMPLED_PER_CALL = 64  # clips sampled from noise per call of the prediction
 
 
 def _sequences(ctx, limit: int):
@@ -54,6 +60,8 @@ def video_identity(name: str, spec, ctx) -> dict:
   except UserError as e:
     return {"skipped": {name: str(e)}}
   frames, landmarks, emotions = _sequences(ctx, spec.get("num_videos", 0))
+  if "landmark_sequence" not in ctx.model.declaration(spec.predict).conditions:
+    return sampled_identity(name, spec, ctx, embedder, frames, emotions)
   render = getattr(ctx.model, spec.predict)
   videos = {"model": np.stack([render(f[0], lms) for f, lms in zip(frames, landmarks)]),
             "copy_input": np.repeat(frames[:, :1], frames.shape[1], axis=1),
@@ -86,4 +94,39 @@ def video_identity(name: str, spec, ctx) -> dict:
         {"method": method, "metric": "acd", "value": scores["acd"], "n": scores["acd_videos"]},
         {"method": method, "metric": "acd_i", "value": scores["acd_i"],
          "n": scores["acd_i_pairs"]}]
+  return result
+
+
+def sampled_identity(name: str, spec, ctx, embedder, frames: np.ndarray, emotions: np.ndarray
+                     ) -> dict:
+  """Clips generated from noise (``spec.predict`` called as ``(emotions, seed=...)``, in parts of
+  ``SAMPLED_PER_CALL``, seeds ``config.seed + offset``): one per held-out sequence with an
+  expression, of its class. Rows: ``acd`` of the ``model``'s clips and of the true clips
+  (``ground_truth``), the true clips' ``acd_i`` to their own neutral frame 0, and each method's
+  ``face_found_rate``. Every frame, true ones too, is aligned by dlib's own detection (generated
+  frames come with no landmarks; the true ones are measured the same way, so the rows compare).
+  The model gets no ``acd_i``: it starts from no face."""
+  from fxs_jax.eval import identity  # lazy: dlib, an optional dependency
+  moving = emotions >= 1
+  if not moving.any():
+    return {"skipped": {name: "no held-out sequence with an expression to sample clips of"}}
+  sample, asked = getattr(ctx.model, spec.predict), emotions[moving]
+  made = np.concatenate([  # in parts: a call draws a bounded number of clips
+      augment.to_uint8(sample(asked[i:i + SAMPLED_PER_CALL], seed=int(ctx.config.seed) + i))
+      for i in range(0, len(asked), SAMPLED_PER_CALL)])
+  videos = {"model": made, "ground_truth": frames[moving]}
+  result = {"rows": [], "evaluators": {
+      "face_embedder": "dlib_face_recognition_resnet_model_v1 (128-d), faces detected by dlib"},
+      "skipped": {f"{name} model acd_i": f"{spec.predict} generates clips from noise: there is "
+                                         "no input face to compare the frames with"}}
+  for method, video in videos.items():
+    scores = identity.identity_metrics(video, video[:, 0], embedder=embedder)
+    result["rows"] += [
+        {"method": method, "metric": "acd", "value": scores["acd"], "n": scores["acd_videos"]},
+        {"method": method, "metric": "face_found_rate",
+         "value": scores["faces_generated"] / max(scores["num_generated"], 1),
+         "n": scores["num_generated"]}]
+    if method == "ground_truth":
+      result["rows"].append({"method": method, "metric": "acd_i", "value": scores["acd_i"],
+                             "n": scores["acd_i_pairs"]})
   return result

@@ -50,6 +50,13 @@ def denormalise(coords_Bx68x2: jax.Array, size: int) -> jax.Array:
   return (coords_Bx68x2 + 1.0) * ((size - 1) / 2.0)
 
 
+def keypoint_image(landmarks_Bx68x2: jax.Array, size: int, kind: str, sigma: float
+                   ) -> jax.Array:
+  """J of a landmark set as the transfer networks and critics see it: the keypoint image
+  (``fxs_jax.nn.keypoints``) scaled to [-1, 1], the range of the images beside it."""
+  return 2.0 * keypoints.render_keypoints(landmarks_Bx68x2, size, kind, sigma) - 1.0
+
+
 class UNet(nnx.Module):
   """pix2pix's U-Net generator, depth ``num_down`` (default: down to 1 x 1).
 
@@ -196,8 +203,9 @@ class TransferOutput(NamedTuple):
 
 class TransferGenerator(nnx.Module):
   """``variant="cgan"``: fusion module -> J_gen -> U-Net(target, J_gen). ``"pix2pix"``: the
-  U-Net on (target, source image), no landmarks. ``"keypoints"`` (TextureGAN): no fusion module,
-  the U-Net on (target, J of ``source_lms`` as given, landmarks already on the target's face);
+  U-Net on (target, source image), no landmarks. ``"keypoints"`` (TextureGAN, the CGAN
+  baseline): no fusion module, the U-Net on (target, J of ``source_lms`` as given, landmarks
+  already on the target's face);
   the output's ``landmarks_Bx68x2`` is None (nothing is predicted).
 
   ``output``: ``"absolute"`` (pix2pix: the U-Net's tanh is the image) or ``"residual"`` (the
@@ -227,8 +235,7 @@ class TransferGenerator(nnx.Module):
 
   def keypoint_image(self, landmarks_Bx68x2: jax.Array) -> jax.Array:
     """J of a landmark set, as the U-Net and the critic see it (values in [-1, 1])."""
-    return 2.0 * keypoints.render_keypoints(landmarks_Bx68x2, self.image_size,
-                                            self.keypoint_kind, self.sigma) - 1.0
+    return keypoint_image(landmarks_Bx68x2, self.image_size, self.keypoint_kind, self.sigma)
 
   def __call__(self, source_BxHxWx3: jax.Array, source_lms_Bx68x2: jax.Array | None,
                target_BxHxWx3: jax.Array, target_lms_Bx68x2: jax.Array | None

@@ -13,7 +13,7 @@ from fxs_jax.nn.layers import Conv2d
 from fxs_jax.nn.layers import ConvTranspose2d
 from fxs_jax.nn.layers import InstanceNorm
 
-NORMS = ("none", "instance", "spectral")
+NORMS = ("none", "instance", "batch", "spectral")
 ACTIVATIONS = ("none", "relu", "leaky_relu", "tanh", "sigmoid")
 
 
@@ -32,30 +32,37 @@ def _activate(x: jax.Array, activation: str, negative_slope: float) -> jax.Array
 
 
 class ConvNormAct(nnx.Module):
-  """Conv (or transposed conv) -> optional instance norm -> activation.
+  """Conv (or transposed conv) -> optional instance or batch norm -> activation.
 
-  ``norm``: ``"none"``; ``"instance"`` (affine InstanceNorm after the conv); ``"spectral"``
-  (spectral-normalised conv weight, no feature normalisation). ``use_bias=None`` picks PyTorch's
-  usual choice: no bias before an instance norm (its mean subtraction cancels a bias).
+  ``norm``: ``"none"``; ``"instance"`` (affine InstanceNorm after the conv); ``"batch"``
+  (``torch.nn.BatchNorm2d``'s defaults: momentum 0.1, i.e. running averages decayed by 0.9, eps
+  1e-5; batch statistics unless viewed with ``use_running_average=True``, see
+  ``layers.frozen``); ``"spectral"`` (spectral-normalised conv weight, no feature
+  normalisation). ``use_bias=None`` picks PyTorch's usual choice: no bias before an instance or
+  batch norm (its mean subtraction cancels a bias). ``affine=False``: an instance norm without
+  learned scale and bias (``InstanceNorm2d``'s default, as CycleGAN uses it).
   """
 
   def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                padding: int = 0, *, norm: str = "instance", activation: str = "relu",
                negative_slope: float = 0.2, use_bias: bool | None = None,
-               transpose: bool = False, output_padding: int = 0, rngs: nnx.Rngs):
+               transpose: bool = False, output_padding: int = 0, affine: bool = True,
+               rngs: nnx.Rngs):
     if norm not in NORMS:
       raise ValueError(f"Unknown norm {norm!r}; expected one of {NORMS}.")
     if activation not in ACTIVATIONS:
       raise ValueError(f"Unknown activation {activation!r}; expected one of {ACTIVATIONS}.")
     if use_bias is None:
-      use_bias = norm != "instance"
+      use_bias = norm not in ("instance", "batch")
     common = dict(use_bias=use_bias, spectral_norm=norm == "spectral", rngs=rngs)
     if transpose:
       self.conv = ConvTranspose2d(in_channels, out_channels, kernel_size, stride, padding,
                                   output_padding, **common)
     else:
       self.conv = Conv2d(in_channels, out_channels, kernel_size, stride, padding, **common)
-    self.norm = InstanceNorm(out_channels) if norm == "instance" else None
+    self.norm = (InstanceNorm(out_channels, affine=affine) if norm == "instance"
+                 else nnx.BatchNorm(out_channels, momentum=0.9, epsilon=1e-5, rngs=rngs)
+                 if norm == "batch" else None)
     self.activation = activation
     self.negative_slope = negative_slope
 
@@ -73,7 +80,7 @@ class ConvNormAct(nnx.Module):
   def normalize_activate(self, y: jax.Array) -> jax.Array:
     """What follows the conv: the norm, then the activation."""
     if self.norm is not None:
-      y = self.norm(y)
+      y = self.norm(y).astype(y.dtype)  # batch norm computes in its float32 parameters' type
     return _activate(y, self.activation, self.negative_slope)
 
 
@@ -99,13 +106,16 @@ def fused_heads(x_BxHxWxC: jax.Array, *heads: ConvNormAct) -> tuple[jax.Array, .
   return tuple(outs)
 
 class ResidualBlock(nnx.Module):
-  """``x + IN(conv3x3(ReLU(IN(conv3x3(x)))))``, channels unchanged (StarGAN / GANimation)."""
+  """``x + IN(conv3x3(ReLU(IN(conv3x3(x)))))``, channels unchanged (StarGAN / GANimation;
+  CycleGAN's with ``use_bias=True, affine=False``)."""
 
-  def __init__(self, channels: int, *, use_bias: bool = False, rngs: nnx.Rngs):
+  def __init__(self, channels: int, *, use_bias: bool = False, affine: bool = True,
+               rngs: nnx.Rngs):
     self.conv_norm_relu = ConvNormAct(channels, channels, 3, 1, 1, norm="instance",
-                                      activation="relu", use_bias=use_bias, rngs=rngs)
+                                      activation="relu", use_bias=use_bias, affine=affine,
+                                      rngs=rngs)
     self.conv_norm = ConvNormAct(channels, channels, 3, 1, 1, norm="instance",
-                                 activation="none", use_bias=use_bias, rngs=rngs)
+                                 activation="none", use_bias=use_bias, affine=affine, rngs=rngs)
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
     return x_BxHxWxC + self.conv_norm(self.conv_norm_relu(x_BxHxWxC))
@@ -140,12 +150,12 @@ class ResizeConvUpBlock(nnx.Module):
 
   def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, *,
                norm: str = "instance", activation: str = "relu", negative_slope: float = 0.2,
-               use_bias: bool | None = None, rngs: nnx.Rngs):
+               use_bias: bool | None = None, affine: bool = True, rngs: nnx.Rngs):
     if kernel_size % 2 != 1:
       raise ValueError(f"kernel_size must be odd to keep the size, got {kernel_size}.")
     self.conv = ConvNormAct(in_channels, out_channels, kernel_size, 1, kernel_size // 2,
                             norm=norm, activation=activation, negative_slope=negative_slope,
-                            use_bias=use_bias, rngs=rngs)
+                            use_bias=use_bias, affine=affine, rngs=rngs)
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
     conv = self.conv.conv  # upsampling and conv in one (``fastconv.upsample_conv2d``)

@@ -40,7 +40,8 @@ Metrics = dict[str, jax.Array]
 #   transfer       a source face's expression onto target face(s)
 #   sample_motion  an expression class -> landmark motions
 #   render_frames  a neutral face + a landmark sequence -> video frames
-TASKS = ("edit", "transfer", "sample_motion", "render_frames")
+#   sample_video   an expression class -> video frames from noise alone (no input face)
+TASKS = ("edit", "transfer", "sample_motion", "render_frames", "sample_video")
 # What a prediction can be conditioned on, besides the face it is given.
 CONDITIONS = ("aus", "emotion", "source_face", "motion_class", "landmark_sequence")
 # What it returns: face images, a video's frames, or landmark motions.

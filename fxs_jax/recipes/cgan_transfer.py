@@ -1,9 +1,12 @@
-"""cGAN expression transfer (the survey's cGAN-P1) and its pix2pix baseline, one recipe.
+"""cGAN expression transfer (the survey's cGAN-P1) and its pix2pix and CGAN baselines, one recipe
+(and ``TransferRecipe``, what every expression-transfer recipe shares: C2GAN's too).
 
 Data: paired examples (``synth_faces/transfer_*``): ``source_image`` (person A with expression
 e), ``target_image`` (person B, neutral), ``image`` (the exact truth: B with A's expression) and
 the three landmark sets. With ``G`` the whole generator (``fxs_jax.models.cgan_transfer``) and
-``cond`` what its U-Net saw beside the target (J_gen for the cGAN, the source image for pix2pix):
+``cond`` what its U-Net saw beside the target (J_gen for the cGAN, the source image for pix2pix,
+J of the source's landmarks moved onto the target's face for the CGAN baseline, ``variant=
+"keypoints"``: ``landmarks_on_target``):
 
 Critic: ``adv_D(D(truth, cond), D(fake, cond))`` (pix2pix's conditional PatchGAN).
 Generator: ``adv_G(D(fake, cond)) + lambda_l1 * L1(fake, truth)`` and, for the cGAN, the fusion
@@ -36,15 +39,92 @@ ADVERSARIAL = {  # config.model.gan_loss -> (critic loss, generator loss)
 }
 
 
-class CGANTransfer(editing.EditingRecipe):
-  """The recipe: networks, the two losses, sample grids, held-out L1 / landmark errors."""
+# The editor's heading of each variant (a subclass, TextureGAN, keeps its own title).
+VARIANT_TITLES = {"cgan": "cGAN transfer", "pix2pix": "pix2pix", "keypoints": "CGAN"}
 
-  title = "cGAN transfer"
+
+def landmarks_on_target(batch):
+  """(B, 68, 2) the landmarks a transfer baseline without a fusion module (CGAN, C2GAN) is
+  conditioned on: the source's moved onto the target's face (``geometry.moved_to``: the target's
+  centroid and RMS spread), made from what every transfer method is given (both faces'
+  landmarks; the true transferred landmarks are never an input)."""
+  return geometry.moved_to(batch["source_landmarks"], batch["target_landmarks"])
+
+
+class TransferRecipe(editing.EditingRecipe):
+  """What every expression-transfer recipe shares (the cGAN, pix2pix, CGAN, C2GAN): the paired
+  ``synth_faces/transfer_*`` examples and the ``transfer`` prediction, with one declaration and
+  one ``transfer_inputs``, so that ``config.evals.transfer`` judges them all on the same pairs.
+
+  A subclass's ``transfer(gen, batch)`` returns a ``nets.TransferOutput`` (the image, the
+  condition it drew, the landmarks it predicted or None); ``uses_landmarks`` says whether the
+  prediction needs both faces' landmarks.
+  """
 
   fields = augment.Fields(images=("source_image", "target_image", "image"),
                           landmarks=("source_landmarks", "target_landmarks", "landmarks"))
   compute_dtype_inputs = ("source_image", "target_image", "image")
-  variants = ("cgan", "pix2pix")  # of nets.VARIANTS, the ones this recipe's data drive
+  uses_landmarks = True
+
+  def transfer(self, gen, batch) -> nets.TransferOutput:
+    raise NotImplementedError
+
+  def condition_tile(self, condition_BxHxWxC):
+    if condition_BxHxWxC.shape[-1] == 3:
+      return condition_BxHxWxC
+    grey = jnp.max(condition_BxHxWxC, axis=-1, keepdims=True)  # every keypoint channel at once
+    return jnp.broadcast_to(grey, condition_BxHxWxC.shape[:-1] + (3,))
+
+  def predictors(self):
+    return {"transfer": Predictor(compute=self._transfer_outputs, inputs=self.transfer_inputs,
+                                   conditions=("source_face",),
+                                   needs_landmarks=self.uses_landmarks,
+                                   image_arg="target_images")}
+
+  def _transfer_outputs(self, gen, batch):
+    out = self.transfer(gen, batch)
+    result = {"image": out.image_BxHxWx3, "condition": out.condition_BxHxWxC}
+    if out.landmarks_Bx68x2 is not None:
+      result["landmarks"] = out.landmarks_Bx68x2
+    return result
+
+  def transfer_inputs(self, source_images, target_images, source_landmarks=None,
+                      target_landmarks=None) -> dict:
+    """The source faces' expressions onto the target faces: images (B, H, W, 3) or one face,
+    uint8 or [-1, 1], aligned crops of the model's size; the landmark-driven models (the cGAN,
+    CGAN, C2GAN) also need both faces' 68 landmarks ((B, 68, 2) pixel (x, y) in the images;
+    pix2pix ignores them)."""
+    size = self.config.model.image_size
+    source = inputs.check_images(source_images, size, "source_images")
+    target = inputs.check_images(target_images, size, "target_images")
+    if len(source) != len(target):
+      raise UserError(f"transfer needs as many source as target images, got {len(source)} and "
+                      f"{len(target)}.")
+    batch = {"source_image": source, "target_image": target}
+    if self.uses_landmarks:
+      for name, value in (("source_landmarks", source_landmarks),
+                          ("target_landmarks", target_landmarks)):
+        if value is None:
+          raise UserError(f"The {self.title} needs {name} (68 (x, y) points per face, e.g. "
+                          "from dlib); pix2pix (--config=configs/cgan_transfer.py:pix2pix) does "
+                          "not.")
+        lms = inputs.per_example(value, len(source), name, item_ndim=2)
+        if lms.shape[1:] != (68, 2) or not np.all(np.isfinite(lms)):
+          raise UserError(f"{name} must be 68 finite (x, y) points per face, got shape "
+                          f"{np.shape(value)}" + ("" if lms.shape[1:] != (68, 2) else
+                                                  " with non-finite values (no face found?)")
+                          + ".")
+        batch[name] = lms
+    return batch
+
+
+class CGANTransfer(TransferRecipe):
+  """The recipe: networks, the two losses, sample grids, held-out L1 / landmark errors."""
+
+  title = "cGAN transfer"
+
+  # Of nets.VARIANTS, the ones this recipe's data drive ("keypoints": the CGAN baseline).
+  variants = ("cgan", "pix2pix", "keypoints")
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -61,9 +141,9 @@ class CGANTransfer(editing.EditingRecipe):
       raise UserError(f"model.output must be one of {COLOURS}, got {m.output!r}.")
     if m.variant == "cgan" and m.encoder not in nets.ENCODERS:  # the fusion module's
       raise UserError(f"model.encoder must be one of {nets.ENCODERS}, got {m.encoder!r}.")
-    self.uses_landmarks = m.variant == "cgan"
-    if not self.uses_landmarks:
-      self.title = "pix2pix"
+    self.uses_landmarks = m.variant != "pix2pix"
+    if self.title == CGANTransfer.title:
+      self.title = VARIANT_TITLES[m.variant]
 
   def build_generator(self, rngs):
     m = self.config.model
@@ -82,7 +162,10 @@ class CGANTransfer(editing.EditingRecipe):
 
   # ---- training ------------------------------------------------------------------------------
   def transfer(self, gen, batch) -> nets.TransferOutput:
-    return gen(batch["source_image"], batch.get("source_landmarks"), batch["target_image"],
+    source_lms = batch.get("source_landmarks")
+    if self.config.model.variant == "keypoints":  # the CGAN baseline: no fusion module
+      source_lms = landmarks_on_target(batch)
+    return gen(batch["source_image"], source_lms, batch["target_image"],
                batch.get("target_landmarks"))
 
   def fakes_for_critic(self, gen, batch, key):
@@ -130,12 +213,6 @@ class CGANTransfer(editing.EditingRecipe):
     return metrics
 
   # ---- reports -------------------------------------------------------------------------------
-  def condition_tile(self, condition_BxHxWxC):
-    if condition_BxHxWxC.shape[-1] == 3:
-      return condition_BxHxWxC
-    grey = jnp.max(condition_BxHxWxC, axis=-1, keepdims=True)  # every keypoint channel at once
-    return jnp.broadcast_to(grey, condition_BxHxWxC.shape[:-1] + (3,))
-
   def sample(self, gen, batch):
     """Tiles (rows, cols, H, W, 3): source | target | J_gen (or nothing new for pix2pix: the
     source) | output | truth."""
@@ -145,45 +222,3 @@ class CGANTransfer(editing.EditingRecipe):
     return jnp.stack([batch["source_image"], batch["target_image"],
                       self.condition_tile(out.condition_BxHxWxC), out.image_BxHxWx3,
                       batch["image"]], axis=1)
-
-  # ---- use -----------------------------------------------------------------------------------
-  def predictors(self):
-    return {"transfer": Predictor(compute=self._transfer_outputs, inputs=self.transfer_inputs,
-                                   conditions=("source_face",),
-                                   needs_landmarks=self.uses_landmarks,
-                                   image_arg="target_images")}
-
-  def _transfer_outputs(self, gen, batch):
-    out = self.transfer(gen, batch)
-    result = {"image": out.image_BxHxWx3, "condition": out.condition_BxHxWxC}
-    if out.landmarks_Bx68x2 is not None:
-      result["landmarks"] = out.landmarks_Bx68x2
-    return result
-
-  def transfer_inputs(self, source_images, target_images, source_landmarks=None,
-                      target_landmarks=None) -> dict:
-    """The source faces' expressions onto the target faces: images (B, H, W, 3) or one face,
-    uint8 or [-1, 1], aligned crops of the model's size; the cGAN also needs both faces' 68
-    landmarks ((B, 68, 2) pixel (x, y) in the images; pix2pix ignores them)."""
-    size = self.config.model.image_size
-    source = inputs.check_images(source_images, size, "source_images")
-    target = inputs.check_images(target_images, size, "target_images")
-    if len(source) != len(target):
-      raise UserError(f"transfer needs as many source as target images, got {len(source)} and "
-                      f"{len(target)}.")
-    batch = {"source_image": source, "target_image": target}
-    if self.uses_landmarks:
-      for name, value in (("source_landmarks", source_landmarks),
-                          ("target_landmarks", target_landmarks)):
-        if value is None:
-          raise UserError(f"The cGAN transfer needs {name} (68 (x, y) points per face, e.g. "
-                          "from dlib); pix2pix (--config=configs/cgan_transfer.py:pix2pix) does "
-                          "not.")
-        lms = inputs.per_example(value, len(source), name, item_ndim=2)
-        if lms.shape[1:] != (68, 2) or not np.all(np.isfinite(lms)):
-          raise UserError(f"{name} must be 68 finite (x, y) points per face, got shape "
-                          f"{np.shape(value)}" + ("" if lms.shape[1:] != (68, 2) else
-                                                  " with non-finite values (no face found?)")
-                          + ".")
-        batch[name] = lms
-    return batch

@@ -71,13 +71,19 @@ def optimizers(optim: ml_collections.ConfigDict, num_steps: int, critic_updates_
   the generator is updated once every ``critic_steps`` iterations, and the critic
   ``critic_updates_per_step`` times per iteration (e.g. GANimation's separate penalty update).
   The critic's rate is ``optim.critic_lr_scale`` times the generator's (two time-scale update
-  rule; 1 in every paper config)."""
+  rule; 1 in every paper config). A config with ``optim.weight_decay`` > 0 (MoCoGAN's) adds
+  ``weight_decay * param`` to each gradient before Adam: PyTorch ``Adam(weight_decay=...)``'s
+  coupled L2, not AdamW."""
   schedule = lr_schedule(optim, num_steps)
   every = optim.critic_steps
   scale = optim.critic_lr_scale
   critic_tx = optax.adam(lambda count: scale * schedule(count // critic_updates_per_step),
                          b1=optim.b1, b2=optim.b2)
   gen_tx = optax.adam(lambda count: schedule(count * every), b1=optim.b1, b2=optim.b2)
+  decay = optim.get("weight_decay", 0.0)
+  if decay > 0:
+    gen_tx, critic_tx = (optax.chain(optax.add_decayed_weights(decay), tx)
+                         for tx in (gen_tx, critic_tx))
   return gen_tx, critic_tx
 
 

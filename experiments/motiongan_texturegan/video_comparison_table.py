@@ -1,0 +1,57 @@
+"""The video comparison's table for the docs, from its committed result (runs nothing).
+
+  python experiments/motiongan_texturegan/video_comparison_table.py [--json=...]
+
+Reads ``experiments/results/video_comparison/test/video_comparison.json`` (written by
+``experiments/motiongan_texturegan/video_comparison.py``) and prints a markdown table: per method,
+the per-frame FD and IS on the expression classifier, ACD, ACD-I and the MDS map's clip spread and
+distance from the true clip; then where the numbers come from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+JSON = ROOT / "experiments" / "results" / "video_comparison" / "test" / "video_comparison.json"
+COLUMNS = (("is_classifier", "IS (classifier, per frame)", 2),
+           ("fd_classifier", "FD (classifier, per frame)", 1), ("acd", "ACD", 3),
+           ("acd_i", "ACD-I", 3), ("face_found_rate", "frames with a face found", 2))
+
+
+def table(result: dict) -> str:
+  values = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
+  mds = result["mds"]["per_method"]
+  lines = ["| method | " + " | ".join(label for _, label, _ in COLUMNS)
+           + " | MDS: clip spread | MDS: clip centre to the true clip's |",
+           "| --- " * (len(COLUMNS) + 3) + "|"]
+  for method in result["methods"]:
+    cells = [f"{values[method, m]:.{d}f}" if (method, m) in values else "- (no input face)"
+             if m == "acd_i" else "-" for m, _, d in COLUMNS]
+    cells += [f"{mds[method]['spread']:.3f}", f"{mds[method]['centre_to_truth']:.3f}"]
+    lines.append(f"| {method} | " + " | ".join(cells) + " |")
+  p = result["provenance"]
+  dirty = " (uncommitted changes)" if p.get("dirty") else ""
+  lines += ["", f"{result['split'].capitalize()} split of {result['dataset']}: "
+            f"{result['num_videos']} held-out clips with an expression, "
+            f"{result['frames_per_video']} frames each; FD / IS against every true frame on the "
+            f"expression classifier {result['judge']['version']}; ACD / ACD-I and the MDS map "
+            f"on {result['face_embedder']} embeddings (the map: the first "
+            f"{result['mds']['videos']} clips of each method); at {p['commit']}{dirty}; "
+            f"`{result['command']}`."]
+  return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+  parser.add_argument("--json", type=Path, default=JSON)
+  args = parser.parse_args(argv)
+  print(table(json.loads(args.json.read_text())))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
