@@ -414,43 +414,51 @@ def comparison(name: str, results_dir: Path = RESULTS_DIR) -> str:
 
 
 def verdict(name: str, found: dict[str, list[dict]]) -> str:
-  """Whether the paper's model beats each measured baseline on the claim's metrics (means)."""
+  """Whether the paper's model beats each measured baseline on the claim's metrics (means): on
+  all of them ("holds"), on none ("does not hold") or on some ("holds on ... only")."""
   _, runs, columns, claim = COMPARISONS[name]
   paper, *baselines = runs
   if not found[paper]:
     return f"The claim cannot be checked yet: {paper} has no results."
   labels = {m: label for m, label, _ in columns}
+  decimals = {m: d for m, _, d in columns}
+  better = lambda a, b, way: a > b if way == "higher" else a < b  # noqa: E731
   parts = []
   for run in baselines:
     if not found[run]:
       continue
-    facts, holds = [], True
-    for metric, better in claim:
+    facts, wins = [], []
+    for metric, way in claim:
       mine, theirs = _model_values(found[paper], metric), _model_values(found[run], metric)
       if not mine or not theirs:
         continue
       a, b = statistics.fmean(mine), statistics.fmean(theirs)
-      holds &= (a > b) if better == "higher" else (a < b)
-      facts.append(f"{labels[metric]} {a:.2f} vs {b:.2f}")
+      d = decimals[metric]
+      facts.append(f"{labels[metric]} {a:.{d}f} vs {b:.{d}f}")
+      wins.append((labels[metric], better(a, b, way)))
     title = COMPARISON_TITLES.get(run) or HEADLINE_RUNS.get(run, run)
-    parts.append(f"{'holds' if holds else 'does not hold'} against {title} ({', '.join(facts)})")
+    if all(w for _, w in wins):
+      word = "holds"
+    elif not any(w for _, w in wins):
+      word = "does not hold"
+    else:
+      word = "holds on " + " and ".join(label for label, w in wins if w) + " only"
+    parts.append(f"{word} against {title} ({', '.join(facts)})")
   missing = [r for r in baselines if not found[r]]
   tail = f" Not yet trained here: {', '.join(missing)}." if missing else ""
   copied = []  # a claim metric on which copying the input beats the paper's own model
-  for metric, better in claim:
+  for metric, way in claim:
     mine = _model_values(found[paper], metric)
     copy = [_first_values(r)[BASELINES[0], metric] for r in found[paper][:1]
             if (BASELINES[0], metric) in _first_values(r)]
-    if mine and copy and ((copy[0] > statistics.fmean(mine)) if better == "higher"
-                          else (copy[0] < statistics.fmean(mine))):
-      copied.append(f"{labels[metric]} {copy[0]:.2f}")
+    if mine and copy and better(copy[0], statistics.fmean(mine), way):
+      copied.append(f"{labels[metric]} {copy[0]:.{decimals[metric]}f}")
   if copied:
     tail += (f" Copying the input, which edits nothing, scores better still ({', '.join(copied)}):"
-             " these measures reward realistic images, not the requested expression.")
+             " on these measures the paper's model does not beat doing nothing.")
   if not parts:
     return "No baseline has results yet." + tail
   return "The paper's claim " + "; ".join(parts) + "." + tail
-
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])

@@ -248,6 +248,12 @@ def test_comparison_rows_references_and_verdict(tmp_path, monkeypatch):
       "| copy the input | 0.928 | 0.000 |",
       "| ground truth | 1.000 | 1.000 |"]
   assert lines[8] == (
-      "The paper's claim holds against Base (SSIM 0.90 vs 0.80). Not yet trained here: none_demo."
-      " Copying the input, which edits nothing, scores better still (SSIM 0.93): these measures"
-      " reward realistic images, not the requested expression.")
+      "The paper's claim holds against Base (SSIM 0.900 vs 0.800). Not yet trained here: "
+      "none_demo. Copying the input, which edits nothing, scores better still (SSIM 0.928): on these"
+      " measures the paper's model does not beat doing nothing.")
+  # A claim on two metrics, won on one: "holds on ... only" (accuracy 0.5 vs 0.5: not better).
+  monkeypatch.setitem(result_tables.COMPARISONS, "toy", (
+      "Toy", ("toy_demo", "base_demo"), (("ssim_vs_truth", "SSIM", 3), ("expression_accuracy",
+                                                                        "accuracy", 3)),
+      (("ssim_vs_truth", "higher"), ("expression_accuracy", "higher"))))
+  assert "holds on SSIM only against Base" in result_tables.comparison("toy", tmp_path)
