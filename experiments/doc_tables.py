@@ -31,6 +31,7 @@ TABLES = {  # marker: the command printing it
     "photo-edits-table": ["experiments/photos/photo_edits_table.py"],
     "au-sweep-table": ["experiments/ganimation/au_sweep_table.py"],
     "region-claim-table": ["experiments/lgpgan/region_claim_table.py"],
+    "video-comparison-table": ["experiments/motiongan_texturegan/video_comparison_table.py"],
     **{f"comparison-{name}": ["experiments/result_tables.py", f"--comparison={name}"]
        for name in result_tables.COMPARISONS},
     **{f"results-{run}": ["experiments/result_tables.py", run, "--split=test"]

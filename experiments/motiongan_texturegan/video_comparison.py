@@ -14,8 +14,8 @@ expression and length (no input face: its ACD-I is not defined). FD / IS: every 
 dlib's face embeddings, aligned with each frame's landmarks (the generated ones for the pipeline;
 dlib's own detection for clips from noise, which have none).
 The MDS map (``fxs_jax.eval.mds``) places the embeddings of every frame of the first
-``--mds_videos`` clips of each method in one plane: a clip that keeps its identity stays a tight
-cluster around its true face. Writes ``experiments/results/video_comparison/<split>/
+``--mds_videos`` identities' clips (one each) of each method in one plane: a clip that keeps its
+identity stays a tight cluster around its true face. Writes ``experiments/results/video_comparison/<split>/
 video_comparison.json`` and ``docs/figures/video_identity_mds.png`` and prints the table
 (``video_comparison_table.py``).
 """
@@ -58,13 +58,13 @@ TRUTH, COPY = "true clips", "copy frame 0"
 
 
 def clips(texture, split: str, count: int):
-  """(frames uint8 (V, T, H, W, 3), landmarks (V, T, 68, 2), emotions (V,)) of the first
-  ``count`` held-out clips with an expression (frame 0 neutral)."""
+  """(frames uint8 (V, T, H, W, 3), landmarks (V, T, 68, 2), emotions (V,), identities (V,)) of
+  the first ``count`` held-out clips with an expression (frame 0 neutral)."""
   data = texture.config.data.copy_and_resolve_references()
   data.unlock()
   data.data_dir = _DATA_DIR.value or data.data_dir
   source = pipeline.load(data, [split])[split]
-  frames, landmarks, emotions = [], [], []
+  frames, landmarks, emotions, identities = [], [], [], []
   for i in range(len(source)):
     example = source[i]
     if int(example["emotion"]) < 1:
@@ -72,9 +72,10 @@ def clips(texture, split: str, count: int):
     frames.append(np.asarray(example["frames"]))
     landmarks.append(np.asarray(example["landmarks"], np.float32))
     emotions.append(int(example["emotion"]))
+    identities.append(int(example["identity"]))
     if len(frames) == count:
       break
-  return np.stack(frames), np.stack(landmarks), np.asarray(emotions)
+  return np.stack(frames), np.stack(landmarks), np.asarray(emotions), np.asarray(identities)
 
 
 def mds_figure(embeddings: dict[str, np.ndarray], path: Path) -> dict:
@@ -102,8 +103,8 @@ def mds_figure(embeddings: dict[str, np.ndarray], path: Path) -> dict:
                  color=colours(clip % 10), alpha=0.75,
                  label=name if clip == 0 else None, edgecolors="none")
   for clip, xy in enumerate(per_method[TRUTH]):
-    ax.annotate(f"clip {clip + 1}", np.nanmean(xy, axis=0), fontsize=8)
-  ax.set_title("Identity embeddings of every frame (MDS); colour = held-out clip")
+    ax.annotate(f"identity {clip + 1}", np.nanmean(xy, axis=0), fontsize=8)
+  ax.set_title("Identity embeddings of every frame (MDS); colour = held-out identity")
   legend = ax.legend(fontsize=8, loc="best")
   for handle in legend.legend_handles:
     handle.set_color("black")
@@ -124,7 +125,9 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   texture = fxs_jax.load(_TEXTURE.value)
-  frames, landmarks, emotions = clips(texture, _SPLIT.value, _NUM_VIDEOS.value)
+  frames, landmarks, emotions, identities = clips(texture, _SPLIT.value, _NUM_VIDEOS.value)
+  # The MDS map: one clip of each of the first identities (a map of identities, not expressions).
+  mapped = np.unique(identities, return_index=True)[1][:_MDS_VIDEOS.value]
   v, t = frames.shape[:2]
   videos = {TRUTH: frames, COPY: np.repeat(frames[:, :1], t, axis=1),
             "TextureGAN on the true landmarks": np.stack(
@@ -157,7 +160,7 @@ def main(argv):
     lms = video_landmarks[name]
     emb = embedder.embed(video.reshape(-1, *video.shape[2:]),
                          None if lms is None else lms.reshape(-1, 68, 2)).reshape(v, t, -1)
-    embeddings[name] = emb[:_MDS_VIDEOS.value]
+    embeddings[name] = emb[np.sort(mapped)]
     rows += [{"method": name, "metric": "fd_classifier", "value": scores["fd_classifier"]},
              {"method": name, "metric": "is_classifier", "value": scores["is_classifier"]},
              {"method": name, "metric": "acd", "value": identity.acd(emb)},

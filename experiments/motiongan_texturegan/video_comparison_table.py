@@ -29,7 +29,9 @@ def table(result: dict) -> str:
            + " | MDS: clip spread | MDS: clip centre to the true clip's |",
            "| --- " * (len(COLUMNS) + 3) + "|"]
   for method in result["methods"]:
-    cells = [f"{values[method, m]:.{d}f}" if (method, m) in values else "- (no input face)"
+    def show(value, decimals):  # FD of a set with itself is 0, computed as -1e-13
+      return f"{0.0 if abs(value) < 0.5 * 10 ** -decimals else value:.{decimals}f}"
+    cells = [show(values[method, m], d) if (method, m) in values else "- (no input face)"
              if m == "acd_i" else "-" for m, _, d in COLUMNS]
     cells += [f"{mds[method]['spread']:.3f}", f"{mds[method]['centre_to_truth']:.3f}"]
     lines.append(f"| {method} | " + " | ".join(cells) + " |")
@@ -39,8 +41,8 @@ def table(result: dict) -> str:
             f"{result['num_videos']} held-out clips with an expression, "
             f"{result['frames_per_video']} frames each; FD / IS against every true frame on the "
             f"expression classifier {result['judge']['version']}; ACD / ACD-I and the MDS map "
-            f"on {result['face_embedder']} embeddings (the map: the first "
-            f"{result['mds']['videos']} clips of each method); at {p['commit']}{dirty}; "
+            f"on {result['face_embedder']} embeddings (the map: one clip of each of the first "
+            f"{result['mds']['videos']} identities, every method); at {p['commit']}{dirty}; "
             f"`{result['command']}`."]
   return "\n".join(lines)
 
