@@ -16,6 +16,7 @@ reach the fusion module through the differentiable keypoint image J_gen.
 
 from __future__ import annotations
 
+import abc
 
 import jax.numpy as jnp
 import ml_collections
@@ -66,8 +67,9 @@ class TransferRecipe(editing.EditingRecipe):
   compute_dtype_inputs = ("source_image", "target_image", "image")
   uses_landmarks = True
 
+  @abc.abstractmethod
   def transfer(self, gen, batch) -> nets.TransferOutput:
-    raise NotImplementedError
+    """The whole transfer of ``batch`` (the two faces, their landmarks) by generator ``gen``."""
 
   def condition_tile(self, condition_BxHxWxC):
     if condition_BxHxWxC.shape[-1] == 3:

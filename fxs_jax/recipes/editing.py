@@ -171,6 +171,24 @@ class ClassEditingRecipe(EditingRecipe):
     return jnp.repeat(jnp.asarray([facs.EMOTIONS.index(e) for e in SAMPLE_EMOTIONS],
                                   jnp.int32), n)
 
+  def class_grid(self, edit, batch):
+    """Tiles (rows, cols, H, W, 3) in [-1, 1] of a one-pass class editor: input | its own class |
+    each of ``SAMPLE_EMOTIONS``, all targets in one batched call ``edit(images, labels)``."""
+    n = min(self.config.logging.num_samples, batch["image"].shape[0])
+    image = batch["image"][:n]
+    labels = jnp.concatenate([jnp.asarray(batch["emotion"][:n], jnp.int32),
+                              self.sample_labels(n)])
+    out = edit(jnp.tile(image, (len(labels) // n, 1, 1, 1)), labels)
+    columns = out.reshape(-1, n, *image.shape[1:])  # target-major
+    return jnp.concatenate([image[:, None], jnp.moveaxis(columns, 0, 1)], axis=1)
+
+  @staticmethod
+  def class_accuracies(critic, fake, real, labels, target) -> dict:
+    """The critic's class-head accuracy on edits (vs the target) and on real images (vs the true
+    class): ``acc_fake``, ``acc_real``."""
+    return {"acc_fake": jnp.mean(jnp.argmax(critic(fake).logits_BxK, -1) == target),
+            "acc_real": jnp.mean(jnp.argmax(critic(real).logits_BxK, -1) == labels)}
+
   def edit_inputs(self, images, emotion=None, landmarks=None, intensity=1.0,
                   start="neutral") -> dict:
     """Edit ``images`` ((B, H, W, 3) or one face, uint8 or [-1, 1]) towards the expression class

@@ -77,13 +77,7 @@ class StarGAN(editing.ClassEditingRecipe):
   def sample(self, gen, batch):
     """Tiles (rows, cols, H, W, 3) in [-1, 1]: input | its own class | each of
     ``SAMPLE_EMOTIONS``."""
-    n = min(self.config.logging.num_samples, batch["image"].shape[0])
-    image = batch["image"][:n]
-    labels = jnp.concatenate([jnp.asarray(batch["emotion"][:n], jnp.int32),
-                              self.sample_labels(n)])
-    out = self.edit(gen, jnp.tile(image, (len(labels) // n, 1, 1, 1)), labels)
-    columns = out.reshape(-1, n, *image.shape[1:])  # target-major
-    return jnp.concatenate([image[:, None], jnp.moveaxis(columns, 0, 1)], axis=1)
+    return self.class_grid(lambda images, labels: self.edit(gen, images, labels), batch)
 
   def eval_metrics(self, gen, critic, batch, key):
     """Held-out: the critic's class accuracy on edits (vs the target) and on real images (vs the
@@ -92,8 +86,7 @@ class StarGAN(editing.ClassEditingRecipe):
     real, labels, target = batch["image"], batch["emotion"], batch["target_emotion"]
     fake = self.edit(gen, real, target)
     rec = self.edit(gen, fake, labels)
-    return {"acc_fake": jnp.mean(jnp.argmax(critic(fake).logits_BxK, -1) == target),
-            "acc_real": jnp.mean(jnp.argmax(critic(real).logits_BxK, -1) == labels),
+    return {**self.class_accuracies(critic, fake, real, labels, target),
             "cycle_l1": jnp.mean(jnp.abs(rec - real))}
 
   # ---- use -----------------------------------------------------------------------------------
