@@ -71,24 +71,12 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   0.66 GMAC against StarGAN's two passes, 1.2); 7.3 M weights against 1.5 M, most of them in the
   small-map layers. Critic: base 32, five layers (32 -> 512) as StarGAN ``:demo``'s, heads of
   512."""
-  config.data.name = "synth_faces/stills_64"
-  config.data.batch_size = 16
+  common.class_editor_demo(config)
   m = config.model
-  m.image_size = 64
   m.gen_base_channels = 32
   m.critic_base_channels = 32
   m.critic_fc_dim = 512
-  config.optim.critic_lr_scale = 3.0
-  config.optim.critic_steps = 1
-  config.num_train_steps = 1250
   config.optim.decay_rate = 0.0  # StarGAN :demo's linear decay to 0 from step 833
-  config.optim.decay_start_step = 833
-  config.checkpoint.every_steps = 500
-  config.logging.sample_every_steps = 250
-  config.logging.eval_examples = 128
-  m.upsample = "resize"
-  m.lambda_truth = 1000.0
-  m.changed_truth_weight = 0.5
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:

@@ -172,3 +172,24 @@ def editing_evals(config: ml_collections.ConfigDict, target: str) -> None:
   # A judge trained on real faces (FER2013), for edits of real photos; a measure, never a loss.
   config.evals.fer = eval_spec("fer", predict="edit", target=target, input_emotions="",
                                target_emotions="")
+
+
+def class_editor_demo(config: ml_collections.ConfigDict) -> None:
+  """What every class-conditioned editor's ``:demo`` shares (LGP-GAN's, and the baselines
+  compared with it, trained alike): SynthFaces 64 px same-identity pairs with the truth terms
+  (``model.lambda_truth=1000``, ``model.changed_truth_weight=0.5``; not in the papers), batch
+  16, one critic update per generator update at 3x the generator's rate, 1,250 iterations
+  decaying from 833, resize-conv up-sampling, the reporting cadence."""
+  config.data.name = "synth_faces/stills_64"
+  config.data.batch_size = 16
+  config.model.image_size = 64
+  config.model.upsample = "resize"
+  config.model.lambda_truth = 1000.0
+  config.model.changed_truth_weight = 0.5
+  config.optim.critic_lr_scale = 3.0
+  config.optim.critic_steps = 1
+  config.num_train_steps = 1250
+  config.optim.decay_start_step = 833
+  config.checkpoint.every_steps = 500
+  config.logging.sample_every_steps = 250
+  config.logging.eval_examples = 128

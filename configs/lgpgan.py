@@ -74,9 +74,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 
 def _demo(config: ml_collections.ConfigDict) -> None:
-  config.data.name = "synth_faces/stills_64"
+  # The schedule, data, truth terms and critic rate every class editor's :demo shares (why each:
+  # the comments below and docs/papers/lgpgan.md); then LGP-GAN's own settings.
+  common.class_editor_demo(config)
   m = config.model
-  m.image_size = 64
   m.eye_crop_height, m.eye_crop_width = 16, 32
   m.mouth_crop_height, m.mouth_crop_width = 16, 24
   m.gen_base_channels = 24
@@ -93,24 +94,15 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   # :demo setting: docs/papers/lgpgan.md.
   m.lambda_cls = 5.0
   m.local_cls_weight = 0.1
-  config.optim.critic_lr_scale = 3.0
-  config.data.batch_size = 16
   # One critic update per generator update (StarGAN: 5): 1,250 iterations in the time of 3,000 at
   # 5 (1,250 generator updates in place of 600). With the truth terms carrying the pixels,
-  # generator updates are what a short run lacks.
-  config.optim.critic_steps = 1
-  config.num_train_steps = 1250
-  config.optim.decay_start_step = 833
-  config.checkpoint.every_steps = 500
-  config.logging.sample_every_steps = 250
-  config.logging.eval_examples = 128
-  # Clean edits in a short run: resize-conv up-sampling (no checkerboards) and the crops blended
-  # in over 3 border pixels (no seams).
-  m.upsample = "resize"
+  # generator updates are what a short run lacks (set by common.class_editor_demo).
+  # Clean edits in a short run: resize-conv up-sampling (no checkerboards; common.class_editor_demo)
+  # and the crops blended in over 3 border pixels (no seams).
   m.paste_feather = 3
   # SynthFaces' exact truth as a supervised term (not in the paper): same-identity pairs, +
-  # lambda_truth * L1(edit, true target). 1000: at 100 the edits do not beat copying the input.
-  m.lambda_truth = 1000.0
+  # lambda_truth * L1(edit, true target). 1000 (common.class_editor_demo): at 100 the edits do not
+  # beat copying the input.
   # The same truth on each Stage I crop: the local generators' own pixel target.
   m.local_truth_weight = 1.0
   # Local generators large enough to draw the target's mouth and eyes (16 channels / 2 blocks draw
@@ -119,8 +111,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   m.local_gen_base_channels = 32
   m.local_gen_num_res_blocks = 3
   # The truth L1 again over only the pixels the truth changes (x 0.5; about 5% of a face, so
-  # those pixels weigh about 11x more).
-  m.changed_truth_weight = 0.5
+  # those pixels weigh about 11x more; common.class_editor_demo).
 
 
 def _demo_long(config: ml_collections.ConfigDict) -> None:

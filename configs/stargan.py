@@ -49,24 +49,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 def _demo(config: ml_collections.ConfigDict) -> None:
   """The baseline trained as LGP-GAN's ``:demo`` (data, batch, schedule, class and truth terms,
   critic rate, up-sampling), with GANimation ``:demo``'s generator and critic sizes."""
-  config.data.name = "synth_faces/stills_64"
+  common.class_editor_demo(config)
   m = config.model
-  m.image_size = 64
   m.gen_base_channels = 32
   m.gen_num_res_blocks = 4
   m.critic_base_channels = 32
   m.critic_num_layers = 5
   m.lambda_cls = 5.0
-  config.optim.critic_lr_scale = 3.0
-  config.optim.critic_steps = 1
-  config.num_train_steps = 1250
-  config.optim.decay_start_step = 833
-  config.checkpoint.every_steps = 500
-  config.logging.sample_every_steps = 250
-  config.logging.eval_examples = 128
-  m.upsample = "resize"
-  m.lambda_truth = 1000.0
-  m.changed_truth_weight = 0.5
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
