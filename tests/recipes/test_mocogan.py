@@ -96,10 +96,12 @@ def test_content_is_fixed_over_a_clip_and_the_motion_path_moves():
   recipe = _recipe()
   m = recipe.config.model
   gen = frozen(recipe.build_generator(nnx.Rngs(1)))  # running averages: rows independent
-  generate = nnx.jit(lambda g, noise, labels: recipe.generate(g, noise, labels))
+  generate = nnx.jit(lambda g, n, labels: g(n["content"], n["h0"], n["motion_noise"], labels))
   noise = recipe.latent_noise(jax.random.key(0), 3)
   labels = jnp.array([0, 3, 6])
   out = generate(gen, noise, labels)
+  clips = nnx.jit(lambda g, n, labels: recipe.generate(g, n, labels))(gen, noise, labels)
+  np.testing.assert_array_equal(clips, out.frames_BxTxHxWx3)  # the recipe's clips are these
   latents = np.asarray(out.latents_BxTxZ)
   content_and_class = np.concatenate([noise["content"], np.eye(K)[labels]], axis=-1)
   for t in range(m.num_frames):
