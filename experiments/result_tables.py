@@ -40,6 +40,8 @@ HEADLINE_RUNS = {
     "attgan_demo": "AttGAN `:demo`",
     "cyclegan_demo": "CycleGAN `:demo` (neutral -> happy)",
     "mocogan_demo": "MoCoGAN `:demo`",
+    "vgan_demo": "VGAN `:demo`",
+    "tgan_demo": "TGAN `:demo`",
     "cgan_baseline_demo": "CGAN `:demo`",
     "c2gan_demo": "C2GAN `:demo`",
     # The bundled models (fxs_jax/pretrained/synthfaces), each one run, evaluated by the

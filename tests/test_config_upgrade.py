@@ -71,7 +71,8 @@ def test_present_values_are_kept():
 
 
 @pytest.mark.parametrize("name", ["ganimation", "lgpgan", "motiongan", "stargan", "attgan",
-                                  "cyclegan", "c2gan", "mocogan", "au_regressor",
+                                  "cyclegan", "c2gan", "mocogan", "vgan", "tgan",
+                                  "au_regressor",
                                   "expression_classifier"])
 def test_todays_configs_need_nothing(name):
   config = importlib.import_module(f"configs.{name}").get_config()

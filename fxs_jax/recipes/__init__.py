@@ -13,8 +13,10 @@ from fxs_jax.recipes.mocogan import MoCoGAN
 from fxs_jax.recipes.motiongan import MotionGAN
 from fxs_jax.recipes.stargan import StarGAN
 from fxs_jax.recipes.texturegan import TextureGAN
+from fxs_jax.recipes.tgan import TGAN
+from fxs_jax.recipes.vgan import VGAN
 
 RECIPES = {"ganimation": GANimation, "lgpgan": LGPGAN, "cgan_transfer": CGANTransfer,
            "motiongan": MotionGAN, "texturegan": TextureGAN,
            "stargan": StarGAN, "attgan": AttGAN, "cyclegan": CycleGAN,
-           "c2gan": C2GAN, "mocogan": MoCoGAN}
+           "c2gan": C2GAN, "mocogan": MoCoGAN, "tgan": TGAN, "vgan": VGAN}

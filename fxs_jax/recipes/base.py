@@ -96,6 +96,13 @@ class GANRecipe(abc.ABC):
   compute_dtype_inputs: tuple[str, ...] = ("image",)
   # The paper's name, as applications show it (the editor's headings).
   title: str = ""
+  # A constraint on the critic kept by projection: ``critic_projection(params, rest) -> params``
+  # (pure; ``rest`` the critic's non-parameter state), applied by the critic's optimiser after
+  # every ``critic_projection_every``-th critic update (``fxs_jax.train.state.projected``). None:
+  # no projection, the optimiser unchanged (every recipe but TGAN, whose singular value clipping
+  # it is).
+  critic_projection: Callable[[Any, Any], Any] | None = None
+  critic_projection_every: int = 1
 
   def __init__(self, config: ml_collections.ConfigDict):
     self.config = config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from typing import NamedTuple
 
 import flax
 import jax
@@ -11,6 +12,8 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 from flax import nnx
+
+from fxs_jax.errors import UserError
 
 
 @flax.struct.dataclass
@@ -65,26 +68,86 @@ def lr_schedule(optim: ml_collections.ConfigDict, num_steps: int) -> optax.Sched
       [optim.decay_start_step])
 
 
-def optimizers(optim: ml_collections.ConfigDict, num_steps: int, critic_updates_per_step: int = 1
+class ProjectedState(NamedTuple):
+  inner: Any  # the wrapped optimiser's state
+  count: jax.Array  # updates done
+
+
+def projected(tx: optax.GradientTransformation, project: Callable, every: int
+              ) -> optax.GradientTransformationExtraArgs:
+  """``tx``, then on every ``every``-th update a projection of the parameters it gives:
+  ``updates -> project(params + updates, rest) - params``, with ``rest`` the network's
+  non-parameter state passed as ``update(..., critic_rest=rest)`` (None if not given): a
+  constraint kept by projection after the step (TGAN's singular value clipping of its critic,
+  ``fxs_jax.nn.spectral``). The other updates are ``tx``'s unchanged."""
+
+  def init(params):
+    return ProjectedState(tx.init(params), jnp.zeros((), jnp.int32))
+
+  def update(updates, state, params=None, critic_rest=None, **extra):
+    del extra
+    updates, inner = tx.update(updates, state.inner, params)
+    count = state.count + 1
+
+    def project_updates(u):
+      moved = optax.apply_updates(params, u)
+      return jax.tree.map(lambda p, q: (q - p).astype(p.dtype), params,
+                          project(moved, critic_rest))
+
+    updates = jax.lax.cond(count % every == 0, project_updates, lambda u: u, updates)
+    return updates, ProjectedState(inner, count)
+
+  return optax.GradientTransformationExtraArgs(init, update)
+
+
+def _base_optimizer(optim: ml_collections.ConfigDict, learning_rate: optax.Schedule
+                    ) -> optax.GradientTransformation:
+  """``optim.optimizer``: "adam" (every paper's but TGAN's; the default when the key is absent)
+  or "rmsprop" (Chainer's ``RMSprop(lr)``: ``ms = rms_decay * ms + (1 - rms_decay) g^2`` from
+  0, ``step = lr * g / (sqrt(ms) + 1e-8)``)."""
+  name = optim.get("optimizer", "adam")
+  if name == "adam":
+    return optax.adam(learning_rate, b1=optim.b1, b2=optim.b2)
+  if name == "rmsprop":
+    return optax.rmsprop(learning_rate, decay=optim.rms_decay, eps=1e-8, eps_in_sqrt=False)
+  raise UserError(f"optim.optimizer must be 'adam' or 'rmsprop', got {name!r}.")
+
+
+def optimizers(optim: ml_collections.ConfigDict, num_steps: int, critic_updates_per_step: int = 1,
+               critic_projection: Callable | None = None, projection_every: int = 1
                ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
-  """Adam for both networks; both schedules count training iterations, not their own updates:
+  """Adam for both networks (``optim.optimizer``: or RMSprop); both schedules count training
+  iterations, not their own updates:
   the generator is updated once every ``critic_steps`` iterations, and the critic
   ``critic_updates_per_step`` times per iteration (e.g. GANimation's separate penalty update).
   The critic's rate is ``optim.critic_lr_scale`` times the generator's (two time-scale update
   rule; 1 in every paper config). A config with ``optim.weight_decay`` > 0 (MoCoGAN's) adds
   ``weight_decay * param`` to each gradient before Adam: PyTorch ``Adam(weight_decay=...)``'s
-  coupled L2, not AdamW."""
+  coupled L2, not AdamW. ``critic_projection(params, rest) -> params`` (a recipe's, TGAN's
+  singular value clipping; None for every other) is applied to the critic's parameters after
+  every ``projection_every``-th critic update (``projected``)."""
   schedule = lr_schedule(optim, num_steps)
   every = optim.critic_steps
   scale = optim.critic_lr_scale
-  critic_tx = optax.adam(lambda count: scale * schedule(count // critic_updates_per_step),
-                         b1=optim.b1, b2=optim.b2)
-  gen_tx = optax.adam(lambda count: schedule(count * every), b1=optim.b1, b2=optim.b2)
+  critic_tx = _base_optimizer(
+      optim, lambda count: scale * schedule(count // critic_updates_per_step))
+  gen_tx = _base_optimizer(optim, lambda count: schedule(count * every))
   decay = optim.get("weight_decay", 0.0)
   if decay > 0:
     gen_tx, critic_tx = (optax.chain(optax.add_decayed_weights(decay), tx)
                          for tx in (gen_tx, critic_tx))
+  if critic_projection is not None:
+    critic_tx = projected(critic_tx, critic_projection, projection_every)
   return gen_tx, critic_tx
+
+
+def recipe_optimizers(recipe, config: ml_collections.ConfigDict
+                      ) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+  """``optimizers`` for ``recipe`` trained with ``config``: its critic phases per iteration and
+  its critic projection, if it has one (``GANRecipe.critic_projection``)."""
+  return optimizers(config.optim, config.num_train_steps, len(recipe.critic_phases()),
+                    getattr(recipe, "critic_projection", None),
+                    getattr(recipe, "critic_projection_every", 1))
 
 
 def split(model: nnx.Module) -> tuple[nnx.GraphDef, nnx.State, nnx.State]:
@@ -125,8 +188,7 @@ def abstract_state(recipe, config: ml_collections.ConfigDict, placement=None) ->
   """The train state ``recipe`` builds with ``config``, as shapes only (``jax.ShapeDtypeStruct``
   placed on ``placement``, default one local device): what restoring a whole-state checkpoint
   needs, computed without initialising anything."""
-  gen_tx, critic_tx = optimizers(config.optim, config.num_train_steps,
-                                 len(recipe.critic_phases()))
+  gen_tx, critic_tx = recipe_optimizers(recipe, config)
   placement = placement or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=placement),
                       jax.eval_shape(initializer(recipe, config, gen_tx, critic_tx)))

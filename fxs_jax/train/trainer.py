@@ -44,8 +44,7 @@ class GANTrainer:
                mesh: jax.sharding.Mesh | None = None):
     self.recipe, self.config = recipe, config
     self.mesh = mesh or sharding.make_mesh()
-    self.gen_tx, self.critic_tx = state_lib.optimizers(
-        config.optim, config.num_train_steps, len(recipe.critic_phases()))
+    self.gen_tx, self.critic_tx = state_lib.recipe_optimizers(recipe, config)
     self.critic_steps = config.optim.critic_steps
     self.precision = precision_lib.Policy(config.compute.dtype)  # f32 params, bf16 compute?
 
@@ -124,7 +123,8 @@ class GANTrainer:
 
       (loss, (metrics, rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           state.critic_params, state.critic_rest)
-      updates, opt = self.critic_tx.update(grads, state.critic_opt, state.critic_params)
+      updates, opt = self.critic_tx.update(grads, state.critic_opt, state.critic_params,
+                                           critic_rest=rest)  # for a critic projection
       state = state.replace(critic_rest=rest, critic_opt=opt,
                             critic_params=optax.apply_updates(state.critic_params, updates))
       all_metrics.update(metrics)

@@ -1,0 +1,87 @@
+"""VGAN (Vondrick, Pirsiavash, Torralba, NIPS 2016), class-conditioned: a baseline of MotionGAN +
+TextureGAN (the survey's cWGAN-P3) for IS, ACD and ACD-I.
+
+Paper default, from the official code (``cvondrick/videogan``, ``main.lua``): 64 px, z 100-d
+(with the class one-hot added), ngf = ndf = 64 (the foreground stream 512 -> 64 channels of 3-D
+transposed convs, the background stream 512 -> 64 of 2-D ones; the critic 64 -> 512 channels of
+3-D convs), the non-saturating GAN loss, the mask's L1 penalty 0.1, Adam(2e-4, 0.5, 0.999) for
+both networks at a constant rate, batch 64 clips. The reference trains 100 epochs of its Flickr
+scene videos (millions of clips); 100,000 iterations here. Its clips are 32 frames of stabilised
+Flickr videos; SynthFaces' 16-frame neutral -> apex clips of 7 expressions stand in, so the
+foreground's first kernel spans 1 frame and the critic's head 1x4x4.
+Variants: ``:demo`` (CPU, 64 px, ~30-40 minutes) and ``:smoke`` (tests).
+"""
+
+import ml_collections
+
+from configs import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  config = common.base_config(model="vgan", dataset="synth_faces/sequences_64")
+  config.data.batch_size = 64  # clips per batch (batchSize)
+  config.data.flip = False  # the reference only crops
+  config.optim.lr = 2e-4
+  config.optim.b1, config.optim.b2 = 0.5, 0.999
+  config.optim.critic_steps = 1  # D, then G, every iteration
+  config.num_train_steps = 100_000
+  config.optim.decay_start_step = config.num_train_steps  # a constant rate
+  config.checkpoint.every_steps = 5000
+  config.logging.sample_every_steps = 1000
+
+  m = config.model
+  m.image_size = 64  # fineSize
+  m.num_frames = 16  # frames per clip (the reference's frameSize is 32), spread evenly over each
+  # sequence (all 16 frames of SynthFaces' sequences_64); a multiple of 16 at 64 px
+  m.z_dim = 100
+  m.gen_base_channels = 64  # ngf: 8 ngf at T0x4x4, halving to ngf, then the outputs
+  m.critic_base_channels = 64  # ndf: 64 -> 512
+  # Stride-2 3-D convs before the head (4: the reference's); num_frames and image_size must be
+  # divisible by 2**it.
+  m.critic_num_layers = 4
+  m.lambda_mask = 0.1  # L1 on the foreground mask (the reference's lambda)
+  m.lambda_cls = 1.0  # class cross-entropy, critic (real clips) and generator (its clips)
+
+  g = config.generate = ml_collections.ConfigDict()
+  g.num_faces = 3  # z draws in videos.png / videos.gif, each under all 7 expressions
+  g.fps = 8.0
+
+  # ACD of clips sampled from noise for each held-out sequence's class beside the true clips'
+  # (faces found by dlib; no ACD-I: VGAN starts from no face; fxs_jax/eval/video.py);
+  # num_videos 0 = all.
+  config.evals.video = common.eval_spec("video", predict="sample_video", num_videos=0)
+  config.evals.critic = common.eval_spec("critic")
+  return common.finalize(config, arg, VARIANTS, "configs/vgan.py")
+
+
+def _demo(config: ml_collections.ConfigDict) -> None:
+  """A 2-core CPU run of about 30-40 minutes (an estimate: docs/papers/baselines.md#vgan):
+  ngf 32, ndf 16, 16 clips, 600 iterations."""
+  config.data.batch_size = 16
+  m = config.model
+  m.gen_base_channels = 32  # ~0.33 G multiply-adds a clip (the foreground's 3-D convs)
+  m.critic_base_channels = 16  # ~0.08 G a clip
+  config.num_train_steps = 600
+  config.optim.decay_start_step = 400  # the last third decays linearly (the paper: constant)
+  config.checkpoint.every_steps = 200
+  config.logging.sample_every_steps = 100
+  config.logging.eval_examples = 128
+
+
+def _smoke(config: ml_collections.ConfigDict) -> None:
+  common.smoke_sections(config)
+  config.data.name = "synth_faces/sequences_smoke"  # 32 px, 8-frame clips
+  config.num_train_steps = 2
+  config.optim.decay_start_step = 2
+  config.eval.identity = False  # dlib's ACD is the eval suite's test, not the smoke run's
+  m = config.model
+  m.image_size = 32
+  m.num_frames = 8  # 32 px: 3 doublings after a 1x4x4 start
+  m.z_dim = 4
+  m.gen_base_channels = 4
+  m.critic_base_channels = 4
+  m.critic_num_layers = 3  # 8 frames -> 1, 32 px -> 4: a 1x4x4 head
+  config.generate.num_faces = 1
+
+
+VARIANTS = {"demo": _demo, "smoke": _smoke}
