@@ -193,3 +193,34 @@ def class_editor_demo(config: ml_collections.ConfigDict) -> None:
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 250
   config.logging.eval_examples = 128
+
+
+def video_from_noise(config: ml_collections.ConfigDict) -> None:
+  """What the noise-to-video baselines (MoCoGAN, VGAN, TGAN) share in every variant: the class
+  terms' weight, the generated videos and the evals: ACD of clips sampled from noise for each
+  held-out sequence's class beside the true clips' (faces found by dlib; no ACD-I: they start
+  from no face; ``fxs_jax/eval/video.py``; ``num_videos`` 0 = all) and the critic's readings."""
+  config.model.lambda_cls = 1.0  # class cross-entropy: critic (real clips), generator (its clips)
+  g = config.generate = ml_collections.ConfigDict()
+  g.num_faces = 3  # noise draws in videos.png / videos.gif, each under all 7 expressions
+  g.fps = 8.0
+  config.evals.video = eval_spec("video", predict="sample_video", num_videos=0)
+  config.evals.critic = eval_spec("critic")
+
+
+def video_from_noise_demo(config: ml_collections.ConfigDict) -> None:
+  """Their ``:demo``s' shared part: 16 clips a batch, held-out readings on 128 clips."""
+  config.data.batch_size = 16
+  config.logging.eval_examples = 128
+
+
+def video_from_noise_smoke(config: ml_collections.ConfigDict) -> None:
+  """Their ``:smoke``s' shared part: 32 px 8-frame clips, two steps, no dlib."""
+  smoke_sections(config)
+  config.data.name = "synth_faces/sequences_smoke"  # 32 px, 8-frame clips
+  config.num_train_steps = 2
+  config.optim.decay_start_step = 2
+  config.eval.identity = False  # dlib's ACD is the eval suite's test, not the smoke run's
+  config.model.image_size = 32
+  config.model.num_frames = 8
+  config.generate.num_faces = 1

@@ -46,24 +46,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # 4, then a 4x4x4 head); clips need num_frames >= 3 * layers + 1.
   m.video_critic_num_layers = 4
   m.noise_sigma = 0.1  # instance noise on the critics' conv inputs (0: none)
-  m.lambda_cls = 1.0  # class cross-entropy, critic (real clips) and generator (its clips)
 
-  g = config.generate = ml_collections.ConfigDict()
-  g.num_faces = 3  # content draws in videos.png / videos.gif, each under all 7 expressions
-  g.fps = 8.0
-
-  # ACD of clips sampled from noise for each held-out sequence's class beside the true clips'
-  # (faces found by dlib; no ACD-I: MoCoGAN starts from no face; fxs_jax/eval/video.py);
-  # num_videos 0 = all.
-  config.evals.video = common.eval_spec("video", predict="sample_video", num_videos=0)
-  config.evals.critic = common.eval_spec("critic")
+  common.video_from_noise(config)
   return common.finalize(config, arg, VARIANTS, "configs/mocogan.py")
 
 
 def _demo(config: ml_collections.ConfigDict) -> None:
-  """A 2-core CPU run of about 30-40 minutes (arithmetic in docs/papers/_mocogan_rows.md):
+  """A 2-core CPU run of about 30-40 minutes (arithmetic in docs/papers/baselines.md#mocogan):
   ~63 G multiply-adds per iteration, 1,200 iterations."""
-  config.data.batch_size = 16
+  common.video_from_noise_demo(config)
   m = config.model
   m.gen_base_channels = 32
   m.image_critic_base_channels = 32
@@ -74,18 +65,11 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.optim.decay_start_step = 800  # the last third decays linearly (the paper: constant)
   config.checkpoint.every_steps = 400
   config.logging.sample_every_steps = 200
-  config.logging.eval_examples = 128
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
-  common.smoke_sections(config)
-  config.data.name = "synth_faces/sequences_smoke"  # 32 px, 8-frame clips
-  config.num_train_steps = 2
-  config.optim.decay_start_step = 2
-  config.eval.identity = False  # dlib's ACD is the eval suite's test, not the smoke run's
+  common.video_from_noise_smoke(config)  # 32 px, 8-frame clips, 2 steps
   m = config.model
-  m.image_size = 32
-  m.num_frames = 8
   m.content_dim = 4
   m.motion_dim = 3
   m.gen_base_channels = 4
@@ -93,7 +77,6 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   m.image_critic_num_layers = 3
   m.video_critic_base_channels = 4
   m.video_critic_num_layers = 2  # 8 frames -> 2, 32 px -> 8: a 2x8x8 head
-  config.generate.num_faces = 1
 
 
 VARIANTS = {"demo": _demo, "smoke": _smoke}

@@ -41,17 +41,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   m.critic_base_channels = 64  # mid_ch: 64 -> 128 -> 256 -> 512
   m.critic_num_layers = 4  # stride-2 3-D convs: 16 frames -> 1, 64 px -> 4, then the head
   m.svc_every = 5  # singular value clipping after every 5th critic update (freq: 5)
-  m.lambda_cls = 1.0  # class cross-entropy, critic (real clips) and generator (its clips)
 
-  g = config.generate = ml_collections.ConfigDict()
-  g.num_faces = 3  # z0 draws in videos.png / videos.gif, each under all 7 expressions
-  g.fps = 8.0
-
-  # ACD of clips sampled from noise for each held-out sequence's class beside the true clips'
-  # (faces found by dlib; no ACD-I: TGAN starts from no face; fxs_jax/eval/video.py);
-  # num_videos 0 = all.
-  config.evals.video = common.eval_spec("video", predict="sample_video", num_videos=0)
-  config.evals.critic = common.eval_spec("critic")
+  common.video_from_noise(config)
   return common.finalize(config, arg, VARIANTS, "configs/tgan.py")
 
 
@@ -59,7 +50,7 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   """A 2-core CPU run of about 30-40 minutes (arithmetic in docs/papers/baselines.md#tgan:
   ~51 G multiply-adds an iteration, 1,500 iterations): G1 at a quarter of the paper's width (it
   runs on every frame of every clip: 16 x its multiply-adds), the critic at half, batch 16."""
-  config.data.batch_size = 16
+  common.video_from_noise_demo(config)
   m = config.model
   m.temporal_base_channels = 32
   m.gen_base_channels = 8  # 128 channels at 4x4 px
@@ -68,18 +59,11 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.optim.decay_start_step = 1000  # the last third decays linearly (the paper: constant)
   config.checkpoint.every_steps = 500
   config.logging.sample_every_steps = 250
-  config.logging.eval_examples = 128
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
-  common.smoke_sections(config)
-  config.data.name = "synth_faces/sequences_smoke"  # 32 px, 8-frame clips
-  config.num_train_steps = 2
-  config.optim.decay_start_step = 2
-  config.eval.identity = False  # dlib's ACD is the eval suite's test, not the smoke run's
+  common.video_from_noise_smoke(config)  # 32 px, 8-frame clips, 2 steps
   m = config.model
-  m.image_size = 32
-  m.num_frames = 8
   m.z_dim = 4
   m.frame_dim = 3
   m.temporal_base_channels = 2
@@ -87,7 +71,6 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   m.critic_base_channels = 4
   m.critic_num_layers = 2  # 8 frames -> 2, 32 px -> 8: a 2x8x8 head
   m.svc_every = 1  # the clipping runs in the smoke run's two steps
-  config.generate.num_faces = 1
 
 
 VARIANTS = {"demo": _demo, "smoke": _smoke}

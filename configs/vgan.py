@@ -40,24 +40,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # divisible by 2**it.
   m.critic_num_layers = 4
   m.lambda_mask = 0.1  # L1 on the foreground mask (the reference's lambda)
-  m.lambda_cls = 1.0  # class cross-entropy, critic (real clips) and generator (its clips)
 
-  g = config.generate = ml_collections.ConfigDict()
-  g.num_faces = 3  # z draws in videos.png / videos.gif, each under all 7 expressions
-  g.fps = 8.0
-
-  # ACD of clips sampled from noise for each held-out sequence's class beside the true clips'
-  # (faces found by dlib; no ACD-I: VGAN starts from no face; fxs_jax/eval/video.py);
-  # num_videos 0 = all.
-  config.evals.video = common.eval_spec("video", predict="sample_video", num_videos=0)
-  config.evals.critic = common.eval_spec("critic")
+  common.video_from_noise(config)
   return common.finalize(config, arg, VARIANTS, "configs/vgan.py")
 
 
 def _demo(config: ml_collections.ConfigDict) -> None:
   """A 2-core CPU run of about 30-40 minutes (an estimate: docs/papers/baselines.md#vgan):
   ngf 32, ndf 16, 16 clips, 600 iterations."""
-  config.data.batch_size = 16
+  common.video_from_noise_demo(config)
   m = config.model
   m.gen_base_channels = 32  # ~0.33 G multiply-adds a clip (the foreground's 3-D convs)
   m.critic_base_channels = 16  # ~0.08 G a clip
@@ -65,23 +56,15 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.optim.decay_start_step = 400  # the last third decays linearly (the paper: constant)
   config.checkpoint.every_steps = 200
   config.logging.sample_every_steps = 100
-  config.logging.eval_examples = 128
 
 
 def _smoke(config: ml_collections.ConfigDict) -> None:
-  common.smoke_sections(config)
-  config.data.name = "synth_faces/sequences_smoke"  # 32 px, 8-frame clips
-  config.num_train_steps = 2
-  config.optim.decay_start_step = 2
-  config.eval.identity = False  # dlib's ACD is the eval suite's test, not the smoke run's
+  common.video_from_noise_smoke(config)  # 32 px, 8-frame clips, 2 steps
   m = config.model
-  m.image_size = 32
-  m.num_frames = 8  # 32 px: 3 doublings after a 1x4x4 start
   m.z_dim = 4
   m.gen_base_channels = 4
   m.critic_base_channels = 4
   m.critic_num_layers = 3  # 8 frames -> 1, 32 px -> 4: a 1x4x4 head
-  config.generate.num_faces = 1
 
 
 VARIANTS = {"demo": _demo, "smoke": _smoke}
