@@ -4,11 +4,6 @@ recipe's optimiser touched), Chainer's RMSprop, the temporal generator's latents
 3-D conv against ``lax.conv``, WGAN loss terms by hand with stub networks, one-line errors, and
 ``:smoke`` trained, generated, evaluated and loaded from the command line."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +12,7 @@ import optax
 import pytest
 from flax import nnx
 
-import fxs_jax
+from tests.recipes import video_from_noise_cli
 from configs import mocogan as mocogan_config
 from configs import tgan as tgan_config
 from fxs_jax import recipes
@@ -30,7 +25,6 @@ from fxs_jax.recipes import tgan as recipe_lib
 from fxs_jax.recipes.mocogan import MoCoGAN
 from fxs_jax.train import state as state_lib
 
-ROOT = Path(__file__).resolve().parents[2]
 K = 7  # classes: happy .. contemptuous
 
 
@@ -292,42 +286,13 @@ def test_bad_settings_are_explained():
   assert "\n" not in str(info.value)
 
 
-def _main(*args):
-  env = dict(os.environ, JAX_DEFAULT_PRNG_IMPL="rbg")
-  return subprocess.run([sys.executable, "-m", "fxs_jax.main", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=900)
-
 
 def test_main_smoke_trains_generates_evaluates_and_loads(tmp_path, tfds_dir):
-  workdir = tmp_path / "w"
-  common = ("--config=configs/tgan.py:smoke", f"--config.data.data_dir={tfds_dir}",
-            f"--workdir={workdir}")
-  proc = _main(*common)
-  assert proc.returncode == 0, proc.stderr
-  rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  logged = {k: v for row in rows if row["step"] == 2 for k, v in row.items()}
-  for name in ("critic/video_adv", "critic/cls", "gen/video_adv", "gen/cls", "eval/acc_fake",
-               "eval/score_video_fake", "eval/frame_change_fake"):
-    assert np.isfinite(logged[name]), name
-  from PIL import Image
-  grid = np.asarray(Image.open(workdir / "samples" / "latest.png"))
-  assert grid.shape == (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)  # classes x 8 frames
-  proc = _main(*common, "--mode=generate")
-  assert proc.returncode == 0, proc.stderr
-  videos = np.asarray(Image.open(workdir / "generate_step_2" / "videos.png"))
-  assert videos.shape == (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)
-  assert (workdir / "generate_step_2" / "videos.gif").exists()
-  proc = _main(*common, "--mode=eval")
-  assert proc.returncode == 0, proc.stderr
-  result = json.loads((workdir / "eval.json").read_text())
-  assert result["model"] == "tgan"
-  values = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
-  for metric in ("acc_real", "acc_fake", "score_video_fake", "frame_change_fake"):
-    assert np.isfinite(values["model", f"critic_{metric}"])
-  assert result["skipped"]["video"] == "config.eval.identity=False"
-  model = fxs_jax.load(workdir)
-  assert model.predictions == ("sample_video",) and model.uses == ()
-  assert model.declaration("sample_video").conditions == ("motion_class",)
+  model = video_from_noise_cli.smoke_life(
+      "tgan", tmp_path / "w", tfds_dir,
+      logged_terms=("critic/video_adv", "critic/cls", "gen/video_adv", "gen/cls", "eval/acc_fake",
+                    "eval/score_video_fake", "eval/frame_change_fake"),
+      critic_readings=("acc_real", "acc_fake", "score_video_fake", "frame_change_fake"))
   clip = model.sample_video("happy", num_samples=2)
   assert clip.shape == (2, 8, 32, 32, 3) and clip.dtype == np.float32
   assert np.abs(clip).max() <= 1.0

@@ -3,11 +3,6 @@
 terms by hand with stub networks, one-line errors for bad settings, and ``:smoke`` trained,
 generated, evaluated and loaded from the command line."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +10,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-import fxs_jax
+from tests.recipes import video_from_noise_cli
 from configs import vgan as vgan_config
 from fxs_jax.errors import UserError
 from fxs_jax.models import mocogan as mocogan_nets
@@ -24,7 +19,6 @@ from fxs_jax.nn import conv3d
 from fxs_jax.nn.layers import frozen
 from fxs_jax.recipes import vgan as recipe_lib
 
-ROOT = Path(__file__).resolve().parents[2]
 K = 7  # classes: happy .. contemptuous
 
 
@@ -227,41 +221,13 @@ def test_sample_video_inputs_and_bad_settings_are_explained():
     assert "\n" not in str(info.value), model
 
 
-def _main(*args):
-  env = dict(os.environ, JAX_DEFAULT_PRNG_IMPL="rbg")
-  return subprocess.run([sys.executable, "-m", "fxs_jax.main", *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=900)
-
 
 def test_main_smoke_trains_generates_evaluates_and_loads(tmp_path, tfds_dir):
-  workdir = tmp_path / "w"
-  common = ("--config=configs/vgan.py:smoke", f"--config.data.data_dir={tfds_dir}",
-            f"--workdir={workdir}")
-  proc = _main(*common)
-  assert proc.returncode == 0, proc.stderr
-  rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  logged = {k: v for row in rows if row["step"] == 2 for k, v in row.items()}
-  for name in ("critic/video_adv", "critic/cls", "gen/video_adv", "gen/cls", "gen/mask",
-               "eval/acc_fake", "eval/frame_change_fake", "eval/mask_fake"):
-    assert np.isfinite(logged[name]), name
-  from PIL import Image
-  grid = np.asarray(Image.open(workdir / "samples" / "latest.png"))
-  assert grid.shape == (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)  # classes x 8 frames
-  proc = _main(*common, "--mode=generate")
-  assert proc.returncode == 0, proc.stderr
-  videos = np.asarray(Image.open(workdir / "generate_step_2" / "videos.png"))
-  assert videos.shape == (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)
-  assert (workdir / "generate_step_2" / "videos.gif").exists()
-  proc = _main(*common, "--mode=eval")
-  assert proc.returncode == 0, proc.stderr
-  result = json.loads((workdir / "eval.json").read_text())
-  assert result["model"] == "vgan"
-  values = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
-  for metric in ("acc_real", "acc_fake", "p_video_fake", "frame_change_fake", "mask_fake"):
-    assert np.isfinite(values["model", f"critic_{metric}"])
-  assert result["skipped"]["video"] == "config.eval.identity=False"
-  model = fxs_jax.load(workdir)
-  assert model.predictions == ("sample_video",) and model.uses == ()
+  model = video_from_noise_cli.smoke_life(
+      "vgan", tmp_path / "w", tfds_dir,
+      logged_terms=("critic/video_adv", "critic/cls", "gen/video_adv", "gen/cls", "gen/mask",
+                    "eval/acc_fake", "eval/frame_change_fake", "eval/mask_fake"),
+      critic_readings=("acc_real", "acc_fake", "p_video_fake", "frame_change_fake", "mask_fake"))
   clips = model.sample_video("happy", num_samples=2)
   assert clips.shape == (2, 8, 32, 32, 3) and clips.dtype == np.float32
   assert np.abs(clips).max() <= 1.0

@@ -1,0 +1,57 @@
+"""The command-line life of a noise-to-video baseline's ``:smoke`` (MoCoGAN, VGAN, TGAN): trained,
+its sample grid and generated videos drawn, evaluated and loaded; each test adds its own terms
+and readings."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import fxs_jax
+
+ROOT = Path(__file__).resolve().parents[2]
+K = 7  # classes: happy .. contemptuous
+GRID_SHAPE = (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)  # classes x 8 frames of 32 px
+
+
+def main(*args):
+  env = dict(os.environ, JAX_DEFAULT_PRNG_IMPL="rbg")
+  return subprocess.run([sys.executable, "-m", "fxs_jax.main", *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=900)
+
+
+def smoke_life(name: str, workdir: Path, tfds_dir, logged_terms, critic_readings):
+  """Train, generate and evaluate ``configs/<name>.py:smoke`` in ``workdir``; check that the
+  ``logged_terms`` (metrics.jsonl names) at step 2 and the ``critic_readings`` (eval.json
+  ``critic_<reading>`` rows) are finite, the grids' shapes, that dlib's video eval was skipped
+  as the smoke config asks; return the model loaded by ``fxs_jax.load``."""
+  common = (f"--config=configs/{name}.py:smoke", f"--config.data.data_dir={tfds_dir}",
+            f"--workdir={workdir}")
+  proc = main(*common)
+  assert proc.returncode == 0, proc.stderr
+  rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  logged = {k: v for row in rows if row["step"] == 2 for k, v in row.items()}
+  for term in logged_terms:
+    assert np.isfinite(logged[term]), term
+  assert np.asarray(Image.open(workdir / "samples" / "latest.png")).shape == GRID_SHAPE
+  proc = main(*common, "--mode=generate")
+  assert proc.returncode == 0, proc.stderr
+  videos = np.asarray(Image.open(workdir / "generate_step_2" / "videos.png"))
+  assert videos.shape == GRID_SHAPE
+  assert (workdir / "generate_step_2" / "videos.gif").exists()
+  proc = main(*common, "--mode=eval")
+  assert proc.returncode == 0, proc.stderr
+  result = json.loads((workdir / "eval.json").read_text())
+  assert result["model"] == name
+  values = {(r["method"], r["metric"]): r["value"] for r in result["rows"]}
+  for reading in critic_readings:
+    assert np.isfinite(values["model", f"critic_{reading}"]), reading
+  assert result["skipped"]["video"] == "config.eval.identity=False"
+  model = fxs_jax.load(workdir)
+  assert model.predictions == ("sample_video",) and model.uses == ()
+  assert model.declaration("sample_video").conditions == ("motion_class",)
+  return model
