@@ -43,7 +43,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from fxs_jax.nn.blocks import ConvNormAct
-from fxs_jax.nn.init import gan_normal
+from fxs_jax.nn.conv3d import Conv3d
 from fxs_jax.nn.layers import Conv2d
 
 LEAKY_SLOPE = 0.2
@@ -196,12 +196,12 @@ def conv2d(in_channels: int, out_channels: int, rngs: nnx.Rngs) -> Conv2d:
   return Conv2d(in_channels, out_channels, 4, 2, 1, use_bias=False, rngs=rngs)
 
 
-def conv3d(in_channels: int, out_channels: int, rngs: nnx.Rngs, kernel=(TIME_KERNEL, 4, 4),
-           stride=(1, 2, 2), padding=((0, 0), (1, 1), (1, 1))) -> nnx.Conv:
+def conv3d(in_channels: int, out_channels: int, rngs: nnx.Rngs) -> Conv3d:
   """``torch.nn.Conv3d(in, out, 4, stride=(1, 2, 2), padding=(0, 1, 1), bias=False)`` in
-  NTHWC, N(0, 0.02) kernel (time, height, width, in, out)."""
-  return nnx.Conv(in_channels, out_channels, kernel_size=kernel, strides=stride, padding=padding,
-                  use_bias=False, kernel_init=gan_normal(), rngs=rngs)
+  NTHWC, N(0, 0.02) kernel (time, height, width, in, out), as one matmul
+  (``fxs_jax.nn.conv3d``: XLA:CPU differentiates a strided 3-D ``lax.conv`` far slower)."""
+  return Conv3d(in_channels, out_channels, kernel=(TIME_KERNEL, 4, 4), strides=(1, 2, 2),
+                padding=(0, 1, 1), use_bias=False, rngs=rngs)
 
 
 class _ConvStack(nnx.Module):
@@ -263,13 +263,12 @@ class VideoCritic(nnx.Module):
     frames, side = video_head_extent(num_frames, image_size, num_layers)
     self.num_classes = num_classes
     self.trunk = _ConvStack(conv3d, 3, base_channels, num_layers, noise_sigma, rngs)
-    self.head = conv3d(self.trunk.out_channels, 1 + num_classes, rngs, (frames, side, side),
-                       (1, 1, 1), "VALID")
+    self.head = Conv3d(self.trunk.out_channels, 1 + num_classes, kernel=(frames, side, side),
+                       whole=True, use_bias=False, rngs=rngs)
 
   def __call__(self, video_BxTxHxWx3: jax.Array, key: jax.Array | None = None
                ) -> VideoCriticOutput:
-    out = self.head(self.trunk(video_BxTxHxWx3, key))
-    out = out.reshape(out.shape[0], -1)  # (B, 1 + K): the head leaves a 1x1x1 map
+    out = self.head(self.trunk(video_BxTxHxWx3, key))  # (B, 1 + K): the head covers the map
     return VideoCriticOutput(out[:, 0], out[:, 1:])
 
 

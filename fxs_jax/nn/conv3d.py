@@ -40,20 +40,41 @@ def conv_transpose3d_plain(x, kernel, stride: int, padding: int):
                                       lhs_dilation=(stride,) * 3, dimension_numbers=_DIMS)
 
 
-def conv3d_stride2(x_BxTxHxWxC: jax.Array, kernel_4x4x4xCxO: jax.Array) -> jax.Array:
-  """``Conv3d(C, O, 4, stride=2, padding=1)``: the padded input folded 2x2x2 (a reshape), each
-  of the 64 taps a plain slice of the fold, concatenated in the kernel's order, one matmul."""
-  b, t, h, w, c = x_BxTxHxWxC.shape
-  if t % 2 or h % 2 or w % 2 or kernel_4x4x4xCxO.shape[:3] != (4, 4, 4):
-    raise ValueError(f"conv3d_stride2 needs even sizes and a 4x4x4 kernel, got {(t, h, w)} and "
-                     f"{kernel_4x4x4xCxO.shape[:3]}.")
-  x = jnp.pad(x_BxTxHxWxC, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)))
-  fold = x.reshape(b, t // 2 + 1, 2, h // 2 + 1, 2, w // 2 + 1, 2, c)
-  to, ho, wo = t // 2, h // 2, w // 2
-  taps = [fold[:, i // 2:i // 2 + to, i % 2, j // 2:j // 2 + ho, j % 2, k // 2:k // 2 + wo, k % 2]
-          for i, j, k in itertools.product(range(4), repeat=3)]
-  kernel = kernel_4x4x4xCxO.reshape(-1, kernel_4x4x4xCxO.shape[-1]).astype(x.dtype)
+def conv3d_folded(x_BxTxHxWxC: jax.Array, kernel_KtxKhxKwxCxO: jax.Array,
+                  strides=(2, 2, 2), padding=(1, 1, 1)) -> jax.Array:
+  """``Conv3d(C, O, kernel, stride=strides, padding=padding, bias=False)`` (per axis: stride 1
+  or 2, zero padding at both ends) as one matmul: the padded input folded by the strides (a
+  reshape), each tap of the kernel a plain slice of the fold, the taps concatenated in the
+  kernel's (t, h, w, C) order."""
+  b, c = x_BxTxHxWxC.shape[0], x_BxTxHxWxC.shape[-1]
+  kernel_size = kernel_KtxKhxKwxCxO.shape[:3]
+  if any(s not in (1, 2) for s in strides):
+    raise ValueError(f"conv3d_folded takes strides of 1 or 2, got {strides}.")
+  pads, folds, outs = [(0, 0)], [b], []
+  for n, k, s, p in zip(x_BxTxHxWxC.shape[1:4], kernel_size, strides, padding):
+    size = n + 2 * p
+    if size < k:
+      raise ValueError(f"a kernel of {kernel_size} does not fit an input of "
+                       f"{x_BxTxHxWxC.shape[1:4]} padded by {padding}.")
+    outs.append((size - k) // s + 1)
+    extra = -size % s  # to a multiple of the stride; never read by a tap
+    pads.append((p, p + extra))
+    folds += [(size + extra) // s, s]
+  x = jnp.pad(x_BxTxHxWxC, pads + [(0, 0)])
+  fold = x.reshape(*folds, c)
+  (st, sh, sw), (ot, oh, ow) = strides, outs
+  taps = [fold[:, i // st:i // st + ot, i % st, j // sh:j // sh + oh, j % sh,
+               k // sw:k // sw + ow, k % sw]
+          for i, j, k in itertools.product(*(range(n) for n in kernel_size))]
+  kernel = kernel_KtxKhxKwxCxO.reshape(-1, kernel_KtxKhxKwxCxO.shape[-1]).astype(x.dtype)
   return jnp.concatenate(taps, axis=-1) @ kernel
+
+
+def conv3d_stride2(x_BxTxHxWxC: jax.Array, kernel_4x4x4xCxO: jax.Array) -> jax.Array:
+  """``Conv3d(C, O, 4, stride=2, padding=1)``: ``conv3d_folded`` folding the input 2x2x2."""
+  if kernel_4x4x4xCxO.shape[:3] != (4, 4, 4):
+    raise ValueError(f"conv3d_stride2 needs a 4x4x4 kernel, got {kernel_4x4x4xCxO.shape[:3]}.")
+  return conv3d_folded(x_BxTxHxWxC, kernel_4x4x4xCxO, (2, 2, 2), (1, 1, 1))
 
 
 def conv_transpose3d_stride2(x_BxTxHxWxC: jax.Array, kernel_4x4x4xCxO: jax.Array) -> jax.Array:
@@ -82,17 +103,19 @@ def conv_transpose3d_stride2(x_BxTxHxWxC: jax.Array, kernel_4x4x4xCxO: jax.Array
 
 class Conv3d(nnx.Module):
   """A 3-D conv with bias, N(0, ``stddev``) kernel (t, h, w, in, out) unless ``kernel_init``
-  is given: 4x4x4 stride 2 padding 1 (``conv3d_stride2``), or with ``whole=True`` a kernel
-  covering its whole input (the critics' heads: one output position, one matmul), (B, O)."""
+  is given: ``strides`` (1 or 2 per axis) and ``padding`` (default 4x4x4 stride 2 padding 1,
+  ``conv3d_folded``), or with ``whole=True`` a kernel covering its whole input (the critics'
+  heads: one output position, one matmul), (B, O)."""
 
   def __init__(self, in_channels: int, out_channels: int, *, kernel=(4, 4, 4),
-               whole: bool = False, use_bias: bool = True, stddev: float = 0.02,
+               strides=(2, 2, 2), padding=(1, 1, 1), whole: bool = False,
+               use_bias: bool = True, stddev: float = 0.02,
                kernel_init: jax.nn.initializers.Initializer | None = None, rngs: nnx.Rngs):
     shape = (*kernel, in_channels, out_channels)
     init = kernel_init or gan_normal(stddev)
     self.kernel = nnx.Param(init(rngs.params(), shape, jnp.float32))
     self.bias = nnx.Param(jnp.zeros((out_channels,), jnp.float32)) if use_bias else None
-    self.whole = whole
+    self.whole, self.strides, self.padding = whole, tuple(strides), tuple(padding)
 
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.kernel[...]
@@ -101,7 +124,7 @@ class Conv3d(nnx.Module):
         raise ValueError(f"the kernel covers {kernel.shape[:-1]}, got an input {x.shape[1:]}.")
       y = x.reshape(x.shape[0], -1) @ kernel.reshape(-1, kernel.shape[-1]).astype(x.dtype)
     else:
-      y = conv3d_stride2(x, kernel)
+      y = conv3d_folded(x, kernel, self.strides, self.padding)
     return y if self.bias is None else y + self.bias[...].astype(y.dtype)
 
 
