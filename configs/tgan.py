@@ -47,8 +47,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 
 def _demo(config: ml_collections.ConfigDict) -> None:
-  """A 2-core CPU run of about 30-40 minutes (arithmetic in docs/papers/baselines.md#tgan:
-  ~51 G multiply-adds an iteration, 1,500 iterations): G1 at a quarter of the paper's width (it
+  """A 2-core CPU run of about 50 minutes (docs/papers/baselines.md#tgan: ~51 G multiply-adds
+  an iteration, ~1.9 s idle, 1,500 iterations): G1 at a quarter of the paper's width (it
   runs on every frame of every clip: 16 x its multiply-adds), the critic at half, batch 16."""
   common.video_from_noise_demo(config)
   m = config.model
