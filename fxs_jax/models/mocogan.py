@@ -254,6 +254,14 @@ class VideoCriticOutput(NamedTuple):
   class_logits_BxK: jax.Array
 
 
+class VideoOnlyCritic(nnx.Module):
+  """The trainer's critic module of a baseline with a video critic alone (VGAN, TGAN):
+  ``video``, as the noise-to-video recipes call it."""
+
+  def __init__(self, video: nnx.Module):
+    self.video = video
+
+
 class VideoCritic(nnx.Module):
   """D_V(clip (B, T, H, W, 3)) -> ``VideoCriticOutput``; see the module docstring."""
 

@@ -232,11 +232,3 @@ class VideoCritic(nnx.Module):
     out = self.head(h)  # (B, 1 + K)
     return VideoCriticOutput(out[:, 0], out[:, 1:])
 
-
-class Critic(nnx.Module):
-  """The trainer's critic module: ``video`` only (the shared recipe calls ``critic.video``)."""
-
-  def __init__(self, num_frames: int, image_size: int, num_classes: int, *,
-               base_channels: int = 64, num_layers: int = 4, rngs: nnx.Rngs):
-    self.video = VideoCritic(num_frames, image_size, num_classes, base_channels=base_channels,
-                             num_layers=num_layers, rngs=rngs)

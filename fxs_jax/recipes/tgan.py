@@ -43,6 +43,7 @@ from fxs_jax.recipes.video_from_noise import VideoFromNoiseRecipe
 class TGAN(VideoFromNoiseRecipe):
   """The recipe: G0 + G1 from (z0, class), the WGAN video critic kept 1-Lipschitz by SVC."""
 
+  video_critic = nets.VideoCritic
   title = "TGAN"
   identity_noise = "content"  # z0: it fixes the whole clip, with the class
   critic_adversarial = staticmethod(losses.wgan_critic_loss)
@@ -72,11 +73,6 @@ class TGAN(VideoFromNoiseRecipe):
                                temporal_base_channels=m.temporal_base_channels,
                                base_channels=m.gen_base_channels, wscale=m.gen_wscale, rngs=rngs)
 
-  def build_critic(self, rngs):
-    m = self.config.model
-    return nets.Critic(m.num_frames, m.image_size, NUM_CLASSES,
-                       base_channels=m.critic_base_channels, num_layers=m.critic_num_layers,
-                       rngs=rngs)
 
   def noise_shapes(self, count: int, num_frames: int) -> dict[str, tuple[int, ...]]:
     """``content`` z0 (B, z_dim): the temporal generator makes the frames' latents from it."""

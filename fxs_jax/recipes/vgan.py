@@ -51,6 +51,7 @@ from fxs_jax.recipes.video_from_noise import motion_class
 class VGAN(VideoFromNoiseRecipe):
   """The recipe: the two-stream generator, its video critic and the mask's L1 penalty."""
 
+  video_critic = nets.VideoCritic
   title = "VGAN"
   identity_noise = "z"  # the only noise: sample_video's content= gives the whole z
 
@@ -73,11 +74,6 @@ class VGAN(VideoFromNoiseRecipe):
     return nets.VideoGenerator(m.num_frames, m.image_size, NUM_CLASSES, z_dim=m.z_dim,
                                base_channels=m.gen_base_channels, rngs=rngs)
 
-  def build_critic(self, rngs):
-    m = self.config.model
-    return nets.Critic(m.num_frames, m.image_size, NUM_CLASSES,
-                       base_channels=m.critic_base_channels, num_layers=m.critic_num_layers,
-                       rngs=rngs)
 
   def noise_shapes(self, count: int, num_frames: int) -> dict[str, tuple[int, ...]]:
     """``z`` (B, z_dim): one code for the whole clip (the generator's length is fixed)."""

@@ -36,6 +36,7 @@ from fxs_jax import losses
 from fxs_jax import viz
 from fxs_jax.data import augment
 from fxs_jax.errors import UserError
+from fxs_jax.models.mocogan import VideoOnlyCritic
 from fxs_jax.nn.layers import frozen
 from fxs_jax.recipes.base import GANRecipe
 from fxs_jax.recipes.base import Predictor
@@ -106,6 +107,7 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
   fields = augment.Fields(images=("frames",), landmarks=("landmarks",))
   compute_dtype_inputs = ("frames",)
   identity_noise = "content"  # the noise entry that fixes the face (sample_video's content=)
+  video_critic = None  # the critic's class, when a video critic is all it has (VGAN, TGAN)
   critic_adversarial = staticmethod(losses.nonsaturating_critic_loss)
   generator_adversarial = staticmethod(losses.nonsaturating_generator_loss)
 
@@ -123,6 +125,14 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
   @abc.abstractmethod
   def generate(self, gen, noise: dict, labels_B) -> jax.Array:
     """Clips (B, T, H, W, 3) in [-1, 1] of the classes ``labels_B`` (0-6) from ``noise``."""
+
+  def build_critic(self, rngs):
+    """``video_critic`` over the clips (``model.critic_base_channels`` / ``critic_num_layers``)
+    as the trainer's critic module; a recipe with more critics (MoCoGAN) builds its own."""
+    m = self.config.model
+    return VideoOnlyCritic(self.video_critic(
+        m.num_frames, m.image_size, NUM_CLASSES, base_channels=m.critic_base_channels,
+        num_layers=m.critic_num_layers, rngs=rngs))
 
   def extra_critic_terms(self, critic, batch, fakes, key) -> dict:
     """Loss terms of the recipe's own beside the video terms (e.g. MoCoGAN's image critic)."""
