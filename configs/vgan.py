@@ -9,7 +9,11 @@ both networks at a constant rate, batch 64 clips. The reference trains 100 epoch
 scene videos (millions of clips); 100,000 iterations here. Its clips are 32 frames of stabilised
 Flickr videos; SynthFaces' 16-frame neutral -> apex clips of 7 expressions stand in, so the
 foreground's first kernel spans 1 frame and the critic's head 1x4x4.
-Variants: ``:demo`` (CPU, 64 px, ~30-40 minutes) and ``:smoke`` (tests).
+``:from_face`` is the paper's future generation from a still image (``main_conditional.lua``):
+clips of a class from a given neutral face (``model.from_face``), the reference's twice-as-wide
+generator (ngf 128 here), an L1 of 10 on the first frame, no mask penalty.
+Variants: ``:demo`` (CPU, 64 px, ~30-40 minutes), ``:from_face`` and ``:smoke`` (tests); combine
+them as ``:from_face,demo`` (the demo's widths last).
 """
 
 import ml_collections
@@ -40,6 +44,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # divisible by 2**it.
   m.critic_num_layers = 4
   m.lambda_mask = 0.1  # L1 on the foreground mask (the reference's lambda)
+  # Clips from a given first (neutral) face: an image encoder in place of z (main_conditional.lua;
+  # the :from_face variant); lambda_first_frame weighs the L1 between the clip's first frame and
+  # that face (the reference's lambda 10).
+  m.from_face = False
+  m.lambda_first_frame = 10.0
 
   common.video_from_noise(config)
   return common.finalize(config, arg, VARIANTS, "configs/vgan.py")
@@ -58,6 +67,16 @@ def _demo(config: ml_collections.ConfigDict) -> None:
   config.logging.sample_every_steps = 100
 
 
+def _from_face(config: ml_collections.ConfigDict) -> None:
+  """Future generation from a still image (``main_conditional.lua``): each clip's first frame
+  in, the clip of its class out, scored with ACD-I by ``animate_face``."""
+  m = config.model
+  m.from_face = True
+  m.gen_base_channels *= 2  # the reference's conditional generator: 1024 -> 128 channels
+  m.lambda_mask = 0.0  # main_conditional.lua has no L1Penalty on the mask
+  config.evals.video.predict = "animate_face"
+
+
 def _smoke(config: ml_collections.ConfigDict) -> None:
   common.video_from_noise_smoke(config)  # 32 px, 8-frame clips, 2 steps
   m = config.model
@@ -67,4 +86,4 @@ def _smoke(config: ml_collections.ConfigDict) -> None:
   m.critic_num_layers = 3  # 8 frames -> 1, 32 px -> 4: a 1x4x4 head
 
 
-VARIANTS = {"demo": _demo, "smoke": _smoke}
+VARIANTS = {"demo": _demo, "from_face": _from_face, "smoke": _smoke}

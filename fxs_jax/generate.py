@@ -40,7 +40,7 @@ def generate(model, recipe, source, out_dir: Path) -> list[Path]:
   """Writes the files of the first task ``model`` declares into ``out_dir``; their paths."""
   for task, write in (("edit", _edits), ("transfer", _transfers),
                       ("sample_motion", _motions), ("render_frames", _frames),
-                      ("sample_video", _videos)):
+                      ("sample_video", _videos), ("animate_face", _animations)):
     if task in model.predictions:
       return write(model, recipe, source, Path(out_dir))
   raise UserError(f"{model.config.model_name} has no --mode=generate (its predictions: "
@@ -197,4 +197,30 @@ def _videos(model, recipe, source, out_dir: Path) -> list[Path]:
       f"videos.png: {g.num_faces} content draws (seeds {recipe.config.seed}..) x rows "
       f"{', '.join(emotions)}; columns the {clips.shape[2]} frames\n"
       f"videos.gif: rows {', '.join(emotions)}; columns the {g.num_faces} content draws\n")
+  return paths
+
+
+def _animations(model, recipe, source, out_dir: Path) -> list[Path]:
+  """Clips from held-out faces: each of the first sequences' neutral frame 0 under every
+  expression."""
+  g = recipe.config.generate
+  count = min(g.num_faces, len(source))
+  if not count:
+    raise UserError("Nothing to animate: the split holds no sequences.")
+  faces = np.stack([viz.to_uint8(f) for f in _batch(recipe, source, range(count))["frames"][:, 0]])
+  emotions = inputs.MOTION_EMOTIONS
+  clips = np.stack([model.animate_face(np.repeat(face[None], len(emotions), axis=0),
+                                       list(emotions), seed=recipe.config.seed)
+                    for face in faces])  # (faces, emotions, T, H, W, 3) uint8
+  clips = augment.to_signed_unit(clips)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  paths = [out_dir / "videos.png", out_dir / "videos.gif"]
+  viz.save_png(paths[0], viz.tile_grid(clips.reshape(-1, *clips.shape[2:])))
+  by_emotion = np.moveaxis(clips, 0, 1)  # (emotions, faces, T, H, W, 3)
+  viz.save_gif(paths[1], [viz.tile_grid(by_emotion[:, :, t]) for t in range(clips.shape[2])],
+               fps=g.fps)
+  (out_dir / "targets.txt").write_text(
+      f"videos.png: {count} held-out neutral faces x rows {', '.join(emotions)}; columns the "
+      f"{clips.shape[2]} frames, the first from the face\n"
+      f"videos.gif: rows {', '.join(emotions)}; columns the {count} faces\n")
   return paths

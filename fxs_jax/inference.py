@@ -184,6 +184,12 @@ class TrainedModel:
     ``frames``); the frames (B, T, H, W, 3), float32 in [-1, 1]."""
     return self.run("sample_video", *motion_class, **options)
 
+  def animate_face(self, faces, *motion_class, **options) -> np.ndarray:
+    """Clips of a motion class starting from neutral ``faces`` (B, H, W, 3) or one (H, W, 3),
+    as the recipe declares it (VGAN ``:from_face``: ``emotion``, then ``seed``); (B, T, H, W, 3)
+    or (T, H, W, 3) frames, uint8 for uint8 faces, else float32 in [-1, 1]."""
+    return self.run("animate_face", faces, *motion_class, **options)
+
   def __repr__(self) -> str:
     return (f"TrainedModel({self.config.model_name}, step {self.step}, "
             f"{self.num_params():,} generator params, predictions: {', '.join(self.predictions)})")

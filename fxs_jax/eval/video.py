@@ -18,7 +18,8 @@ each frame to the input (neutral) face. Per-frame SSIM / PSNR against the true f
 
 A prediction that makes clips from noise and an expression class, with no input face (declared
 conditioned on ``motion_class`` alone and returning frames: MoCoGAN's ``sample_video``), is
-scored by :func:`sampled_identity` instead.
+scored by :func:`sampled_identity` instead; one that makes them from a face and a class
+(VGAN's ``animate_face``) by :func:`animated_identity`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from fxs_jax import viz
 from fxs_jax.data import augment
+from fxs_jax.eval import image_metrics
 from fxs_jax.errors import UserError
 
 SEQUENCE_FIELDS = ("frames", "landmarks", "emotion")
@@ -60,7 +62,10 @@ def video_identity(name: str, spec, ctx) -> dict:
   except UserError as e:
     return {"skipped": {name: str(e)}}
   frames, landmarks, emotions = _sequences(ctx, spec.get("num_videos", 0))
-  if "landmark_sequence" not in ctx.model.declaration(spec.predict).conditions:
+  declaration = ctx.model.declaration(spec.predict)
+  if "landmark_sequence" not in declaration.conditions:
+    if declaration.image_arg:  # a face and a class
+      return animated_identity(name, spec, ctx, embedder, frames, emotions)
     return sampled_identity(name, spec, ctx, embedder, frames, emotions)
   render = getattr(ctx.model, spec.predict)
   videos = {"model": np.stack([render(f[0], lms) for f, lms in zip(frames, landmarks)]),
@@ -129,4 +134,44 @@ def sampled_identity(name: str, spec, ctx, embedder, frames: np.ndarray, emotion
     if method == "ground_truth":
       result["rows"].append({"method": method, "metric": "acd_i", "value": scores["acd_i"],
                              "n": scores["acd_i_pairs"]})
+  return result
+
+
+def animated_identity(name: str, spec, ctx, embedder, frames: np.ndarray, emotions: np.ndarray
+                      ) -> dict:
+  """Clips made from each held-out sequence's neutral frame 0 and its class (``spec.predict``
+  called as ``(faces, emotions, seed=config.seed)``, in parts of ``SAMPLED_PER_CALL``), beside
+  frame 0 repeated (``copy_input``) and the true clips (``ground_truth``). Rows: ``acd``,
+  ``acd_i`` (to frame 0) and ``face_found_rate`` of each, every frame aligned by dlib's own
+  detection (made frames come with no landmarks); and, against the true clip of that face and
+  class, ``last_frame_psnr`` / ``last_frame_ssim`` (the apex: where the class should have taken
+  the face) of the model and of ``copy_input``."""
+  from fxs_jax.eval import identity  # lazy: dlib, an optional dependency
+  moving = emotions >= 1
+  if not moving.any():
+    return {"skipped": {name: "no held-out sequence with an expression to animate towards"}}
+  animate, truth, asked = getattr(ctx.model, spec.predict), frames[moving], emotions[moving]
+  made = np.concatenate([  # uint8 faces in, uint8 clips out
+      animate(truth[i:i + SAMPLED_PER_CALL, 0], asked[i:i + SAMPLED_PER_CALL],
+              seed=int(ctx.config.seed)) for i in range(0, len(asked), SAMPLED_PER_CALL)])
+  videos = {"model": made, "copy_input": np.repeat(truth[:, :1], truth.shape[1], axis=1),
+            "ground_truth": truth}
+  result = {"rows": [], "skipped": {}, "evaluators": {
+      "face_embedder": "dlib_face_recognition_resnet_model_v1 (128-d), faces detected by dlib"}}
+  apex = augment.to_signed_unit(truth[:, -1])
+  for method, video in videos.items():
+    scores = identity.identity_metrics(video, truth[:, 0], embedder=embedder)
+    result["rows"] += [
+        {"method": method, "metric": "acd", "value": scores["acd"], "n": scores["acd_videos"]},
+        {"method": method, "metric": "acd_i", "value": scores["acd_i"],
+         "n": scores["acd_i_pairs"]},
+        {"method": method, "metric": "face_found_rate",
+         "value": scores["faces_generated"] / max(scores["num_generated"], 1),
+         "n": scores["num_generated"]}]
+    if method != "ground_truth":
+      last = augment.to_signed_unit(video[:, -1])
+      for metric, fn in (("last_frame_psnr", image_metrics.psnr),
+                         ("last_frame_ssim", image_metrics.ssim)):
+        result["rows"].append({"method": method, "metric": metric,
+                               "value": float(np.mean(fn(last, apex))), "n": len(apex)})
   return result

@@ -23,6 +23,15 @@ with the class one-hot added to the noise (the categorical variant, as MoCoGAN's
   frames have ``T0 = 2`` (its ``2x4x4`` first kernel); SynthFaces' 16-frame clips have
   ``T0 = num_frames / 16 = 1`` (a 1x4x4 first kernel), and generally
   ``T0 = num_frames / 2**num_up_layers(image_size)``, which must be a whole number.
+* :class:`FaceToVideoGenerator`: the future-from-a-still-image variant (``main_conditional.lua``):
+  a 2-D encoder replaces z (4x4 stride-2 convs doubling the channels from ngf, 64 px -> 4 x 4,
+  ReLU, batch norm (eps 1e-3) after all but the first), with the class one-hot added as
+  constant channels of its 4 x 4 code. The foreground stream starts with a ``T0 x 1 x 1``
+  transposed conv at the code's width (each code pixel spread over T0 frames), then the same
+  stride-2 3-D transposed convs (halving the channels) and head; the background stream is 4x4
+  stride-2 transposed convs from the code to RGB. At one ngf its widths are the noise
+  generator's; the reference's conditional network is twice as wide (encoder 128 -> 1024,
+  streams 1024 -> 128 at 64 px), i.e. ngf 128 here (``configs/vgan.py:from_face``).
 * :class:`VideoCritic`: 4x4x4 convs with stride 2 and padding 1 in time and space, channels
   doubling from ndf (64 -> 512 in the reference's four), batch norm (eps 1e-3, the reference's)
   after all but the first, LeakyReLU(0.2); a head conv whose kernel covers the remaining (time,
@@ -56,6 +65,7 @@ from fxs_jax.models.mocogan import num_up_layers
 from fxs_jax.nn.conv3d import Conv3d
 from fxs_jax.nn.conv3d import ConvTranspose3d
 from fxs_jax.nn.init import gan_normal
+from fxs_jax.nn.layers import Conv2d
 from fxs_jax.nn.layers import ConvTranspose2d
 
 INIT_STDDEV = 0.01  # the reference's weights_init: every conv kernel N(0, 0.01), biases 0
@@ -147,6 +157,71 @@ class VideoGenerator(nnx.Module):
     latents = self.latents(z_BxZ, label_B)
     f, m = self.foreground(latents)
     b = self.background(latents)
+    video = m * f + (1.0 - m) * b[:, None]
+    return VideoOutput(video, f, m, b)
+
+
+class FaceToVideoGenerator(nnx.Module):
+  """(face (B, H, W, 3), class) -> a clip starting from that face: the encoder in place of z;
+  see the module docstring."""
+
+  def __init__(self, num_frames: int, image_size: int, num_classes: int, *,
+               base_channels: int = 64, rngs: nnx.Rngs):
+    num_up = num_up_layers(image_size)
+    t0 = first_frames(num_frames, image_size)
+    self.num_frames, self.image_size, self.num_classes = num_frames, image_size, num_classes
+    top = base_channels * 2 ** (num_up - 1)  # the noise generator's first width
+    encoder = [base_channels * 2 ** i for i in range(num_up)]  # ngf .. top
+    init = dict(kernel_init=gan_normal(INIT_STDDEV), rngs=rngs)
+    self.encoder_convs = nnx.List([Conv2d(c_in, c_out, 4, 2, 1, **init)
+                                   for c_in, c_out in zip([3] + encoder[:-1], encoder)])
+    self.encoder_norms = nnx.List([nnx.BatchNorm(c, momentum=0.9, epsilon=CRITIC_EPS, rngs=rngs)
+                                   for c in encoder[1:]])
+    code = top + num_classes  # the code's channels and the class one-hot
+    channels = [top // 2 ** i for i in range(num_up)]  # top .. top / 2**(num_up - 1)
+    up = dict(stddev=INIT_STDDEV, rngs=rngs)
+    # T0 x 1 x 1, stride 1: each code pixel spread over the first T0 frames (a matmul).
+    self.time_kernel = nnx.Param(gan_normal(INIT_STDDEV)(rngs.params(), (t0, code, top)))
+    self.time_bias = nnx.Param(jnp.zeros((top,), jnp.float32))
+    self.foreground_convs = nnx.List([ConvTranspose3d(c_in, c_out, **up)
+                                      for c_in, c_out in zip(channels[:-1], channels[1:])])
+    self.foreground_norms = nnx.List([batch_norm(c, rngs) for c in channels])
+    self.foreground_head = ConvTranspose3d(channels[-1], 4, **up)
+    self.background_convs = nnx.List(
+        [ConvTranspose2d(c_in, c_out, 4, 2, 1, **init)
+         for c_in, c_out in zip([code] + channels[1:], channels[1:] + [3])])
+    self.background_norms = nnx.List([batch_norm(c, rngs) for c in channels[1:]])
+
+  def encode(self, face_BxHxWx3: jax.Array, label_B: jax.Array) -> jax.Array:
+    """The face's code (B, 4, 4, top) and the class one-hot as constant channels."""
+    h = jax.nn.relu(self.encoder_convs[0](face_BxHxWx3))
+    for conv, norm in zip(self.encoder_convs[1:], self.encoder_norms):
+      h = conv(h)
+      h = jax.nn.relu(norm(h).astype(h.dtype))
+    onehot = jax.nn.one_hot(label_B, self.num_classes, dtype=h.dtype)
+    tiled = jnp.broadcast_to(onehot[:, None, None], (*h.shape[:3], self.num_classes))
+    return jnp.concatenate([h, tiled], axis=-1)
+
+  def foreground(self, code_BxHxWxC: jax.Array) -> tuple[jax.Array, jax.Array]:
+    h = jnp.einsum("bhwc,tco->bthwo", code_BxHxWxC, self.time_kernel[...].astype(
+        code_BxHxWxC.dtype)) + self.time_bias[...].astype(code_BxHxWxC.dtype)
+    h = jax.nn.relu(self.foreground_norms[0](h).astype(h.dtype))
+    for conv, norm in zip(self.foreground_convs, self.foreground_norms[1:]):
+      h = conv(h)
+      h = jax.nn.relu(norm(h).astype(h.dtype))
+    out = self.foreground_head(h)
+    return jnp.tanh(out[..., :3]), jax.nn.sigmoid(out[..., 3:])
+
+  def background(self, code_BxHxWxC: jax.Array) -> jax.Array:
+    h = code_BxHxWxC
+    for conv, norm in zip(self.background_convs, self.background_norms):
+      h = jax.nn.relu(norm(conv(h)).astype(h.dtype))
+    return jnp.tanh(self.background_convs[-1](h))
+
+  def __call__(self, face_BxHxWx3: jax.Array, label_B: jax.Array) -> VideoOutput:
+    code = self.encode(face_BxHxWx3, label_B)
+    f, m = self.foreground(code)
+    b = self.background(code)
     video = m * f + (1.0 - m) * b[:, None]
     return VideoOutput(video, f, m, b)
 

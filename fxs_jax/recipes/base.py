@@ -41,7 +41,8 @@ Metrics = dict[str, jax.Array]
 #   sample_motion  an expression class -> landmark motions
 #   render_frames  a neutral face + a landmark sequence -> video frames
 #   sample_video   an expression class -> video frames from noise alone (no input face)
-TASKS = ("edit", "transfer", "sample_motion", "render_frames", "sample_video")
+#   animate_face   a neutral face + an expression class -> video frames starting from it
+TASKS = ("edit", "transfer", "sample_motion", "render_frames", "sample_video", "animate_face")
 # What a prediction can be conditioned on, besides the face it is given.
 CONDITIONS = ("aus", "emotion", "source_face", "motion_class", "landmark_sequence")
 # What it returns: face images, a video's frames, or landmark motions.

@@ -93,9 +93,11 @@ class MoCoGAN(VideoFromNoiseRecipe):
   def generate(self, gen, noise: dict, labels_B):
     return gen(noise["content"], noise["h0"], noise["motion_noise"], labels_B).frames_BxTxHxWx3
 
-  def fakes(self, gen, labels_B, key) -> dict:
+  def fakes(self, gen, labels_B, key, faces_B=None) -> dict:
     """``video`` (B, T, H, W, 3): clips of the classes ``labels``; ``image`` (B, H, W, 3): one
-    frame, at a random t, of each of B other clips of those classes."""
+    frame, at a random t, of each of B other clips of those classes. (No ``faces_B``: MoCoGAN's
+    clips come from noise here.)"""
+    del faces_B
     count, frames = labels_B.shape[0], self.config.model.num_frames
     k_video, k_image, k_frame = jax.random.split(key, 3)
     video = self.generate(gen, self.latent_noise(k_video, count), labels_B)

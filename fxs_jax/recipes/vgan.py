@@ -30,9 +30,15 @@ Where it departs from the paper and its code:
 * The reference divides the rate by 10 every ``lr_decay`` (1000) epochs, in effect never (it
   trains ``niter`` 100 epochs); here a constant Adam(2e-4, 0.5, 0.999) for the paper's setting.
 
-VGAN also has a variant that predicts the future from a static image (an image encoder in place
-of z, ``main_conditional.lua``); it is not built here. Like every noise-to-video baseline, VGAN's
-``sample_video`` makes clips of an expression class from noise only: no input face, so no ACD-I.
+By default VGAN's ``sample_video`` makes clips of an expression class from noise only, like
+every noise-to-video baseline: no input face, so no ACD-I. ``model.from_face=True``
+(``configs/vgan.py:from_face``) is the paper's future generation from a static image
+(``main_conditional.lua``): an image encoder in place of z (``fxs_jax.models.vgan
+.FaceToVideoGenerator``), given each clip's first (neutral) frame and asked to reproduce it as
+the clip's first frame (``lambda_first_frame * mean|G(x)_0 - x|``, the reference's
+``AbsCriterion`` with lambda 10), no mask penalty (the reference's conditional model has none),
+and the same video critic; its prediction is ``animate_face`` (a neutral face and a class), so
+the video evaluator reports its ACD-I.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class VGAN(VideoFromNoiseRecipe):
   video_critic = nets.VideoCritic
   title = "VGAN"
   identity_noise = "z"  # the only noise: sample_video's content= gives the whole z
+  supports_from_face = True  # main_conditional.lua: an image encoder in place of z
 
   def __init__(self, config: ml_collections.ConfigDict):
     super().__init__(config)
@@ -71,14 +78,21 @@ class VGAN(VideoFromNoiseRecipe):
 
   def build_generator(self, rngs):
     m = self.config.model
+    if self.from_face:
+      return nets.FaceToVideoGenerator(m.num_frames, m.image_size, NUM_CLASSES,
+                                       base_channels=m.gen_base_channels, rngs=rngs)
     return nets.VideoGenerator(m.num_frames, m.image_size, NUM_CLASSES, z_dim=m.z_dim,
                                base_channels=m.gen_base_channels, rngs=rngs)
 
-
   def noise_shapes(self, count: int, num_frames: int) -> dict[str, tuple[int, ...]]:
-    """``z`` (B, z_dim): one code for the whole clip (the generator's length is fixed)."""
+    """``z`` (B, z_dim): one code for the whole clip (the generator's length is fixed); none
+    from a face (the face's code takes z's place)."""
     del num_frames
-    return {"z": (count, self.config.model.z_dim)}
+    return {} if self.from_face else {"z": (count, self.config.model.z_dim)}
+
+  def source(self, inputs: dict):
+    """What the generator starts from: the face (``model.from_face``) or z."""
+    return inputs["face"] if self.from_face else inputs["z"]
 
   def check_frames(self, frames: int) -> None:
     m = self.config.model
@@ -87,12 +101,12 @@ class VGAN(VideoFromNoiseRecipe):
                       f"frames only (its 3-D convs fix the length); got frames={frames}.")
 
   def generate(self, gen, noise: dict, labels_B):
-    return gen(noise["z"], labels_B).frames_BxTxHxWx3
+    return gen(self.source(noise), labels_B).frames_BxTxHxWx3
 
-  def fakes(self, gen, labels_B, key) -> dict:
-    """``video`` (B, T, H, W, 3): clips of the classes ``labels``; ``mask`` (B, T, H, W, 1):
-    their foreground masks m."""
-    out = gen(self.latent_noise(key, labels_B.shape[0])["z"], labels_B)
+  def fakes(self, gen, labels_B, key, faces_B=None) -> dict:
+    """``video`` (B, T, H, W, 3): clips of the classes ``labels`` (from ``faces_B`` with
+    ``model.from_face``); ``mask`` (B, T, H, W, 1): their foreground masks m."""
+    out = gen(self.source(self.generator_inputs(key, labels_B.shape[0], faces_B)), labels_B)
     return {"video": out.frames_BxTxHxWx3, "mask": out.mask_BxTxHxWx1}
 
   def extra_generator_terms(self, gen, critic, fakes, labels_B, key) -> dict:
@@ -104,5 +118,5 @@ class VGAN(VideoFromNoiseRecipe):
     """The shared readings of the video critic, and ``mask_fake``: the mean of the generated
     clips' foreground masks (0: all background, 1: all foreground)."""
     metrics = super().eval_metrics(gen, critic, batch, key)
-    fakes = self.fakes(frozen(gen), motion_class(batch["emotion"]), key)
+    fakes = self.fakes(frozen(gen), motion_class(batch["emotion"]), key, self.first_faces(batch))
     return {**metrics, "mask_fake": jnp.mean(fakes["mask"])}

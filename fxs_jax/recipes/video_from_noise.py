@@ -15,9 +15,14 @@ generator: ``adv_G(D_V(G(z, y))) + lambda_cls * CE(D_V^cls(G(z, y)), y)``, with 
 of its noise (``noise_shapes``), how the generator turns noise and classes into clips
 (``generate``), and any terms of its own (``extra_critic_terms``, ``extra_generator_terms``).
 
-None of these baselines starts from a given face: ``sample_video`` makes clips of an expression
-class from noise only (``fxs_jax.recipes.base.TASKS``); the video evaluator reports their ACD
-beside the true clips', and no ACD-I (no input face).
+By default none of these baselines starts from a given face: ``sample_video`` makes clips of an
+expression class from noise only (``fxs_jax.recipes.base.TASKS``); the video evaluator reports
+their ACD beside the true clips', and no ACD-I (no input face). A recipe whose paper has an
+image-conditioned variant (VGAN's future generation) sets ``supports_from_face``; with
+``model.from_face=True`` its generator gets each clip's first (neutral) frame as ``noise["face"]``,
+the generator is also asked to reproduce that frame as its first,
+``lambda_first_frame * mean|G(x, y)_0 - x|``, and the prediction is ``animate_face`` (a face and
+a class -> the clip), which the video evaluator scores against the true clips (ACD, ACD-I).
 """
 
 from __future__ import annotations
@@ -108,6 +113,7 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
   compute_dtype_inputs = ("frames",)
   identity_noise = "content"  # the noise entry that fixes the face (sample_video's content=)
   video_critic = None  # the critic's class, when a video critic is all it has (VGAN, TGAN)
+  supports_from_face = False  # whether model.from_face (clips from a given first face) builds
   critic_adversarial = staticmethod(losses.nonsaturating_critic_loss)
   generator_adversarial = staticmethod(losses.nonsaturating_generator_loss)
 
@@ -115,6 +121,13 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
     super().__init__(config)
     if not config.model.lambda_cls >= 0:
       raise UserError(f"model.lambda_cls must be >= 0, got {config.model.lambda_cls}.")
+    self.from_face = bool(config.model.get("from_face", False))
+    if self.from_face and not self.supports_from_face:
+      raise UserError(f"model.from_face=True: {self.title} has no image-conditioned variant "
+                      "here (its clips come from noise); drop the override.")
+    if self.from_face and not config.model.lambda_first_frame >= 0:
+      raise UserError("model.lambda_first_frame must be >= 0, got "
+                      f"{config.model.lambda_first_frame}.")
     self._cache: dict[str, tuple] = {}
 
   # ---- what a recipe gives -------------------------------------------------------------------
@@ -155,15 +168,35 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
   # ---- training (jitted) ---------------------------------------------------------------------
   def latent_noise(self, key, count: int, num_frames: int | None = None) -> dict:
     shapes = self.noise_shapes(count, num_frames or self.config.model.num_frames)
+    if not shapes:
+      return {}
     keys = jax.random.split(key, len(shapes))
     return {name: jax.random.normal(k, shape) for k, (name, shape) in zip(keys, shapes.items())}
 
-  def fakes(self, gen, labels_B, key) -> dict:
-    """``video`` (B, T, H, W, 3): clips of the classes ``labels``."""
-    return {"video": self.generate(gen, self.latent_noise(key, labels_B.shape[0]), labels_B)}
+  def first_faces(self, batch):
+    """With ``model.from_face``, the clips' first (neutral) frames the generator starts from."""
+    return batch["frames"][:, 0] if self.from_face else None
+
+  def generator_inputs(self, key, count: int, faces_B=None) -> dict:
+    """Noise for ``count`` clips and, given, the faces they start from (``"face"``)."""
+    noise = self.latent_noise(key, count)
+    return noise if faces_B is None else {**noise, "face": faces_B}
+
+  def fakes(self, gen, labels_B, key, faces_B=None) -> dict:
+    """``video`` (B, T, H, W, 3): clips of the classes ``labels`` (from ``faces_B``, given)."""
+    return {"video": self.generate(
+        gen, self.generator_inputs(key, labels_B.shape[0], faces_B), labels_B)}
 
   def fakes_for_critic(self, gen, batch, key):
-    return self.fakes(gen, motion_class(batch["emotion"]), jax.random.fold_in(key, 0))
+    return self.fakes(gen, motion_class(batch["emotion"]), jax.random.fold_in(key, 0),
+                      self.first_faces(batch))
+
+  def first_frame_terms(self, fakes, faces_B) -> dict:
+    """``gen/first_frame``: ``lambda_first_frame * mean|G(x, y)_0 - x|`` (from a face only)."""
+    if faces_B is None:
+      return {}
+    error = jnp.mean(jnp.abs(fakes["video"][:, 0] - faces_B.astype(fakes["video"].dtype)))
+    return {"gen/first_frame": self.config.model.lambda_first_frame * error}
 
   def video_terms(self, critic, video, fake_video, labels, k_real, k_fake):
     """The critic's adversarial and class terms on clips, and its class accuracy on reals."""
@@ -188,11 +221,12 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
                                                                  labels)}
 
   def generator_loss(self, gen, critic, batch, key):
-    labels = motion_class(batch["emotion"])
-    fakes = self.fakes(gen, labels, jax.random.fold_in(key, 1))  # fresh noise
+    labels, faces = motion_class(batch["emotion"]), self.first_faces(batch)
+    fakes = self.fakes(gen, labels, jax.random.fold_in(key, 1), faces)  # fresh noise
     k_video, k_extra = jax.random.split(jax.random.fold_in(key, 2))
     terms = {**self.extra_generator_terms(gen, critic, fakes, labels, k_extra),
-             **self.generator_terms(critic, fakes["video"], labels, k_video)}
+             **self.generator_terms(critic, fakes["video"], labels, k_video),
+             **self.first_frame_terms(fakes, faces)}
     return sum(terms.values()), terms
 
   def eval_metrics(self, gen, critic, batch, key):
@@ -200,9 +234,10 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
     no instance noise: the video critic's class accuracy on real clips and on generated ones
     (against the class asked for), its mean output on real and generated clips (the probability
     of "real" for a logit critic), and the mean absolute change between consecutive frames of
-    generated and real clips (0: a still video)."""
-    labels, video = motion_class(batch["emotion"]), batch["frames"]
-    fakes = self.fakes(frozen(gen), labels, key)
+    generated and real clips (0: a still video). From a face: ``first_frame_l1``, the mean
+    absolute error of the generated first frames against the given faces (in [-1, 1] units)."""
+    labels, video, faces = motion_class(batch["emotion"]), batch["frames"], self.first_faces(batch)
+    fakes = self.fakes(frozen(gen), labels, key, faces)
     real, fake = critic.video(video), critic.video(fakes["video"])
     if self.critic_adversarial is losses.nonsaturating_critic_loss:
       readings = {"p_video_real": jnp.mean(jax.nn.sigmoid(real.logit_B)),
@@ -210,6 +245,8 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
     else:
       readings = {"score_video_real": jnp.mean(real.logit_B),
                   "score_video_fake": jnp.mean(fake.logit_B)}
+    if faces is not None:
+      readings["first_frame_l1"] = jnp.mean(jnp.abs(fakes["video"][:, 0] - faces))
     return {"acc_real": jnp.mean(jnp.argmax(real.class_logits_BxK, -1) == labels),
             "acc_fake": jnp.mean(jnp.argmax(fake.class_logits_BxK, -1) == labels),
             **readings, "frame_change_fake": frame_change(fakes["video"]),
@@ -218,16 +255,19 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
   # ---- reports -------------------------------------------------------------------------------
   def sample(self, gen, batch):
     """Tiles (rows, T, H, W, 3) in [-1, 1]: ``classes``, one noise draw (fixed by
-    ``config.seed``) under each class, happy .. contemptuous; ``real_vs_generated``, for each
-    sample example its real clip, then a generated clip of its class."""
+    ``config.seed``; from a face: the first sample clip's first frame) under each class, happy ..
+    contemptuous; ``real_vs_generated``, for each sample example its real clip, then a generated
+    clip of its class (from a face: from the real clip's first frame)."""
     gen = frozen(gen)
     n = min(self.config.logging.num_samples, batch["frames"].shape[0])
     key = jax.random.key(self.config.seed)
-    one = self.latent_noise(key, 1)
+    faces = self.first_faces(batch)
+    one = self.generator_inputs(key, 1, None if faces is None else faces[:1])
     same = {k: jnp.repeat(v, NUM_CLASSES, axis=0) for k, v in one.items()}
     classes = self.generate(gen, same, jnp.arange(NUM_CLASSES))
     labels = motion_class(batch["emotion"][:n])
-    generated = self.generate(gen, self.latent_noise(jax.random.fold_in(key, 1), n), labels)
+    generated = self.generate(gen, self.generator_inputs(
+        jax.random.fold_in(key, 1), n, None if faces is None else faces[:n]), labels)
     real = batch["frames"][:n].astype(generated.dtype)
     pairs = jnp.stack([real, generated], axis=1).reshape(2 * n, *real.shape[1:])
     return {"classes": classes, "real_vs_generated": pairs}
@@ -241,6 +281,11 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
 
   # ---- use -----------------------------------------------------------------------------------
   def predictors(self):
+    if self.from_face:
+      return {"animate_face": Predictor(
+          compute=self._sample_video, inputs=self.animate_face_inputs,
+          conditions=("motion_class",), returns="frames", image_arg="faces",
+          doc="Clips of an expression class starting from the given faces.")}
     return {"sample_video": Predictor(
         compute=self._sample_video, inputs=self.sample_video_inputs,
         conditions=("motion_class",), returns="frames", image_arg="", one_in_one_out=False,
@@ -248,6 +293,24 @@ class VideoFromNoiseRecipe(GANRecipe, abc.ABC):
 
   def _sample_video(self, gen, batch):
     return self.generate(frozen(gen), batch, motion_class(batch["emotion"]))
+
+  def animate_face_inputs(self, faces, emotion, seed: int = 0) -> dict:
+    """Clips of ``emotion`` (a name, happy .. contemptuous, or its index 1-7; once or per face)
+    starting from ``faces`` (B, H, W, 3) or one (H, W, 3), uint8 or float in [-1, 1] (neutral
+    faces, as the model trains from): ``model.animate_face(...)`` returns (B, T, H, W, 3), or
+    (T, H, W, 3) for one face; uint8 for uint8 faces, else float32 in [-1, 1]. ``seed`` fixes
+    the rest of the generator's noise, if it has any."""
+    seed = errors.check_number(seed, "seed", low=0, high=2**63 - 1, integer=True,
+                               meaning="the sampling seed", fix="pass e.g. seed=0")
+    faces = inputs.check_images(faces, self.config.model.image_size, "faces")
+    if len(faces) > MAX_VIDEO_SAMPLES:
+      raise UserError(f"{len(faces)} faces given; a call animates at most "
+                      f"{MAX_VIDEO_SAMPLES}: animate more in several calls.")
+    labels = inputs.motion_labels(emotion, len(faces))
+    rng = np.random.default_rng(seed)
+    noise = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in
+             self.noise_shapes(len(faces), self.config.model.num_frames).items()}
+    return {"emotion": labels, **noise, "face": faces}
 
   def sample_video_inputs(self, emotion, num_samples: int | None = None, seed: int = 0,
                           content=None, same_content: bool = False,

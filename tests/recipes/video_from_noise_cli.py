@@ -24,12 +24,14 @@ def main(*args):
                         capture_output=True, text=True, timeout=900)
 
 
-def smoke_life(name: str, workdir: Path, tfds_dir, logged_terms, critic_readings):
-  """Train, generate and evaluate ``configs/<name>.py:smoke`` in ``workdir``; check that the
-  ``logged_terms`` (metrics.jsonl names) at step 2 and the ``critic_readings`` (eval.json
+def smoke_life(name: str, workdir: Path, tfds_dir, logged_terms, critic_readings,
+               variants: str = "smoke", task: str = "sample_video"):
+  """Train, generate and evaluate ``configs/<name>.py:<variants>`` in ``workdir``; check that
+  the ``logged_terms`` (metrics.jsonl names) at step 2 and the ``critic_readings`` (eval.json
   ``critic_<reading>`` rows) are finite, the grids' shapes, that dlib's video eval was skipped
-  as the smoke config asks; return the model loaded by ``fxs_jax.load``."""
-  common = (f"--config=configs/{name}.py:smoke", f"--config.data.data_dir={tfds_dir}",
+  as the smoke config asks, that the model's one prediction is ``task``, conditioned on the
+  class; return the model loaded by ``fxs_jax.load``."""
+  common = (f"--config=configs/{name}.py:{variants}", f"--config.data.data_dir={tfds_dir}",
             f"--workdir={workdir}")
   proc = main(*common)
   assert proc.returncode == 0, proc.stderr
@@ -52,6 +54,6 @@ def smoke_life(name: str, workdir: Path, tfds_dir, logged_terms, critic_readings
     assert np.isfinite(values["model", f"critic_{reading}"]), reading
   assert result["skipped"]["video"] == "config.eval.identity=False"
   model = fxs_jax.load(workdir)
-  assert model.predictions == ("sample_video",) and model.uses == ()
-  assert model.declaration("sample_video").conditions == ("motion_class",)
+  assert model.predictions == (task,) and model.uses == ()
+  assert model.declaration(task).conditions == ("motion_class",)
   return model
