@@ -41,6 +41,7 @@ HEADLINE_RUNS = {
     "cyclegan_demo": "CycleGAN `:demo` (neutral -> happy)",
     "mocogan_demo": "MoCoGAN `:demo`",
     "vgan_demo": "VGAN `:demo`",
+    "vgan_from_face_demo": "VGAN `:from_face,demo` (clips from a neutral face)",
     "tgan_demo": "TGAN `:demo`",
     "cgan_baseline_demo": "CGAN `:demo`",
     "c2gan_demo": "C2GAN `:demo`",
@@ -64,6 +65,10 @@ METRICS = (
     ("geodesic_nearest_same_class", "nearest real motion, same class (rad)", 3),
     ("geodesic_nearest_other_class", "nearest real motion, other class (rad)", 3),
     ("diversity_within_class", "diversity within a class (rad)", 3),
+    ("last_frame_ssim", "last frame SSIM vs truth", 3),
+    ("last_frame_psnr", "last frame PSNR vs truth (dB)", 2),
+    ("acd", "ACD", 3),
+    ("face_found_rate", "frames with a face found", 2),
 )
 _HEADLINE = frozenset(name for name, _, _ in METRICS)
 # Methods whose rows come from the trained model, so vary with its seed; every other method is a

@@ -9,7 +9,8 @@ Methods: the true clips; copying frame 0 (no motion: ACD 0); TextureGAN renderin
 the TRUE landmarks; the whole pipeline (a MotionGAN motion of the clip's expression on frame 0's
 landmarks, rendered by TextureGAN); and each ``--video_model`` (``label=path``: a model with a
 ``sample_video`` prediction, e.g. MoCoGAN), one clip from noise per held-out clip, of its
-expression and length (no input face: its ACD-I is not defined). FD / IS: every frame of a method against every true frame
+expression and length (no input face: its ACD-I is not defined), or with an ``animate_face``
+prediction (VGAN ``:from_face``), one clip from each held-out clip's frame 0 and expression. FD / IS: every frame of a method against every true frame
 (the shipped expression classifier's features and logits: no Inception weights here). ACD / ACD-I:
 dlib's face embeddings, aligned with each frame's landmarks (the generated ones for the pipeline;
 dlib's own detection for clips from noise, which have none).
@@ -139,13 +140,18 @@ def main(argv):
           for i, (f, lms, e) in enumerate(zip(frames, landmarks, emotions))]
   videos["MotionGAN + TextureGAN"] = np.stack([m.frames for m in made])
   video_landmarks["MotionGAN + TextureGAN"] = np.stack([m.landmarks for m in made])
+  from_face = {TRUTH, COPY, "TextureGAN on the true landmarks", "MotionGAN + TextureGAN"}
   for spec in _VIDEO_MODELS.value:
     label, sep, path = spec.rpartition("=")
     if not sep or not label:
       raise app.UsageError(f"--video_model={spec!r} must be label=path.")
     sampler = fxs_jax.load(path)
-    clip = sampler.sample_video(list(emotions), seed=_SEED.value, frames=t)
-    videos[label] = np.round((np.asarray(clip) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    if "animate_face" in sampler.predictions:  # from each held-out clip's neutral frame 0
+      videos[label] = sampler.animate_face(frames[:, 0], list(emotions), seed=_SEED.value)
+      from_face.add(label)
+    else:
+      clip = sampler.sample_video(list(emotions), seed=_SEED.value, frames=t)
+      videos[label] = np.round((np.asarray(clip) + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
     video_landmarks[label] = None  # dlib finds the faces
 
   classifier = shipped.load("expression_classifier")
@@ -166,7 +172,7 @@ def main(argv):
              {"method": name, "metric": "acd", "value": identity.acd(emb)},
              {"method": name, "metric": "face_found_rate",
               "value": float(np.mean(np.all(np.isfinite(emb), axis=-1)))}]
-    if lms is not None:  # a clip made from the held-out face: how far it drifts from it
+    if name in from_face:  # a clip made from the held-out face: how far it drifts from it
       rows.append({"method": name, "metric": "acd_i",
                    "value": identity.acd_identity(emb, reference)})
   mds_numbers = mds_figure(embeddings, FIGURE)
