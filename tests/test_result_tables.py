@@ -55,7 +55,8 @@ def test_one_seed_is_its_value(tmp_path):
   _copy_fixtures(tmp_path, seeds=(2,))
   table = result_tables.markdown("toy_run", "test", tmp_path, title="Toy")
   assert "| Toy (1 seed) | 1.000 | 35.00 | 0.500 | 0.400 |" in table
-  assert "1 training seed (2); trained at ttt0002;" in table
+  assert ("1 training seed (2) (fewer than the 3 seeds planned: the 2-core CPU's time budget); "
+          "trained at ttt0002;") in table
   assert "±" not in table
 
 
