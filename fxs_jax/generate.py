@@ -184,20 +184,10 @@ def _videos(model, recipe, source, out_dir: Path) -> list[Path]:
   """Clips from noise: each content draw (seed ``config.seed + i``) under every expression."""
   del source  # a model that starts from no face
   g = recipe.config.generate
-  emotions = inputs.MOTION_EMOTIONS
-  clips = np.stack([model.sample_video(list(emotions), seed=recipe.config.seed + i,
+  clips = np.stack([model.sample_video(list(inputs.MOTION_EMOTIONS), seed=recipe.config.seed + i,
                                        same_content=True) for i in range(g.num_faces)])
-  out_dir.mkdir(parents=True, exist_ok=True)
-  paths = [out_dir / "videos.png", out_dir / "videos.gif"]
-  viz.save_png(paths[0], viz.tile_grid(clips.reshape(-1, *clips.shape[2:])))
-  by_emotion = np.moveaxis(clips, 0, 1)  # (emotions, draws, T, H, W, 3)
-  viz.save_gif(paths[1], [viz.tile_grid(by_emotion[:, :, t]) for t in range(clips.shape[2])],
-               fps=g.fps)
-  (out_dir / "targets.txt").write_text(
-      f"videos.png: {g.num_faces} content draws (seeds {recipe.config.seed}..) x rows "
-      f"{', '.join(emotions)}; columns the {clips.shape[2]} frames\n"
-      f"videos.gif: rows {', '.join(emotions)}; columns the {g.num_faces} content draws\n")
-  return paths
+  return _write_clips(out_dir, clips, g.fps, f"{g.num_faces} content draws (seeds "
+                      f"{recipe.config.seed}..)", "content draws", "")
 
 
 def _animations(model, recipe, source, out_dir: Path) -> list[Path]:
@@ -208,19 +198,26 @@ def _animations(model, recipe, source, out_dir: Path) -> list[Path]:
   if not count:
     raise UserError("Nothing to animate: the split holds no sequences.")
   faces = np.stack([viz.to_uint8(f) for f in _batch(recipe, source, range(count))["frames"][:, 0]])
-  emotions = inputs.MOTION_EMOTIONS
-  clips = np.stack([model.animate_face(np.repeat(face[None], len(emotions), axis=0),
-                                       list(emotions), seed=recipe.config.seed)
+  emotions = list(inputs.MOTION_EMOTIONS)
+  clips = np.stack([model.animate_face(np.repeat(face[None], len(emotions), axis=0), emotions,
+                                       seed=recipe.config.seed)
                     for face in faces])  # (faces, emotions, T, H, W, 3) uint8
-  clips = augment.to_signed_unit(clips)
+  return _write_clips(out_dir, augment.to_signed_unit(clips), g.fps,
+                      f"{count} held-out neutral faces", "faces", ", the first from the face")
+
+
+def _write_clips(out_dir: Path, clips, fps: float, what: str, columns: str, first: str
+                 ) -> list[Path]:
+  """``videos.png`` (each of ``clips``' (N, emotions, T, H, W, 3) in [-1, 1] under every
+  expression, frames across), ``videos.gif`` (expressions x the N) and targets.txt."""
+  emotions = ", ".join(inputs.MOTION_EMOTIONS)
   out_dir.mkdir(parents=True, exist_ok=True)
   paths = [out_dir / "videos.png", out_dir / "videos.gif"]
   viz.save_png(paths[0], viz.tile_grid(clips.reshape(-1, *clips.shape[2:])))
-  by_emotion = np.moveaxis(clips, 0, 1)  # (emotions, faces, T, H, W, 3)
+  by_emotion = np.moveaxis(clips, 0, 1)  # (emotions, N, T, H, W, 3)
   viz.save_gif(paths[1], [viz.tile_grid(by_emotion[:, :, t]) for t in range(clips.shape[2])],
-               fps=g.fps)
+               fps=fps)
   (out_dir / "targets.txt").write_text(
-      f"videos.png: {count} held-out neutral faces x rows {', '.join(emotions)}; columns the "
-      f"{clips.shape[2]} frames, the first from the face\n"
-      f"videos.gif: rows {', '.join(emotions)}; columns the {count} faces\n")
+      f"videos.png: {what} x rows {emotions}; columns the {clips.shape[2]} frames{first}\n"
+      f"videos.gif: rows {emotions}; columns the {len(clips)} {columns}\n")
   return paths

@@ -279,19 +279,6 @@ def test_bad_settings_are_explained():
     assert "\n" not in str(info.value)
 
 
-class _StubEmbedder:
-  """A frame's embedding: its mean colour, in the first three of 128 dimensions."""
-
-  def _load(self):
-    pass
-
-  def embed(self, images, landmarks=None):
-    assert landmarks is None  # generated frames have none: dlib detects the faces
-    out = np.zeros((len(images), identity.EMBEDDING_DIM), np.float32)
-    out[:, :3] = np.asarray(images, np.float32).mean(axis=(1, 2))
-    return out
-
-
 def test_video_evaluator_scores_clips_sampled_from_noise(monkeypatch):
   """The ``video`` evaluator on a ``sample_video`` prediction (declared conditioned on the class
   alone): one clip per held-out sequence with an expression, ACD by its formula on the stub
@@ -312,7 +299,7 @@ def test_video_evaluator_scores_clips_sampled_from_noise(monkeypatch):
   config = recipe.config.copy_and_resolve_references()
   config.eval.identity = True
   ctx = SimpleNamespace(config=config, recipe=recipe, model=model, source=source, animate=None)
-  monkeypatch.setattr(identity, "FaceEmbedder", _StubEmbedder)
+  monkeypatch.setattr(identity, "FaceEmbedder", video_from_noise_cli.MeanColourEmbedder)
   spec = ml_collections.ConfigDict({"type": "video", "predict": "sample_video", "num_videos": 0})
   result = video_eval.video_identity("video", spec, ctx)
   assert asked == [([2, 5], config.seed)]

@@ -122,19 +122,6 @@ def test_animate_face_inputs_and_bad_settings_are_explained():
     _recipe(lambda_first_frame=-1.0)
 
 
-class _StubEmbedder:
-  """A frame's embedding: its mean colour, in the first three of 128 dimensions."""
-
-  def _load(self):
-    pass
-
-  def embed(self, images, landmarks=None):
-    assert landmarks is None  # made frames have none: dlib detects every frame's face
-    out = np.zeros((len(images), identity.EMBEDDING_DIM), np.float32)
-    out[:, :3] = np.asarray(images, np.float32).mean(axis=(1, 2))
-    return out
-
-
 def test_video_evaluator_scores_clips_animated_from_faces(monkeypatch):
   """The ``video`` evaluator on ``animate_face`` (a face and a class): the model gets each moving
   sequence's frame 0 and class; ACD and ACD-I of the model, frame 0 repeated and the truth by
@@ -157,7 +144,7 @@ def test_video_evaluator_scores_clips_animated_from_faces(monkeypatch):
   config = recipe.config.copy_and_resolve_references()
   config.eval.identity = True
   ctx = SimpleNamespace(config=config, recipe=recipe, model=model, source=source, animate=None)
-  monkeypatch.setattr(identity, "FaceEmbedder", _StubEmbedder)
+  monkeypatch.setattr(identity, "FaceEmbedder", video_from_noise_cli.MeanColourEmbedder)
   spec = ml_collections.ConfigDict({"type": "video", "predict": "animate_face", "num_videos": 0})
   result = video_eval.video_identity("video", spec, ctx)
   (faces, emotions, seed), = asked
