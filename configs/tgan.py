@@ -9,7 +9,7 @@ channels of 3-D convs + a class head, the WGAN loss with singular value clipping
 iterations, RMSprop(5e-5) (Chainer's: decay 0.99) for all three networks at a constant rate,
 one critic update per generator update, batch 32 clips. The official run is 1,000 epochs of
 UCF-101; 100,000 iterations here. SynthFaces' 16-frame neutral -> apex clips of 7 expressions
-stand in for UCF-101. Variants: ``:demo`` (CPU, 64 px, ~30-40 minutes) and ``:smoke`` (tests).
+stand in for UCF-101. Variants: ``:demo`` (CPU, 64 px, ~50 minutes) and ``:smoke`` (tests).
 """
 
 import ml_collections
