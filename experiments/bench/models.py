@@ -119,15 +119,17 @@ class TrainerIteration:
       self.compile_s[name] = time.perf_counter() - t0
 
   def run(self) -> dict[str, float]:
-    """Runs one iteration; returns the seconds of each step and their sum."""
+    """Runs one iteration; returns the seconds of each step and their sum (its logged metrics,
+    the losses among them, in ``self.metrics``)."""
     key = self.trainer.step_key(self.count)
     self.count += 1
-    times = {}
+    times, self.metrics = {}, {}
     for name in self.STEPS:
       t0 = time.perf_counter()
       self.state, metrics = self.compiled[name](self.state, self.batch, key)
       self._jax.block_until_ready((self.state, metrics))
       times[name] = time.perf_counter() - t0
+      self.metrics.update(self._jax.device_get(metrics))
     times["iteration"] = sum(times[name] for name in self.STEPS)
     return times
 
