@@ -335,8 +335,8 @@ def headline(results_dir: Path = RESULTS_DIR) -> str:
       "",
       "Test split of SynthFaces (identities no training saw), the judges shipped in the package;",
       f"`:demo`: mean ± sample sd over training seeds ({PLANNED_SEEDS} planned; fewer where a "
-      "cell says so, for the 2-core CPU's time budget); bundled: one training run each (one "
-      "seed, for the same budget), stored as float16.",
+      "cell says so, for the 2-core CPU's time budget);",
+      "bundled: one training run each (one seed, for the same budget), stored as float16.",
       "Full tables with their captions: each model's page."])
 
 
