@@ -105,6 +105,14 @@ class VideoOutput(NamedTuple):
   background_BxHxWx3: jax.Array  # b, tanh
 
 
+def two_streams(gen, code) -> VideoOutput:
+  """The clip ``m * f + (1 - m) * b`` of a generator's foreground (f, m) and background (b)
+  streams, both fed ``code``; b is repeated over the frames."""
+  f, m = gen.foreground(code)
+  b = gen.background(code)
+  return VideoOutput(m * f + (1.0 - m) * b[:, None], f, m, b)
+
+
 class VideoGenerator(nnx.Module):
   """(z, class) -> a clip from a foreground stream, its mask and a background stream; see the
   module docstring."""
@@ -154,11 +162,7 @@ class VideoGenerator(nnx.Module):
     return jnp.tanh(self.background_convs[-1](h))
 
   def __call__(self, z_BxZ: jax.Array, label_B: jax.Array) -> VideoOutput:
-    latents = self.latents(z_BxZ, label_B)
-    f, m = self.foreground(latents)
-    b = self.background(latents)
-    video = m * f + (1.0 - m) * b[:, None]
-    return VideoOutput(video, f, m, b)
+    return two_streams(self, self.latents(z_BxZ, label_B))
 
 
 class FaceToVideoGenerator(nnx.Module):
@@ -219,11 +223,7 @@ class FaceToVideoGenerator(nnx.Module):
     return jnp.tanh(self.background_convs[-1](h))
 
   def __call__(self, face_BxHxWx3: jax.Array, label_B: jax.Array) -> VideoOutput:
-    code = self.encode(face_BxHxWx3, label_B)
-    f, m = self.foreground(code)
-    b = self.background(code)
-    video = m * f + (1.0 - m) * b[:, None]
-    return VideoOutput(video, f, m, b)
+    return two_streams(self, self.encode(face_BxHxWx3, label_B))
 
 
 class VideoCritic(nnx.Module):
