@@ -185,9 +185,8 @@ class TrainedModel:
     return self.run("sample_video", *motion_class, **options)
 
   def animate_face(self, faces, *motion_class, **options) -> np.ndarray:
-    """Clips of a motion class starting from neutral ``faces`` (B, H, W, 3) or one (H, W, 3),
-    as the recipe declares it (VGAN ``:from_face``: ``emotion``, then ``seed``); (B, T, H, W, 3)
-    or (T, H, W, 3) frames, uint8 for uint8 faces, else float32 in [-1, 1]."""
+    """Clips of a motion class from neutral ``faces`` (VGAN ``:from_face``: ``emotion``, then
+    ``seed``; the recipe's ``animate_face_inputs`` documents them)."""
     return self.run("animate_face", faces, *motion_class, **options)
 
   def __repr__(self) -> str:

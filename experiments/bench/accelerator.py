@@ -87,8 +87,7 @@ def measure(model: str, shape: str, iterations: int, data_dir: str) -> dict:
   for _ in range(iterations - 1):
     times.append(it.run()["iteration"])
     losses.append({name: float(it.metrics[name]) for name in LOSSES})
-  costs = [scale._cost(c) for c in it.compiled.values()]  # pylint: disable=protected-access
-  flops = sum(c["flops"] for c in costs)
+  flops = it.flops()
   median = benchlib.median(times) if times else None
   kind = jax.devices()[0].device_kind
   peak = PEAK_TFLOPS.get(kind)

@@ -134,22 +134,26 @@ class TrainerIteration:
     return times
 
   def flops(self) -> float:
-    total = 0.0
-    for compiled in self.compiled.values():
-      cost = compiled.cost_analysis()
-      cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-      total += float((cost or {}).get("flops", 0.0))
-    return total
+    return sum(compiled_cost(c)["flops"] for c in self.compiled.values())
 
   def peak_bytes(self) -> dict[str, int]:
-    out = {}
-    for name, compiled in self.compiled.items():
-      # Arguments + temporaries + outputs not aliased to (donated) arguments. XLA:CPU's own
-      # peak_memory_in_bytes leaves the temporaries out.
-      mem = compiled.memory_analysis()
-      out[name] = int(mem.argument_size_in_bytes + mem.temp_size_in_bytes
-                      + mem.output_size_in_bytes - mem.alias_size_in_bytes)
-    return out
+    return {name: compiled_memory(c) for name, c in self.compiled.items()}
+
+
+def compiled_cost(compiled) -> dict[str, float]:
+  """FLOPs and bytes accessed of a compiled executable (XLA's cost analysis)."""
+  cost = compiled.cost_analysis()
+  cost = (cost[0] if isinstance(cost, (list, tuple)) else cost) or {}
+  return {"flops": float(cost.get("flops", 0.0)),
+          "bytes": float(cost.get("bytes accessed", 0.0))}
+
+
+def compiled_memory(compiled) -> int:
+  """Arguments + temporaries + outputs not aliased to (donated) arguments, in bytes (XLA:CPU's
+  own peak_memory_in_bytes leaves the temporaries out)."""
+  mem = compiled.memory_analysis()
+  return int(mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes
+             - mem.alias_size_in_bytes)
 
 
 def real_batch(recipe, config, batch_size: int, sources=None):

@@ -52,19 +52,6 @@ ACCELERATORS = {
 GIB = 2 ** 30
 
 
-def _cost(compiled) -> dict[str, float]:
-  cost = compiled.cost_analysis()
-  cost = (cost[0] if isinstance(cost, (list, tuple)) else cost) or {}
-  return {"flops": float(cost.get("flops", 0.0)),
-          "bytes": float(cost.get("bytes accessed", 0.0))}
-
-
-def _memory(compiled) -> int:
-  mem = compiled.memory_analysis()
-  return int(mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes
-             - mem.alias_size_in_bytes)
-
-
 def _step_memory_at(it, batch_size: int) -> dict[str, int]:
   """XLA's memory figure of each step compiled for a global batch of ``batch_size`` (abstract:
   nothing is allocated)."""
@@ -73,7 +60,7 @@ def _step_memory_at(it, batch_size: int) -> dict[str, int]:
               for k, v in it.batch.items()}
   key = it.trainer.step_key(0)
   steps = {"critic": it.trainer.critic_step, "generator": it.trainer.generator_step}
-  return {name: _memory(step.lower(it.state, abstract, key).compile())
+  return {name: model_bench.compiled_memory(step.lower(it.state, abstract, key).compile())
           for name, step in steps.items()}
 
 
@@ -128,7 +115,7 @@ def measure(model: str, shape: str, steps: int, data_dir: str) -> dict:
   it = model_bench.TrainerIteration(recipe, config, host)
   it.run()  # warm-up
   runs = [it.run() for _ in range(steps)]
-  costs = {name: _cost(compiled) for name, compiled in it.compiled.items()}
+  costs = {name: model_bench.compiled_cost(c) for name, c in it.compiled.items()}
   critic_steps = config.optim.critic_steps
   flops = costs["critic"]["flops"] + costs["generator"]["flops"] / critic_steps
   bytes_accessed = costs["critic"]["bytes"] + costs["generator"]["bytes"] / critic_steps

@@ -23,14 +23,10 @@ K = 7  # classes: happy .. contemptuous
 
 
 def _recipe(arg="smoke", **model):
-  config = vgan_config.get_config(arg)
-  for key, value in model.items():
-    config.model[key] = value
-  return recipe_lib.VGAN(config)
+  return video_from_noise_cli.make_recipe(vgan_config, recipe_lib.VGAN, arg, **model)
 
 
-def _num_params(module):
-  return sum(x.size for x in jax.tree.leaves(nnx.state(module, nnx.Param)))
+_num_params = video_from_noise_cli.num_params
 
 
 def _softplus(x):

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
+from flax import nnx
 from PIL import Image
 
 import fxs_jax
@@ -17,6 +19,18 @@ from fxs_jax.eval import identity
 ROOT = Path(__file__).resolve().parents[2]
 K = 7  # classes: happy .. contemptuous
 GRID_SHAPE = (K * 32 + (K + 1) * 2, 8 * 32 + 9 * 2, 3)  # classes x 8 frames of 32 px
+
+
+def make_recipe(config_module, recipe_cls, arg: str, **model):
+  """``recipe_cls`` on ``config_module``'s config of variants ``arg``, with ``model`` overrides."""
+  config = config_module.get_config(arg)
+  for key, value in model.items():
+    config.model[key] = value
+  return recipe_cls(config)
+
+
+def num_params(module) -> int:
+  return sum(x.size for x in jax.tree.leaves(nnx.state(module, nnx.Param)))
 
 
 class MeanColourEmbedder:
