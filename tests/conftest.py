@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import tempfile
 
 import pytest
@@ -22,12 +23,48 @@ else:
 # quietly skip the small entries).
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+# The suite's steps are tiny, so what XLA spends is compiling them, not running them: LLVM's
+# cheapest settings about halve the compile time of a smoke train step (and a float32 result is
+# still IEEE arithmetic: optimisation levels reorder nothing XLA has not already fused).
+# Subprocesses inherit them; a test giving a subprocess devices adds to them (devices_env).
+FAST_COMPILE_FLAGS = ("--xla_backend_optimization_level=0 "
+                      "--xla_llvm_disable_expensive_passes=true")
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}".strip()
+_DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
 
 def pytest_sessionfinish(session, exitstatus):
   del session, exitstatus
   if _SESSION_CACHE_DIR:
     shutil.rmtree(_SESSION_CACHE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def devices_env():
+  """``devices_env(n, **variables)``: ``os.environ`` for a subprocess on the CPU with ``n``
+  simulated devices (``None``: JAX's default, one), the suite's other XLA flags kept, and
+  ``variables`` set."""
+
+  def env(devices: int | None, **variables) -> dict[str, str]:
+    flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+             if not f.startswith(_DEVICE_COUNT_FLAG)]
+    if devices is not None:
+      flags.append(f"{_DEVICE_COUNT_FLAG}={devices}")
+    return dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=" ".join(flags), **variables)
+
+  return env
+
+
+@pytest.fixture(scope="session")
+def free_coordinator():
+  """``free_coordinator()``: ``127.0.0.1:PORT`` with a free port, for processes to meet at."""
+
+  def address() -> str:
+    with socket.socket() as s:
+      s.bind(("127.0.0.1", 0))
+      return f"127.0.0.1:{s.getsockname()[1]}"
+
+  return address
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ overrides below, as papermill would inject them; the kernel is this interpreter,
 CPU devices so that the mesh really splits the batch.
 """
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -22,7 +21,7 @@ def _images(cell) -> int:
 
 
 def test_colab_notebook_trains_shows_samples_and_reloads_params(smoke_stills, tfds_dir, tmp_path,
-                                                                monkeypatch):
+                                                                devices_env, monkeypatch):
   del smoke_stills  # built here, so the notebook finds it in DATA_DIR
   nb = nbformat.read(NOTEBOOK, as_version=4)
   (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -37,8 +36,7 @@ def test_colab_notebook_trains_shows_samples_and_reloads_params(smoke_stills, tf
   kernelspec.install(kernel_name=KERNEL, prefix=str(prefix))
   monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-  monkeypatch.setenv("XLA_FLAGS", (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_force_host_platform_device_count=2").strip())
+  monkeypatch.setenv("XLA_FLAGS", devices_env(2)["XLA_FLAGS"])
   # Per-cell limit: generous, for a CPU shared with other jobs (compiles dominate the run).
   client = NotebookClient(nb, kernel_name=KERNEL, timeout=1500,
                           resources={"metadata": {"path": str(ROOT)}})

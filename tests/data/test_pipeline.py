@@ -1,6 +1,5 @@
 """grain pipeline over the TFDS source and sharding onto a mesh."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -60,7 +59,7 @@ def test_eval_pass_is_ordered_and_unflipped(smoke_stills):
   np.testing.assert_array_equal(first, source[0]["image"])
 
 
-def test_batches_shard_over_8_devices(smoke_stills, tfds_dir):
+def test_batches_shard_over_8_devices(smoke_stills, tfds_dir, devices_env):
   # A fresh process: the device count is fixed when JAX starts.
   code = textwrap.dedent(f"""
       import jax, numpy as np
@@ -85,8 +84,7 @@ def test_batches_shard_over_8_devices(smoke_stills, tfds_dir):
         raise AssertionError("batch 25 over 8 devices must fail")
       print("OK")
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-  proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+  proc = subprocess.run([sys.executable, "-c", code], env=devices_env(8), capture_output=True, text=True,
                         cwd=Path(__file__).resolve().parents[2], timeout=300)
   assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
 

@@ -1,11 +1,14 @@
-"""Recipes train to the same losses on one device and on a mesh of 8 (simulated CPU
-devices, one process): the batch split over the mesh's 'data' axis must not change what a step
-computes (batch statistics, per-example noise, losses are global under jit's sharding). The
-losses of each recipe's ``:smoke`` are compared for the same seed and the same host batches
-(``tests/train/mesh_driver.py``)."""
+"""Every recipe trains to the same losses on one device and on 8 devices spread over two
+processes (4 simulated CPU devices each, gloo between them): splitting the batch over the mesh's
+'data' axis, and the mesh over processes, must not change what a step computes (batch
+statistics, per-example noise, losses are global under jit's sharding). The losses of each
+recipe's ``:smoke`` are compared for the same seed and the same host batches
+(``tests/train/mesh_driver.py``); the one-device run and the two processes run side by side.
+GANimation's whole command (train, eval, generate) on 1 vs 8 devices and on two processes:
+tests/train/test_trainer.py and test_multihost.py."""
 
+import importlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,30 +16,57 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fxs_jax import recipes
+from fxs_jax.data import builders
+
 DRIVER = Path(__file__).with_name("mesh_driver.py")
-# configs/<module>.py[:variant]: the recipes whose steps hold what sharding could change beyond
-# GANimation's (tests/train/test_trainer.py): a critic normalised by its batch's statistics and
-# 3-D convolutions (VGAN), a projection of the critic after its update (TGAN), a recurrent
-# generator of motions on the hypersphere (MotionGAN). Every recipe and variant passes the same
-# comparison in ``python tests/train/mesh_driver.py`` (each ~15-70 s: all of them in the suite
-# would add ~12 minutes).
-RECIPES = ("vgan", "tgan", "motiongan")
+# configs/<module>.py[:variant] for every recipe, and the variants that change a recipe's step.
+RECIPES = ("ganimation", "lgpgan", "cgan_transfer", "cgan_transfer:pix2pix",
+           "cgan_transfer:cgan_baseline", "motiongan", "texturegan", "stargan", "attgan",
+           "cyclegan", "c2gan", "mocogan", "vgan", "vgan:from_face", "tgan")
+# 'rbg' random bits compile several times faster than threefry on CPU, the same on any mesh.
+RBG = {"JAX_DEFAULT_PRNG_IMPL": "rbg"}
+
+def _config(name):
+  module, _, extra = name.partition(":")
+  return importlib.import_module(f"configs.{module}").get_config(
+      ",".join(filter(None, [extra, "smoke"])))
+
+
+def test_every_recipe_is_compared():
+  models = {_config(name).model_name for name in RECIPES}
+  assert models == set(recipes.RECIPES), set(recipes.RECIPES) ^ models
 
 
 @pytest.fixture(scope="module")
-def mesh_losses(tfds_dir, tmp_path_factory):
-  out = tmp_path_factory.mktemp("mesh") / "losses.json"
-  env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=8")
-  proc = subprocess.run([sys.executable, str(DRIVER), str(tfds_dir), str(out), *RECIPES,
-                         "--steps=1"], capture_output=True, text=True, env=env, timeout=2400)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return json.loads(out.read_text())
+def mesh_losses(tfds_dir, tmp_path_factory, free_coordinator, devices_env):
+  for name in sorted({_config(name).data.name for name in RECIPES}):  # built once, not raced
+    builders.prepare(name, str(tfds_dir))
+  out, coordinator = tmp_path_factory.mktemp("mesh"), free_coordinator()
+  command = [sys.executable, str(DRIVER), str(tfds_dir)]
+  procs = [subprocess.Popen(command + [str(out / "one.json"), *RECIPES, "--steps=1",
+                                       "--meshes=1"],
+                            stderr=subprocess.PIPE, text=True, env=devices_env(1, **RBG))]
+  procs += [subprocess.Popen(command + [str(out / "two_processes.json"), *RECIPES, "--steps=1",
+                                        "--meshes=all", f"--coordinator={coordinator}",
+                                        "--num-processes=2", f"--process-id={i}"],
+                             stderr=subprocess.PIPE, text=True, env=devices_env(4, **RBG)) for i in range(2)]
+  errors = []
+  for proc in procs:
+    try:
+      errors.append(proc.communicate(timeout=2400)[1])
+    finally:
+      proc.kill()
+  for proc, err in zip(procs, errors):
+    assert proc.returncode == 0, err[-3000:]
+  one, two = (json.loads((out / f).read_text()) for f in ("one.json", "two_processes.json"))
+  assert two["processes"] == 2
+  return one, two
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_same_losses_on_1_and_8_devices(mesh_losses, name):
-  one, eight = mesh_losses[name]["1/float32"], mesh_losses[name]["8/float32"]
+def test_same_losses_on_1_device_and_on_8_over_2_processes(mesh_losses, name):
+  one, eight = mesh_losses[0][name]["1/float32"], mesh_losses[1][name]["8/float32"]
   assert len(one) == len(eight) >= 1
   assert all(None not in row for row in one[-1:]), "no generator update was compared"
   np.testing.assert_allclose(np.asarray(eight, float), np.asarray(one, float), rtol=2e-4,

@@ -96,8 +96,8 @@ def test_checkpoint_round_trip_restores_identical_state(smoke_stills, smoke_conf
     np.testing.assert_array_equal(a, b)
 
 
-def _drive(workdir, tfds_dir, steps, *extra, env_extra=None):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", **(env_extra or {}))
+def _drive(workdir, tfds_dir, steps, *extra, env=None):
+  env = env or dict(os.environ, JAX_PLATFORMS="cpu")
   return subprocess.run([sys.executable, str(DRIVER), str(workdir), str(tfds_dir), str(steps),
                          *extra], capture_output=True, text=True, env=env, timeout=600)
 
@@ -136,10 +136,9 @@ def test_sigterm_checkpoints_and_stops(smoke_stills, tfds_dir, tmp_path):
   assert steps[-1] == 6
 
 
-def test_same_losses_on_1_and_8_devices(smoke_stills, tfds_dir, tmp_path):
+def test_same_losses_on_1_and_8_devices(smoke_stills, tfds_dir, tmp_path, devices_env):
   one = _drive(tmp_path / "one", tfds_dir, 3, "--batch=8")
-  eight = _drive(tmp_path / "eight", tfds_dir, 3, "--batch=8",
-                 env_extra={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+  eight = _drive(tmp_path / "eight", tfds_dir, 3, "--batch=8", env=devices_env(8))
   assert one.returncode == 0 and eight.returncode == 0, (one.stderr + eight.stderr)[-3000:]
   a, b = _losses(tmp_path / "one"), _losses(tmp_path / "eight")
   assert sorted(a) == sorted(b) == [1, 2, 3]
