@@ -27,6 +27,7 @@ TABLES = {  # marker: the command printing it
     "results-headline": ["experiments/result_tables.py", "--headline"],
     "reliability-table": ["experiments/bad_inputs.py", "--markdown"],
     "memory-table": ["experiments/bench/bad_input_memory.py", "--markdown"],
+    "mesh-table": ["experiments/bench/mesh_table.py"],
     "framing-table": ["experiments/dataset_checks/framing_table.py"],
     "photo-edits-table": ["experiments/photos/photo_edits_table.py"],
     "au-sweep-table": ["experiments/ganimation/au_sweep_table.py"],

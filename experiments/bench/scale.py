@@ -189,18 +189,24 @@ def main():
     result = measure(args.worker, args.shape, args.steps, args.data_dir)
     Path(args.json_out).write_text(json.dumps(result, indent=1))
     return
-  results = []
+  results, failed = [], {}
   for model in filter(None, args.models.split(",")):
     result = benchlib.run_worker(__file__, [f"--worker={model}", f"--shape={args.shape}",
                                             f"--steps={args.steps}",
                                             f"--data_dir={args.data_dir}"], "reuse")
-    if "error" in result:
-      raise SystemExit(f"{model}: {result['error']}")
-    results.append(result)
-  record = {"command": " ".join(sys.argv), "accelerators": ACCELERATORS, "results": results}
-  if args.json:
-    Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
-  print(tables(results))
+    if "error" in result:  # e.g. out of host memory: say so, keep the others
+      print(f"{model}: {result['error']}", file=sys.stderr, flush=True)
+      failed[model] = result["error"]
+    else:
+      results.append(result)
+    if args.json:  # after every model: a long run stopped midway keeps what it measured
+      record = {"command": " ".join(sys.argv), "accelerators": ACCELERATORS,
+                "results": results, "failed": failed}
+      Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+  if results:
+    print(tables(results))
+  if failed:
+    raise SystemExit(f"failed: {', '.join(failed)} (see above)")
 
 
 if __name__ == "__main__":
