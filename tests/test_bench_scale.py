@@ -57,6 +57,11 @@ def test_smoke_model_end_to_end(tfds_dir, tmp_path):
   (result,) = json.loads(out.read_text())["results"]
   assert result["batch"] == 2 and result["iteration_s"] > 0 and result["max_rss_mb"] > 100
   assert result["iteration_flops"] > 1e6 and result["iteration_bytes"] > 1e6
+  # The input pipeline's rate beside what each accelerator would take at its roofline.
+  assert result["pipeline"]["images_per_s"] > 0
+  consumed = result["batch"] / result["roofline"]["H100 SXM"]["iteration_s"]
+  hosts = consumed / result["pipeline"]["images_per_s"]
+  assert f"{consumed:,.0f} ({hosts:.1f})" in proc.stdout
   for step, check in result["memory_check"].items():
     # The line through batches 2 and 4 predicts XLA's figure at 6 within 10%.
     assert check["predicted"] == pytest.approx(check["measured"], rel=0.1), step

@@ -31,38 +31,48 @@ DEFAULT_ROWS = "ganimation:demo,ganimation:paper,lgpgan:demo,lgpgan:paper"
 
 
 def measure(model: str, shape: str, threads: str, args) -> dict:
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import models  # pylint: disable=g-import-not-at-top
-  from fxs_jax import recipes  # pylint: disable=g-import-not-at-top
-  from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
-  from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
 
   config = models.make_config(model, shape, data_dir=args.data_dir)
   if threads != "config":
     config.data.num_threads = int(threads)
+  return measure_config(config, model, shape, args.warmup, args.batches)
+
+
+def measure_config(config, model: str, shape: str, warmup: int, batches: int) -> dict:
+  """The trainer's input path for ``config``, timed over ``batches`` after ``warmup``."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from fxs_jax import recipes  # pylint: disable=g-import-not-at-top
+  from fxs_jax import sharding  # pylint: disable=g-import-not-at-top
+  from fxs_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+
   recipe = recipes.RECIPES[config.model_name](config)
-  sources = pipeline.load(config.data, splits=(config.data.train_split,))
+  split = config.data.train_split
+  sources = pipeline.load(config.data, splits=(split,))
   mesh = sharding.make_mesh()
   batch = config.data.batch_size
   t0 = time.perf_counter()
-  it = pipeline.train_iterator(config.data, sources[config.data.train_split], batch, config.seed)
+  # As fxs_jax.train.trainer.train reads it: the recipe's examples (pairs, clips, ...) of the
+  # split, its per-example preprocessing, every row of the global batch on this one process.
+  it = pipeline.train_iterator(config.data, recipe.examples(sources[split], split), batch,
+                               config.seed, rows=np.arange(batch), preprocess=recipe.preprocess)
 
   def one(step):
     host = recipe.prepare_batch(next(it), np.random.default_rng([config.seed, step]))
     jax.block_until_ready(sharding.to_device(host, mesh))
 
-  for step in range(args.warmup):
+  for step in range(warmup):
     one(step)
   first_s = time.perf_counter() - t0
   t0 = time.perf_counter()
-  for step in range(args.warmup, args.warmup + args.batches):
+  for step in range(warmup, warmup + batches):
     one(step)
   elapsed = time.perf_counter() - t0
   return {"model": model, "shape": shape, "dataset": config.data.name, "batch": batch,
           "threads": config.data.num_threads, "prefetch": config.data.prefetch,
-          "warmup_s": first_s, "batches_per_s": args.batches / elapsed,
-          "images_per_s": args.batches * batch / elapsed}
+          "warmup_s": first_s, "batches_per_s": batches / elapsed,
+          "images_per_s": batches * batch / elapsed}
 
 
 def main():

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # pylint: disable=g-import-not-at-top,wrong-import-position
 import models as model_bench  # pylint: disable=g-import-not-at-top,wrong-import-position
+import pipeline as pipeline_bench  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 MODELS = ("ganimation", "lgpgan", "cgan_transfer", "motiongan", "texturegan", "stargan",
           "attgan", "cyclegan", "c2gan", "mocogan", "vgan", "tgan")
@@ -100,7 +101,7 @@ def roofline(flops: float, bytes_accessed: float, num_steps: int) -> dict:
   return out
 
 
-def measure(model: str, shape: str, steps: int, data_dir: str) -> dict:
+def measure(model: str, shape: str, steps: int, data_dir: str, pipeline_batches: int = 20) -> dict:
   """Everything for one model, in this process."""
   import importlib  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
@@ -143,8 +144,14 @@ def measure(model: str, shape: str, steps: int, data_dir: str) -> dict:
       "roofline": roofline(flops, bytes_accessed, config.num_train_steps),
       "machine": benchlib.machine_info(),
   }
+  # The input pipeline on this host, alone (no training step beside it), in examples (images,
+  # pairs or clips) per second, against what one accelerator consumes at the roofline.
+  feed = pipeline_bench.measure_config(config, model, shape, warmup=3,
+                                       batches=pipeline_batches)
+  result["pipeline"] = {k: feed[k] for k in ("threads", "prefetch", "images_per_s")}
   print(f"  iteration {result['iteration_s']:.3f} s here; {flops / 1e9:.1f} GFLOP, "
-        f"{bytes_accessed / 1e9:.2f} GB per iteration", flush=True)
+        f"{bytes_accessed / 1e9:.2f} GB per iteration; input pipeline "
+        f"{feed['images_per_s']:.0f} examples/s", flush=True)
   return result
 
 
@@ -167,7 +174,23 @@ def tables(results: list[dict]) -> str:
   text += "\n\n" + benchlib.markdown_table(
       ["model", "GFLOP / iteration", "GB accessed / iteration", "FLOP / byte",
        *[f"{n}: iteration at the roofline, schedule" for n in ACCELERATORS]], cost)
+  fed = [r for r in results if "pipeline" in r]
+  if fed:
+    text += "\n\n" + benchlib.markdown_table(
+        ["model", "batch", "input pipeline here, examples/s (reader threads)",
+         *[f"{n} at the roofline consumes, examples/s (hosts like this one per chip)"
+           for n in ACCELERATORS]],
+        [[r["model"], r["batch"],
+          f"{r['pipeline']['images_per_s']:.0f} ({r['pipeline']['threads']})",
+          *[_consumption(r, n) for n in ACCELERATORS]] for r in fed])
   return text
+
+
+def _consumption(result: dict, accelerator: str) -> str:
+  """Examples/s one accelerator takes at its roofline iteration time (a batch every iteration,
+  a generator update every ``critic_steps``), and how many hosts like this one would feed it."""
+  rate = result["batch"] / result["roofline"][accelerator]["iteration_s"]
+  return f"{rate:,.0f} ({rate / result['pipeline']['images_per_s']:.1f})"
 
 
 def main():
