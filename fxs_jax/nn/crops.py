@@ -21,6 +21,8 @@ REGION_LANDMARKS = {
     "eyes": np.r_[17:27, 36:48],
     "mouth": np.r_[48:68],
 }
+# The name scope of the crops and paste-backs in a compiled program (a profile groups them by it).
+PROFILE_SCOPE = "crops_and_paste"
 
 
 def region_centres(landmarks_Bx68x2: jax.Array, region: str) -> jax.Array:
@@ -63,7 +65,8 @@ def crop(image_BxHxWxC: jax.Array, offsets_Bx2: jax.Array, crop_hw: tuple[int, i
   def one(img_HxWxC, off_2):
     return jax.lax.dynamic_slice(img_HxWxC, (off_2[0], off_2[1], 0), (*crop_hw, channels))
 
-  return jax.vmap(one)(image_BxHxWxC, offsets_Bx2)
+  with jax.named_scope(PROFILE_SCOPE):
+    return jax.vmap(one)(image_BxHxWxC, offsets_Bx2)
 
 
 def feather_weights(crop_hw: tuple[int, int], feather: int) -> np.ndarray:
@@ -85,13 +88,13 @@ def paste(image_BxHxWxC: jax.Array, patch_BxhxwxC: jax.Array, offsets_Bx2: jax.A
   """``image`` with ``patch`` written over the window at ``offsets`` (inverse of :func:`crop`);
   with ``feather`` > 0 the patch is blended into the image's own pixels near the window's border
   (``feather_weights``), so no hard edge is left where the crop ends."""
-  if feather:
-    weights = feather_weights(patch_BxhxwxC.shape[1:3], feather)
-    under = crop(image_BxHxWxC, offsets_Bx2, patch_BxhxwxC.shape[1:3])
-    patch_BxhxwxC = weights * patch_BxhxwxC + (1.0 - weights) * under
-
   def one(img_HxWxC, patch_hxwxC, off_2):
     return jax.lax.dynamic_update_slice(img_HxWxC, patch_hxwxC.astype(img_HxWxC.dtype),
                                         (off_2[0], off_2[1], 0))
 
-  return jax.vmap(one)(image_BxHxWxC, patch_BxhxwxC, offsets_Bx2)
+  with jax.named_scope(PROFILE_SCOPE):
+    if feather:
+      weights = feather_weights(patch_BxhxwxC.shape[1:3], feather)
+      under = crop(image_BxHxWxC, offsets_Bx2, patch_BxhxwxC.shape[1:3])
+      patch_BxhxwxC = weights * patch_BxhxwxC + (1.0 - weights) * under
+    return jax.vmap(one)(image_BxHxWxC, patch_BxhxwxC, offsets_Bx2)
