@@ -186,9 +186,12 @@ class InstanceNorm(nnx.Module):
     # bf16's 8-bit mantissa would bias the variance (fxs_jax/train/precision.py).
     x32 = x_BxHxWxC.astype(jnp.float32)
     c = x32.shape[-1]
+    # The affine parameters too (bfloat16 compute hands them in as bfloat16): the custom VJP's
+    # cotangents must have its inputs' types, and a critic's gradient penalty differentiates it.
     scale = jnp.ones((c,), jnp.float32) if self.scale is None else self.scale[...]
     bias = jnp.zeros((c,), jnp.float32) if self.bias is None else self.bias[...]
-    return _instance_norm(x32, scale, bias, self.eps).astype(x_BxHxWxC.dtype)
+    return _instance_norm(x32, scale.astype(jnp.float32), bias.astype(jnp.float32),
+                          self.eps).astype(x_BxHxWxC.dtype)
 
 
 def _instance_norm_forward(x32, scale, bias, eps):
