@@ -9,8 +9,9 @@ Adam updates float32 weights: checkpoints are the same whatever the compute type
 What stays in float32, because bfloat16's 8-bit mantissa would bias it: instance-norm statistics
 (``fxs_jax.nn.layers.InstanceNorm``), the gradient-penalty norm (``losses.gradient_penalty``),
 every reduction's accumulator (``jnp.mean`` / ``jnp.sum`` accumulate bfloat16 in float32), and
-the losses and metrics the steps return. Non-parameter state (e.g. spectral-norm vectors) is
-computed in the compute type and stored back in its own type.
+the losses and metrics the steps return, and batch norm's running statistics (the trainer
+leaves them out of the cast). Other non-parameter state (e.g. spectral-norm vectors) is computed
+in the compute type and stored back in its own type.
 
 ``"float32"`` (the default) changes nothing: every cast below is then the identity.
 """

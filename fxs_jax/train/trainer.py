@@ -84,10 +84,12 @@ class GANTrainer:
     return self.precision.batch(batch, self.recipe.compute_dtype_inputs)
 
   def _compute_model(self, graphdef, params, rest) -> nnx.Module:
-    """A network for the jitted steps: its float state in the compute dtype (``precision``).
-    Fresh Variables (``copy``), so that a layer may update its own state (spectral norm's power
-    iteration) inside the gradient trace it is called in."""
-    return nnx.merge(graphdef, *self.precision.compute((params, rest)), copy=True)
+    """A network for the jitted steps: its float state in the compute dtype (``precision``),
+    except batch norm's running statistics, which stay float32 (a bfloat16 running mean would
+    round away most of each update). Fresh Variables (``copy``), so that a layer may update its
+    own state (spectral norm's power iteration) inside the gradient trace it is called in."""
+    stats, other = nnx.split_state(rest, nnx.BatchStat, ...)
+    return nnx.merge(graphdef, *self.precision.compute((params, other)), stats, copy=True)
 
   def init_state(self) -> state_lib.GANState:
     return self._init()
