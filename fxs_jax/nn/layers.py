@@ -135,11 +135,12 @@ class Conv2d(_ConvBase):
     """``const_BxN``: extra input channels constant over the pixels (an AU or class vector), as
     if tiled and concatenated after ``x``'s channels; the kernel has C + N input channels."""
     kernel = self._effective_kernel()
+    x_BxHxWxC = x_BxHxWxC.astype(kernel.dtype)  # e.g. float32 noise into a bfloat16 network
     if const_BxN is None:
       y = fastconv.conv2d(x_BxHxWxC, kernel, self.stride, self.padding)
     else:
-      y = fastconv.conv2d_with_constant_channels(x_BxHxWxC, const_BxN, kernel, self.stride,
-                                                 self.padding)
+      y = fastconv.conv2d_with_constant_channels(x_BxHxWxC, const_BxN.astype(kernel.dtype),
+                                                 kernel, self.stride, self.padding)
     return self._add_bias(y)
 
 
@@ -158,7 +159,8 @@ class ConvTranspose2d(_ConvBase):
     self.output_padding = output_padding
 
   def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-    y = fastconv.conv_transpose2d(x_BxHxWxC, self._effective_kernel(), self.stride,
+    kernel = self._effective_kernel()
+    y = fastconv.conv_transpose2d(x_BxHxWxC.astype(kernel.dtype), kernel, self.stride,
                                   self.padding, self.output_padding)
     return self._add_bias(y)
 

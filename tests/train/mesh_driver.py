@@ -106,10 +106,9 @@ def main():
     result[name] = losses(name, args.data_dir, args.steps, args.batch, args.dtypes.split(","),
                           meshes)
     result[name]["seconds"] = time.perf_counter() - start
-    if jax.process_index() == 0:
+    if jax.process_index() == 0:  # after every recipe: a run stopped midway keeps the others
       print(f"{name}: {result[name]['seconds']:.0f} s", flush=True)
-  if jax.process_index() == 0:
-    Path(args.out).write_text(json.dumps(result, indent=1))
+      Path(args.out).write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
