@@ -28,6 +28,7 @@ TABLES = {  # marker: the command printing it
     "reliability-table": ["experiments/bad_inputs.py", "--markdown"],
     "memory-table": ["experiments/bench/bad_input_memory.py", "--markdown"],
     "mesh-table": ["experiments/bench/mesh_table.py"],
+    "scale-tables": ["experiments/bench/scale.py", "--table=experiments/bench/scale.json"],
     "framing-table": ["experiments/dataset_checks/framing_table.py"],
     "photo-edits-table": ["experiments/photos/photo_edits_table.py"],
     "au-sweep-table": ["experiments/ganimation/au_sweep_table.py"],

@@ -39,6 +39,20 @@ def cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
+# The vector-unit flags that decide XLA:CPU's kernels (AVX2 only, AVX-512, native bf16).
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni")
+
+
+def cpu_flags() -> list[str]:
+  """Which of ``CPU_FLAGS`` /proc/cpuinfo lists here."""
+  try:
+    line = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
+  except (OSError, StopIteration):
+    return []
+  present = set(line.split(":", 1)[1].split())
+  return [flag for flag in CPU_FLAGS if flag in present]
+
+
 def _version(package: str) -> str:
   try:
     return importlib.metadata.version(package)
@@ -51,6 +65,7 @@ def machine_info() -> dict:
   return {
       "nproc": os.cpu_count(),
       "cpu": cpu_model(),
+      "cpu_flags": " ".join(cpu_flags()),
       "load_avg_1m": round(os.getloadavg()[0], 2),
       "python": platform.python_version(),
       "glibc": "-".join(platform.libc_ver()),

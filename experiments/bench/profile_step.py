@@ -55,21 +55,10 @@ MODELS = ("ganimation", "lgpgan", "cgan_transfer", "motiongan", "texturegan")
 GROUPS = ("gradient penalty, double backward", "gradient penalty, input gradient",
           "crops and paste-back", "convolutions, forward", "convolutions, backward",
           "convolutions, unnamed", "copies and transposes", "other")
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "avx512_vnni")
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%?([\w.\-]+) = (\S+) (?:\S+ )?([\w\-]+)\(")
 _OP_NAME = re.compile(r'op_name="([^"]*)"')
 _SOURCE = re.compile(r'source_file="([^"]*)"')
 _CALLS = re.compile(r"calls=%?([\w.\-]+)")
-
-
-def cpu_flags() -> list[str]:
-  """The vector-unit flags of /proc/cpuinfo that decide XLA:CPU's kernels here."""
-  try:
-    line = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
-  except (OSError, StopIteration):
-    return []
-  present = set(line.split(":", 1)[1].split())
-  return [flag for flag in CPU_FLAGS if flag in present]
 
 
 def instructions(hlo_text: str) -> dict[str, dict]:
@@ -184,7 +173,7 @@ def measure(model: str, shape: str, iterations: int, data_dir: str) -> dict:
       "page_faults_per_iteration": {
           "minor": (after.ru_minflt - faults.ru_minflt) / iterations,
           "major": (after.ru_majflt - faults.ru_majflt) / iterations},
-      "cpu_flags": cpu_flags(), "machine": benchlib.machine_info(),
+      "cpu_flags": benchlib.cpu_flags(), "machine": benchlib.machine_info(),
   }
 
 

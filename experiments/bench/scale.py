@@ -183,6 +183,13 @@ def tables(results: list[dict]) -> str:
         [[r["model"], r["batch"],
           f"{r['pipeline']['images_per_s']:.0f} ({r['pipeline']['threads']})",
           *[_consumption(r, n) for n in ACCELERATORS]] for r in fed])
+  machines = sorted({f"{r['machine']['cpu']} ({r['machine']['nproc']} cores"
+                     + (f", {r['machine']['cpu_flags']}" if r["machine"].get("cpu_flags") else "")
+                     + f", jax {r['machine']['jax']})" for r in results})
+  loads = [r["machine"]["load_avg_1m"] for r in results]
+  text += (f"\n\nMeasured on {', '.join(machines)}; 1-minute load average "
+           f"{min(loads):.2f}-{max(loads):.2f} when each model started. XLA:CPU's float32 "
+           "programs.")
   return text
 
 
