@@ -6,6 +6,7 @@ the repository root on ``sys.path`` so that ``configs`` and ``fxs_jax`` import f
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
 import json
 import os
@@ -159,3 +160,42 @@ def run_worker(script: str, args: list[str], malloc: str) -> dict:
     if proc.returncode or not out.exists():
       return {"error": f"exit {proc.returncode}: {' '.join(cmd[1:])}"}
     return json.loads(out.read_text())
+
+
+def run_per_model(script: str, models: list[str], worker_args: list[str], json_path: str = "",
+                  record: dict | None = None) -> list[dict]:
+  """Runs ``script --worker=MODEL *worker_args`` for each model, each in a fresh process (its own
+  peak RSS), and returns their results. A model that fails (e.g. out of host memory) is reported
+  and the others still run; with ``json_path`` the file (``record`` plus ``results`` and
+  ``failed``) is rewritten after every model, so a long run stopped midway keeps what it
+  measured. Raises SystemExit naming the failed models, after the others."""
+  results, failed = [], {}
+  for model in models:
+    result = run_worker(script, [f"--worker={model}", *worker_args], "reuse")
+    if "error" in result:
+      print(f"{model}: {result['error']}", file=sys.stderr, flush=True)
+      failed[model] = result["error"]
+    else:
+      results.append(result)
+    if json_path:
+      Path(json_path).write_text(json.dumps(
+          {**(record or {}), "results": results, "failed": failed}, indent=1) + "\n")
+  if failed:
+    raise SystemExit(f"failed: {', '.join(failed)} (see above)")
+  return results
+
+
+def per_model_parser(doc: str, models: tuple[str, ...], shape: str) -> argparse.ArgumentParser:
+  """The command line of a script measuring each model in its own process
+  (``run_per_model``): ``--models``, ``--shape``, ``--data_dir``, ``--json``, ``--table`` (print
+  a results file's tables) and the hidden worker flags."""
+  parser = argparse.ArgumentParser(description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--models", default=",".join(models))
+  parser.add_argument("--shape", default=shape, choices=("paper", "demo", "smoke"))
+  parser.add_argument("--data_dir", default="", help="TFDS data dir (default: TFDS_DATA_DIR)")
+  parser.add_argument("--json", default="", help="write the results to this JSON file")
+  parser.add_argument("--table", default="", help="print the tables of this results JSON")
+  parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
+  parser.add_argument("--json_out", default="", help=argparse.SUPPRESS)
+  return parser

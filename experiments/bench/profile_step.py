@@ -34,7 +34,6 @@ speeds on them.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import glob
 import json
@@ -203,16 +202,8 @@ def tables(results: list[dict]) -> str:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--models", default=",".join(MODELS))
-  parser.add_argument("--shape", default="demo", choices=("paper", "demo", "smoke"))
+  parser = benchlib.per_model_parser(__doc__, MODELS, "demo")
   parser.add_argument("--iterations", type=int, default=3, help="traced iterations per model")
-  parser.add_argument("--data_dir", default="", help="TFDS data dir (default: TFDS_DATA_DIR)")
-  parser.add_argument("--json", default="", help="write the results to this JSON file")
-  parser.add_argument("--table", default="", help="print the tables of this results JSON")
-  parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
-  parser.add_argument("--json_out", default="", help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.table:
     print(tables(json.loads(Path(args.table).read_text())["results"]))
@@ -221,23 +212,11 @@ def main():
     result = measure(args.worker, args.shape, args.iterations, args.data_dir)
     Path(args.json_out).write_text(json.dumps(result, indent=1))
     return
-  results, failed = [], {}
-  for model in filter(None, args.models.split(",")):
-    result = benchlib.run_worker(__file__, [f"--worker={model}", f"--shape={args.shape}",
-                                            f"--iterations={args.iterations}",
-                                            f"--data_dir={args.data_dir}"], "reuse")
-    if "error" in result:
-      print(f"{model}: {result['error']}", file=sys.stderr, flush=True)
-      failed[model] = result["error"]
-    else:
-      results.append(result)
-    if args.json:  # after every model: a long run stopped midway keeps what it measured
-      Path(args.json).write_text(json.dumps(
-          {"command": " ".join(sys.argv), "results": results, "failed": failed}, indent=1) + "\n")
-  if results:
-    print(tables(results))
-  if failed:
-    raise SystemExit(f"failed: {', '.join(failed)} (see above)")
+  results = benchlib.run_per_model(
+      __file__, list(filter(None, args.models.split(","))),
+      [f"--shape={args.shape}", f"--iterations={args.iterations}", f"--data_dir={args.data_dir}"],
+      args.json, {"command": " ".join(sys.argv)})
+  print(tables(results))
 
 
 if __name__ == "__main__":
