@@ -199,3 +199,22 @@ def per_model_parser(doc: str, models: tuple[str, ...], shape: str) -> argparse.
   parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
   parser.add_argument("--json_out", default="", help=argparse.SUPPRESS)
   return parser
+
+
+def per_model_main(script: str, args: argparse.Namespace, measure, tables,
+                   record: dict | None = None, **options) -> None:
+  """What a ``per_model_parser`` script does with its parsed ``args``: print a results file's
+  tables (``--table``); or, as a worker, ``measure(model, shape, data_dir=..., **options)`` into
+  ``--json_out``; or run every model in its own worker (``run_per_model``, passing ``options`` as
+  ``--name=value`` flags) and print ``tables(results)``."""
+  if args.table:
+    print(tables(json.loads(Path(args.table).read_text())["results"]))
+  elif args.worker:  # one model in this (fresh) process
+    result = measure(args.worker, args.shape, data_dir=args.data_dir, **options)
+    Path(args.json_out).write_text(json.dumps(result, indent=1))
+  else:
+    flags = [f"--shape={args.shape}", f"--data_dir={args.data_dir}",
+             *(f"--{name}={value}" for name, value in options.items())]
+    results = run_per_model(script, list(filter(None, args.models.split(","))), flags,
+                            args.json, {"command": " ".join(sys.argv), **(record or {})})
+    print(tables(results))

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import collections
 import glob
-import json
 import re
 import resource
 import sys
@@ -205,18 +204,8 @@ def main():
   parser = benchlib.per_model_parser(__doc__, MODELS, "demo")
   parser.add_argument("--iterations", type=int, default=3, help="traced iterations per model")
   args = parser.parse_args()
-  if args.table:
-    print(tables(json.loads(Path(args.table).read_text())["results"]))
-    return
-  if args.worker:  # one model in this (fresh) process
-    result = measure(args.worker, args.shape, args.iterations, args.data_dir)
-    Path(args.json_out).write_text(json.dumps(result, indent=1))
-    return
-  results = benchlib.run_per_model(
-      __file__, list(filter(None, args.models.split(","))),
-      [f"--shape={args.shape}", f"--iterations={args.iterations}", f"--data_dir={args.data_dir}"],
-      args.json, {"command": " ".join(sys.argv)})
-  print(tables(results))
+  benchlib.per_model_main(__file__, args, measure, tables, None,
+                          iterations=args.iterations)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ steps reach a fraction of it.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -100,7 +99,8 @@ def roofline(flops: float, bytes_accessed: float, num_steps: int) -> dict:
   return out
 
 
-def measure(model: str, shape: str, steps: int, data_dir: str, pipeline_batches: int = 20) -> dict:
+def measure(model: str, shape: str, steps: int, data_dir: str,
+            pipeline_batches: int = 20) -> dict:
   """Everything for one model, in this process."""
   import importlib  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
@@ -203,18 +203,8 @@ def main():
   parser = benchlib.per_model_parser(__doc__, MODELS, "paper")
   parser.add_argument("--steps", type=int, default=3, help="timed iterations per model")
   args = parser.parse_args()
-  if args.table:
-    print(tables(json.loads(Path(args.table).read_text())["results"]))
-    return
-  if args.worker:  # one model in this (fresh) process
-    result = measure(args.worker, args.shape, args.steps, args.data_dir)
-    Path(args.json_out).write_text(json.dumps(result, indent=1))
-    return
-  results = benchlib.run_per_model(
-      __file__, list(filter(None, args.models.split(","))),
-      [f"--shape={args.shape}", f"--steps={args.steps}", f"--data_dir={args.data_dir}"],
-      args.json, {"command": " ".join(sys.argv), "accelerators": ACCELERATORS})
-  print(tables(results))
+  benchlib.per_model_main(__file__, args, measure, tables, {"accelerators": ACCELERATORS},
+                          steps=args.steps)
 
 
 if __name__ == "__main__":

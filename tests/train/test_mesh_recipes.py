@@ -51,7 +51,8 @@ def mesh_losses(tfds_dir, tmp_path_factory, free_coordinator, devices_env):
   procs += [subprocess.Popen(command + [str(out / "two_processes.json"), *RECIPES, "--steps=1",
                                         "--meshes=all", f"--coordinator={coordinator}",
                                         "--num-processes=2", f"--process-id={i}"],
-                             stderr=subprocess.PIPE, text=True, env=devices_env(4, **RBG)) for i in range(2)]
+                             stderr=subprocess.PIPE, text=True, env=devices_env(4, **RBG))
+            for i in range(2)]
   errors = []
   for proc in procs:
     try:

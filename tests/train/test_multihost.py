@@ -38,7 +38,8 @@ def test_two_processes_match_one_process_with_two_devices(smoke_stills, tfds_dir
       _driver(multi, tfds_dir, f"--coordinator={coordinator}", "--num-processes=2",
               f"--process-id={i}", f"--params-out={tmp_path / 'multi.npz'}",
               "--then=eval,generate"),
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=devices_env(None, **RBG)) for i in range(2)]
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=devices_env(None, **RBG))
+      for i in range(2)]
   single = subprocess.run(
       _driver(tmp_path / "single", tfds_dir, f"--params-out={tmp_path / 'single.npz'}",
               "--then=eval,generate"),
